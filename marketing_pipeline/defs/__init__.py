@@ -1,0 +1,1 @@
+"""Dagster glue: assets, checks, partitions, schedules, sensors and resources for the sync."""

@@ -1,0 +1,215 @@
+"""A faithful fake of ConnectWise PSA REST 3.0 `GET /company/companies` and `/company/contacts`."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from typing import Any
+from urllib.parse import urlencode
+
+from marketing_pipeline.sandbox.cw_conditions import ConditionError, lookup, matcher
+from marketing_pipeline.sandbox.server import Request, Response, SandboxServer
+
+CODEBASE = "v2025_1"
+API_ROOT = f"/{CODEBASE}/apis/3.0/"
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 1000
+ENDPOINTS = {"company/companies": "companies", "company/contacts": "contacts"}
+
+
+def _paths(record: Any, prefix: str = "") -> tuple[set[str], set[str]]:
+    """(scalar paths, array fields) of a record, lower-cased, for checking condition field names."""
+    scalars: set[str] = set()
+    arrays: set[str] = set()
+    if not isinstance(record, dict):
+        return scalars, arrays
+    for key, value in record.items():
+        if key == "_info":
+            continue
+        path = f"{prefix}{key}".lower()
+        if isinstance(value, dict):
+            scalars.add(path)
+            sub_scalars, _ = _paths(value, path + "/")
+            scalars |= sub_scalars
+        elif isinstance(value, list):
+            arrays.add(path)
+        else:
+            scalars.add(path)
+    return scalars, arrays
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return Response(status, {"code": code, "message": message, "errors": None})
+
+
+class ConnectWiseSandbox(SandboxServer):
+    name = "connectwise-sandbox"
+
+    def __init__(
+        self,
+        companies: list[dict[str, Any]],
+        contacts: list[dict[str, Any]],
+        *,
+        company_id: str = "sandbox",
+        public_key: str = "sandbox-public",
+        private_key: str = "sandbox-private",
+        client_id: str = "00000000-0000-4000-8000-000000000000",
+        port: int = 0,
+    ) -> None:
+        super().__init__(port=port)
+        self.data = {"companies": companies, "contacts": contacts}
+        self.company_id = company_id
+        self.public_key = public_key
+        self.private_key = private_key
+        self.client_id = client_id
+        self._fields: dict[str, tuple[set[str], set[str]]] = {}
+        for name, records in self.data.items():
+            scalars: set[str] = set()
+            arrays: set[str] = set()
+            for record in records[:200]:
+                s, a = _paths(record)
+                scalars |= s
+                arrays |= a
+            # Array fields declared by the schema even if the sample has them null.
+            arrays |= {"types"} | ({"communicationitems"} if name == "contacts" else set())
+            scalars -= arrays
+            self._fields[name] = (scalars, arrays)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}{API_ROOT}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "CW_BASE_URL": self.base_url,
+            "CW_COMPANY_ID": self.company_id,
+            "CW_PUBLIC_KEY": self.public_key,
+            "CW_PRIVATE_KEY": self.private_key,
+            "CW_CLIENT_ID": self.client_id,
+        }
+
+    def fault_body(self, status: int) -> Any:
+        if status == 429:
+            return {
+                "error": "ConnectWiseAPI",
+                "message": "Too many requests. Please try again in 30 seconds.",
+            }
+        return {
+            "code": "ServerError",
+            "message": f"An error occurred (injected HTTP {status})",
+            "errors": None,
+        }
+
+    def _authorised(self, request: Request) -> Response | None:
+        header = request.headers.get("Authorization", "")
+        expected = base64.b64encode(f"{self.company_id}+{self.public_key}:{self.private_key}".encode()).decode()
+        if header != f"Basic {expected}":
+            return _error(401, "Unauthorized", "UserNotAuthenticated")
+        if request.headers.get("clientId") != self.client_id:
+            return _error(401, "Unauthorized", "A valid clientId header is required")
+        return None
+
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith("/login/companyinfo/"):
+            return Response(
+                200,
+                {
+                    "CompanyName": "Sandbox",
+                    "Codebase": f"{CODEBASE}/",
+                    "CompanyID": self.company_id,
+                    "IsCloud": "True",
+                },
+            )
+        if not request.path.startswith(API_ROOT):
+            return _error(404, "NotFound", f"No endpoint at {request.path}")
+        denied = self._authorised(request)
+        if denied:
+            return denied
+        if request.method != "GET":
+            return _error(405, "MethodNotAllowed", "Only GET is supported by the sandbox")
+        route = request.path[len(API_ROOT) :].strip("/")
+        counting = route.endswith("/count")
+        endpoint = ENDPOINTS.get(route.removesuffix("/count"))
+        if endpoint is None:
+            return _error(404, "NotFound", f"No endpoint at {request.path}")
+        try:
+            records = self._select(endpoint, request.query)
+        except ConditionError as exc:
+            return _error(400, "ApiFindCondition", str(exc))
+        if counting:
+            return Response(200, {"count": len(records)})
+        return self._page(request, records)
+
+    def _select(self, endpoint: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        params = {k.lower(): v for k, v in query.items()}
+        scalars, arrays = self._fields[endpoint]
+        records = self.data[endpoint]
+        if params.get("conditions", "").strip():
+            keep = matcher(params["conditions"], scalar_fields=scalars, array_fields=arrays, child=False)
+            records = [r for r in records if keep(r)]
+        if params.get("childconditions", "").strip():
+            keep = matcher(params["childconditions"], scalar_fields=scalars, array_fields=arrays, child=True)
+            records = [r for r in records if keep(r)]
+        order = params.get("orderby", "").strip()
+        if order:
+            name, _, direction = order.partition(" ")
+            if name.lower() not in scalars:
+                raise ConditionError(f"{name} is not a recognized name.")
+            records = sorted(
+                records,
+                key=lambda r: (lookup(r, name) is None, lookup(r, name) or 0),
+                reverse=direction.strip().lower() == "desc",
+            )
+        return records
+
+    def _page(self, request: Request, records: list[dict[str, Any]]) -> Response:
+        params = {k.lower(): v for k, v in request.query.items()}
+        try:
+            page = int(params.get("page", 1))
+            size = int(params.get("pagesize", DEFAULT_PAGE_SIZE))
+        except ValueError:
+            return _error(400, "InvalidObject", "page and pageSize must be integers")
+        if page < 1 or size < 1:
+            return _error(400, "InvalidObject", "page and pageSize must be positive")
+        size = min(size, MAX_PAGE_SIZE)
+        start = (page - 1) * size
+        chunk = records[start : start + size]
+        fields = [f.strip() for f in params.get("fields", "").split(",") if f.strip()]
+        body = [self._project(r, fields) for r in chunk]
+        last = max(1, -(-len(records) // size))
+        return Response(200, body, headers={"Link": self._links(request, page, last)} if last > 1 else {})
+
+    def _links(self, request: Request, page: int, last: int) -> str:
+        base = {k: v for k, v in request.query.items() if k.lower() != "page"}
+
+        def url(n: int) -> str:
+            return f"<{self.root_url}{request.path}?{urlencode({**base, 'page': n})}>"
+
+        links = []
+        if page < last:
+            links.append(f'{url(page + 1)}; rel="next"')
+        if page > 1:
+            links.append(f'{url(page - 1)}; rel="prev"')
+        links.append(f'{url(1)}; rel="first"')
+        links.append(f'{url(last)}; rel="last"')
+        return ", ".join(links)
+
+    @staticmethod
+    def _project(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+        if not fields:
+            return copy.deepcopy(record)
+        out: dict[str, Any] = {}
+        for path in fields:
+            parts = path.split("/")
+            source: Any = record
+            target = out
+            for i, part in enumerate(parts):
+                key = next((k for k in source if k.lower() == part.lower()), None) if isinstance(source, dict) else None
+                if key is None:
+                    break
+                if i == len(parts) - 1:
+                    target[key] = copy.deepcopy(source[key])
+                else:
+                    target = target.setdefault(key, {})
+                    source = source[key]
+        return out

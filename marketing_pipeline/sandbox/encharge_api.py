@@ -1,0 +1,292 @@
+"""A stateful fake of the Encharge REST endpoints a sync uses, following the reference's contract.
+
+Deliberately the worst plausible case where the real API is undocumented: `tags` inside `POST /people`
+REPLACES the person's tags, so a client that relied on it being additive would be caught.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from marketing_pipeline.sandbox.server import Request, Response, SandboxServer
+from marketing_pipeline.sync.emails import email_problem
+
+MAX_LIMIT = 100
+SANDBOX_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzYW5kYm94Ijp0cnVlfQ.c2FuZGJveC1zaWduYXR1cmU"
+PERSON_FIELDS = ("email", "userId", "firstName", "lastName", "name", "company", "title", "website", "phone")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "000Z"
+
+
+def _envelope(status: int, message: str, **extra: Any) -> Response:
+    return Response(
+        status,
+        {
+            "error": {
+                "message": message,
+                "markdown": f"<p>{message}</p>",
+                "traceId": str(uuid.uuid4()),
+                **extra,
+            }
+        },
+    )
+
+
+def _split(tags: Any) -> list[str]:
+    if tags is None:
+        return []
+    parts = tags if isinstance(tags, list) else str(tags).split(",")
+    return [str(p).strip() for p in parts if str(p).strip()]
+
+
+class EnchargeSandbox(SandboxServer):
+    name = "encharge-sandbox"
+
+    def __init__(
+        self,
+        people: list[dict[str, Any]] | None = None,
+        *,
+        token: str = SANDBOX_TOKEN,
+        state_file: str | Path | None = None,
+        port: int = 0,
+    ) -> None:
+        super().__init__(port=port)
+        self.token = token
+        self.state_file = Path(state_file) if state_file else None
+        self._lock = threading.RLock()
+        self.people: dict[str, dict[str, Any]] = {}
+        self._by_email: dict[str, str] = {}
+        if self.state_file and self.state_file.exists():
+            people = json.loads(self.state_file.read_text(encoding="utf-8"))["people"]
+        for person in people or []:
+            self._insert({**person, "tags": _split(person.get("tags"))})
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v1/"
+
+    def env(self) -> dict[str, str]:
+        return {"ENCHARGE_BASE_URL": self.base_url, "ENCHARGE_REST_API_KEY": self.token}
+
+    def fault_body(self, status: int) -> Any:
+        return _envelope(status, "Too many requests" if status == 429 else "Internal server error").body
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def _insert(self, person: dict[str, Any]) -> None:
+        self.people[person["id"]] = person
+        if person.get("email"):
+            self._by_email[person["email"].lower()] = person["id"]
+
+    def find(self, *, email: str | None = None, person_id: str | None = None) -> dict[str, Any] | None:
+        with self._lock:
+            if person_id:
+                return self.people.get(person_id)
+            if email:
+                found = self._by_email.get(email.strip().lower())
+                return self.people.get(found) if found else None
+        return None
+
+    def tags_of(self, email: str) -> set[str]:
+        person = self.find(email=email)
+        return set(person["tags"]) if person else set()
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """A deep copy of everyone, keyed by lower-cased email (or id when there is none)."""
+        with self._lock:
+            return {(p.get("email") or p["id"]).lower(): json.loads(json.dumps(p)) for p in self.people.values()}
+
+    def _save(self) -> None:
+        if not self.state_file:
+            return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps({"people": list(self.people.values())}, ensure_ascii=False)
+        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".encharge-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(data)
+        os.replace(tmp, self.state_file)
+
+    def render(self, person: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in person.items() if k != "tags"}
+        out["tags"] = ",".join(person["tags"]) if person["tags"] else None
+        if person.get("firstName") or person.get("lastName"):
+            out["name"] = " ".join(x for x in (person.get("firstName"), person.get("lastName")) if x)
+        return out
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    def _auth(self, request: Request) -> Response | None:
+        token = request.headers.get("X-Encharge-Token") or request.query.get("token")
+        if not token:
+            return _envelope(401, "User not logged in: Unauthorized request: no authentication given")
+        if token.count(".") != 2:
+            return _envelope(401, "Token without payload (should be JWT token).", errorCode=10082)
+        if token != self.token:
+            return _envelope(401, "User not logged in: Unauthorized request: invalid token")
+        return None
+
+    def _body(self, request: Request) -> Any:
+        content_type = request.headers.get("Content-Type", "")
+        if "application/x-www-form-urlencoded" in content_type:
+            return dict(parse_qsl(request.body_bytes.decode()))
+        return request.json()
+
+    def handle(self, request: Request) -> Response:
+        if not request.path.startswith("/v1/"):
+            return Response(404, raw=f"Cannot {request.method} {request.path}".encode(), content_type="text/html")
+        denied = self._auth(request)
+        if denied:
+            return denied
+        route = (request.method, request.path[len("/v1/") :].strip("/"))
+        try:
+            body = self._body(request) if request.method in ("POST", "DELETE") else None
+        except (ValueError, UnicodeDecodeError):
+            return _envelope(400, "Request body is not valid JSON")
+        handlers = {
+            ("GET", "accounts/info"): self._account,
+            ("GET", "people/all"): self._all,
+            ("GET", "people"): self._lookup,
+            ("POST", "people"): self._upsert,
+            ("POST", "tags"): self._add_tag,
+            ("DELETE", "tags"): self._remove_tag,
+        }
+        handler = handlers.get(route)
+        if handler is None:
+            return Response(404, raw=f"Cannot {request.method} {request.path}".encode(), content_type="text/html")
+        return handler(request, body)
+
+    def _account(self, request: Request, _: Any) -> Response:
+        return Response(
+            200,
+            {
+                "peopleCount": len(self.people),
+                "status": "active",
+                "timezone": "Europe/London",
+                "name": "Sandbox",
+                "accountId": 1,
+                "site": "sandbox.example.com",
+            },
+        )
+
+    def _all(self, request: Request, _: Any) -> Response:
+        try:
+            limit = min(int(request.query.get("limit", MAX_LIMIT)), MAX_LIMIT)
+            offset = int(request.query.get("offset", 0))
+        except ValueError:
+            return _envelope(400, "limit and offset must be numbers")
+        if limit < 1 or offset < 0:
+            return _envelope(400, "limit must be positive and offset not negative")
+        with self._lock:
+            page = list(self.people.values())[offset : offset + limit]
+            return Response(200, {"people": [self.render(p) for p in page]})
+
+    def _lookup(self, request: Request, _: Any) -> Response:
+        found = []
+        for key, value in request.query.items():
+            match = re.fullmatch(r"people\[\d+\]\[(email|id|userId)\]", key)
+            if not match:
+                continue
+            kind = match.group(1)
+            with self._lock:
+                if kind == "userId":
+                    person = next((p for p in self.people.values() if p.get("userId") == value), None)
+                else:
+                    person = self.find(email=value) if kind == "email" else self.find(person_id=value)
+            if person:
+                found.append(self.render(person))
+        return Response(200, {"users": found})
+
+    def _upsert(self, request: Request, body: Any) -> Response:
+        single = isinstance(body, dict)
+        records = [body] if single else body
+        if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
+            return _envelope(400, "Body must be a person object or a non-empty array of people")
+        for record in records:
+            email = record.get("email")
+            if email is not None and (not isinstance(email, str) or email_problem(email.strip())):
+                return _envelope(400, f"Invalid email: {email}")
+            if not email and not record.get("id") and not record.get("userId"):
+                return _envelope(400, "Each person needs an email, id or userId")
+            if record.get("id") and self.find(person_id=record["id"]) is None:
+                return _envelope(400, f"Person with id {record['id']} not found")
+        with self._lock:
+            users = [self.render(self._apply(record)) for record in records]
+            self._save()
+        return Response(200, {"user": users[0]} if single else {"users": users})
+
+    def _apply(self, record: dict[str, Any]) -> dict[str, Any]:
+        person = None
+        if record.get("id"):
+            person = self.people.get(record["id"])
+        if person is None and record.get("userId"):
+            person = next((p for p in self.people.values() if p.get("userId") == record["userId"]), None)
+        if person is None and record.get("email"):
+            person = self.find(email=record["email"])
+        now = _now()
+        if person is None:
+            person = {"id": str(uuid.uuid4()), "tags": [], "unsubscribed": False, "createdAt": now}
+            for name in PERSON_FIELDS:
+                if name in record:
+                    person[name] = record[name].strip() if name == "email" else record[name]
+            person["tags"] = _split(record.get("tags"))
+            person["updatedAt"] = now
+            self._insert(person)
+            return person
+        for name in PERSON_FIELDS:
+            if name in record and name != "email":
+                person[name] = record[name]
+        if record.get("email") and record["email"].strip().lower() != (person.get("email") or "").lower():
+            if person.get("email"):
+                self._by_email.pop(person["email"].lower(), None)
+            person["email"] = record["email"].strip()
+            self._by_email[person["email"].lower()] = person["id"]
+        if "tags" in record:  # the worst case: replace, not add
+            person["tags"] = _split(record["tags"])
+        person["updatedAt"] = now
+        return person
+
+    def _target(self, body: Any) -> tuple[dict[str, Any] | None, str | None, Response | None]:
+        if not isinstance(body, dict) or not isinstance(body.get("tag"), str) or not body["tag"].strip():
+            return None, None, _envelope(400, "tag is required")
+        if not any(body.get(k) for k in ("email", "id", "userId")):
+            return None, None, _envelope(400, "An email, id or userId is required")
+        person = self.find(person_id=body.get("id")) if body.get("id") else self.find(email=body.get("email"))
+        if person is None:
+            return None, None, _envelope(404, "Person not found")
+        return person, body["tag"], None
+
+    def _add_tag(self, request: Request, body: Any) -> Response:
+        with self._lock:
+            person, tag, error = self._target(body)
+            if error:
+                return error
+            assert person is not None and tag is not None
+            for name in _split(tag):
+                if name not in person["tags"]:
+                    person["tags"].append(name)
+            person["updatedAt"] = _now()
+            self._save()
+        return Response(201)
+
+    def _remove_tag(self, request: Request, body: Any) -> Response:
+        with self._lock:
+            person, tag, error = self._target(body)
+            if error:
+                return error
+            assert person is not None and tag is not None
+            removing = set(_split(tag))
+            person["tags"] = [t for t in person["tags"] if t not in removing]
+            person["updatedAt"] = _now()
+            self._save()
+        return Response(204)

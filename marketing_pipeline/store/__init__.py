@@ -1,0 +1,1 @@
+"""The MarketingSync / MarketingSyncRun tables, their migrations, and a typed repository over them."""

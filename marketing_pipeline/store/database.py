@@ -1,0 +1,91 @@
+"""Engines for the marketing store, and translation of connection failures into one clear line."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+from marketing_pipeline.errors import StoreUnavailableError
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def get_engine(url: str) -> Engine:
+    """One pooled engine per URL for the life of the process."""
+    with _lock:
+        engine = _engines.get(url)
+        if engine is not None:
+            return engine
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreUnavailableError(f"MARKETING_DATABASE_URL is not a database URL: {safe_url(url)}") from None
+        kwargs: dict = {"pool_pre_ping": True}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        elif parsed.get_backend_name() == "postgresql":
+            kwargs["connect_args"] = {"connect_timeout": 5}
+        try:
+            engine = create_engine(parsed, **kwargs)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise StoreUnavailableError(
+                f"no database driver for {safe_url(url)} (check MARKETING_DATABASE_URL): {exc}"
+            ) from None
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        _engines[url] = engine
+        return engine
+
+
+def dispose_engine(url: str) -> None:
+    with _lock:
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def unavailable(url: str, exc: BaseException) -> StoreUnavailableError:
+    reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+    first = reason[0] if reason else type(exc).__name__
+    return StoreUnavailableError(
+        f"cannot use the marketing database {safe_url(url)} (check MARKETING_DATABASE_URL): {first}"
+    )
+
+
+@contextmanager
+def connect(url: str, *, begin: bool = True) -> Iterator[Connection]:
+    """A connection (in a transaction unless `begin=False`); an unreachable database is one clear error."""
+    engine = get_engine(url)
+    try:
+        with engine.begin() if begin else engine.connect() as conn:
+            yield conn
+    except OperationalError as exc:
+        raise unavailable(url, exc) from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise unavailable(url, exc) from None
+        raise

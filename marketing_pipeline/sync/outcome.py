@@ -1,0 +1,129 @@
+"""What a sync did, per contact and in total, in the seed's words ("83 synced, 12 new, 3 removed")."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from marketing_pipeline.store.models import SyncCounts, SyncRun
+from marketing_pipeline.sync.plan import PlanCounts, SyncPlan
+
+DETAILS_LIMIT = 10_000  # per-contact rows kept in a run record; failures are always kept
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: str  # create / update / add_tag / remove_tag / skip
+    email: str | None
+    status: str  # ok / failed / skipped / planned (dry run)
+    reason: str | None = None
+    error: str | None = None
+    person_id: str | None = None
+    contact_id: int | None = None
+    changes: str | None = None
+
+    def as_detail(self) -> dict[str, Any]:
+        out = {
+            "action": self.action,
+            "email": self.email,
+            "status": self.status,
+            "reason": self.reason,
+            "error": self.error,
+            "personId": self.person_id,
+            "contactId": self.contact_id,
+            "changes": self.changes,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+
+def _key(result: ActionResult) -> str:
+    return (result.email or result.person_id or str(result.contact_id)).lower()
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    plan: PlanCounts
+    results: list[ActionResult]
+    dry_run: bool
+    plan_fingerprint: str
+
+    @property
+    def failures(self) -> list[ActionResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def counts(self) -> SyncCounts:
+        ok = Counter()
+        changed_people: set[str] = set()
+        for result in self.results:
+            if result.status != "ok":
+                continue
+            ok[result.action] += 1
+            if result.action in ("update", "add_tag"):
+                changed_people.add(_key(result))
+        return SyncCounts(
+            contacts_total=self.plan.contacts_total,
+            contacts_created=ok["create"],
+            contacts_updated=len(changed_people),
+            contacts_removed=ok["remove_tag"],
+            contacts_skipped=self.plan.skip,
+            contacts_failed=len({_key(r) for r in self.failures}),
+        )
+
+    def summary(self) -> str:
+        if self.dry_run:
+            p = self.plan
+            return (
+                f"Dry run: would create {p.create}, update {p.update}, tag {p.add_tag}, "
+                f"untag {p.remove_tag}; {p.skip} skipped"
+            )
+        return summary_line(self.counts())
+
+    def details(self, limit: int = DETAILS_LIMIT) -> dict[str, Any]:
+        failures = [r.as_detail() for r in self.failures]
+        others = [r.as_detail() for r in self.results if r.status != "failed"]
+        kept = others[: max(0, limit - len(failures))]
+        return {
+            "dryRun": self.dry_run,
+            "planHash": self.plan_fingerprint,
+            "summary": self.summary(),
+            "contacts": failures + kept,
+            "truncated": len(others) - len(kept),
+        }
+
+
+def summary_line(counts: SyncCounts) -> str:
+    synced = counts.contacts_total - counts.contacts_skipped - counts.contacts_failed
+    line = f"{synced} synced, {counts.contacts_created} new, {counts.contacts_removed} removed"
+    if counts.contacts_failed:
+        line += f", {counts.contacts_failed} failed"
+    return line
+
+
+def describe_run(run: SyncRun) -> str:
+    """The seed card's "last run" text."""
+    if run.status == "failed":
+        return f"Failed: {run.error_message or 'unknown error'}"
+    if run.status == "running":
+        return "Running"
+    text = summary_line(run.counts)
+    if run.dry_run:
+        details = run.details if isinstance(run.details, dict) else {}
+        return str(details.get("summary") or f"Dry run ({text})")
+    return text
+
+
+def planned_results(plan: SyncPlan) -> list[ActionResult]:
+    """Results for a dry run: every action planned, nothing written."""
+    return [
+        ActionResult(
+            action=row.action,
+            email=row.email,
+            person_id=row.person_id,
+            contact_id=row.contact_id,
+            status="skipped" if row.action == "skip" else "planned",
+            reason=row.reason,
+            changes=row.changes,
+        )
+        for row in plan.actions.itertuples(index=False)
+    ]

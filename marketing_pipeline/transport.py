@@ -1,0 +1,226 @@
+"""HTTP plumbing shared by the ConnectWise and Encharge clients.
+
+One `requests.Session` per client, a timeout on every call, retries with exponential backoff and full
+jitter on retryable statuses and connection errors (honouring `Retry-After`), an optional rate limiter
+that slows down further after a 429, per-endpoint request counts, and error texts scrubbed of secrets.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from marketing_pipeline.errors import ApiError
+
+USER_AGENT = "marketing-pipeline/0.1 (+dagster)"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    # A Retry-After longer than this is treated as "give up now" rather than stalling a run for an hour.
+    max_retry_after: float = 120.0
+    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+
+class RateLimiter:
+    """A token bucket: at most `rate` requests a second, halved for a while after each 429."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = float(rate)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next_free = 0.0
+        self._slow_until = 0.0
+
+    def _current_rate(self, now: float) -> float:
+        return self.rate / 2 if now < self._slow_until else self.rate
+
+    def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next_free)
+            self._next_free = start + 1.0 / self._current_rate(now)
+        delay = start - now
+        if delay > 0:
+            time.sleep(delay)
+
+    def throttled(self, retry_after: float | None) -> None:
+        """A 429 was seen: halve the rate for a while and hold everyone back until Retry-After passes."""
+        with self._lock:
+            now = self._clock()
+            self._slow_until = now + 60.0
+            if retry_after:
+                self._next_free = max(self._next_free, now + retry_after)
+
+
+@dataclass
+class RequestStats:
+    """Requests made, by 'METHOD /path', plus retries; thread-safe."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    throttled: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, endpoint: str) -> None:
+        with self._lock:
+            self.counts[endpoint] += 1
+
+    def add_retry(self, throttled: bool) -> None:
+        with self._lock:
+            self.retries += 1
+            if throttled:
+                self.throttled += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpTransport:
+    """Retrying, counting HTTP for one API. `describe_error` turns a final failure into a clear message."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        timeout: float,
+        retry: RetrySettings,
+        secrets: Iterable[str] = (),
+        rate_limiter: RateLimiter | None = None,
+        describe_error: Callable[[requests.Response], ApiError] | None = None,
+        pool_size: int = 16,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.service = service
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.timeout = timeout
+        self.retry = retry
+        self.secrets = tuple(s for s in secrets if s)
+        self.rate_limiter = rate_limiter
+        self.describe_error = describe_error
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", **headers})
+
+    def close(self) -> None:
+        self.session.close()
+
+    def url(self, path: str) -> str:
+        return path if re.match(r"^https?://", path) else urljoin(self.base_url, path.lstrip("/"))
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.retry.max_delay, self.retry.base_delay * (2**attempt))
+        return random.uniform(0, ceiling)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        ok_statuses: Iterable[int] = (),
+    ) -> requests.Response:
+        """The response, after retries; a final non-2xx (outside `ok_statuses`) raises ApiError."""
+        url = self.url(path)
+        endpoint = f"{method.upper()} /{urlsplit(url).path.rsplit('/apis/3.0/', 1)[-1].lstrip('/')}"
+        endpoint = re.sub(r"^(\w+) /v1/", r"\1 /", endpoint)
+        allowed = set(ok_statuses)
+        last_problem = ""
+        for attempt in range(self.retry.max_attempts):
+            if self.rate_limiter:
+                self.rate_limiter.acquire()
+            self.stats.add(endpoint)
+            try:
+                response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+                delay = self._backoff(attempt)
+            else:
+                if response.ok or response.status_code in allowed:
+                    return response
+                if response.status_code not in self.retry.retry_statuses:
+                    raise self._error(response)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if response.status_code == 429 and self.rate_limiter:
+                    self.rate_limiter.throttled(retry_after)
+                if retry_after is not None and retry_after > self.retry.max_retry_after:
+                    raise self._error(response)
+                last_problem = f"HTTP {response.status_code}"
+                delay = retry_after if retry_after is not None else self._backoff(attempt)
+                if attempt + 1 >= self.retry.max_attempts:
+                    raise self._error(response, attempts=attempt + 1)
+            if attempt + 1 < self.retry.max_attempts:
+                self.stats.add_retry(throttled=last_problem == "HTTP 429")
+                self._sleep(delay)
+        message = (
+            f"{self.service}: {endpoint} failed after {self.retry.max_attempts} attempts "
+            f"({last_problem}); check that the API is reachable"
+        )
+        raise ApiError(redact(message, self.secrets))
+
+    def _error(self, response: requests.Response, attempts: int | None = None) -> ApiError:
+        if self.describe_error is not None:
+            error = self.describe_error(response)
+        else:
+            error = ApiError(f"{self.service}: HTTP {response.status_code}", status=response.status_code)
+        message = str(error)
+        if attempts:
+            message += f" (after {attempts} attempts)"
+        return type(error)(redact(message, self.secrets), status=response.status_code)
+
+    def json(self, response: requests.Response) -> Any:
+        """The body as JSON, or a clear error naming the endpoint when it is not JSON."""
+        try:
+            return response.json()
+        except ValueError:
+            snippet = redact(response.text[:120].replace("\n", " "), self.secrets)
+            raise ApiError(
+                f"{self.service}: {response.request.method} {urlsplit(response.url).path} returned a body "
+                f"that is not JSON (HTTP {response.status_code}): {snippet!r}",
+                status=response.status_code,
+            ) from None

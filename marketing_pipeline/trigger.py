@@ -1,0 +1,102 @@
+"""Running a sync now, through Dagster, against the instance in `$DAGSTER_HOME` (so the run shows in the
+UI's run history), and reading back its MarketingSyncRun row."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from marketing_pipeline import settings
+from marketing_pipeline.defs.partitions import register_sync_partitions
+from marketing_pipeline.defs.run_records import TRIGGER_TAG
+from marketing_pipeline.store.models import SyncRun
+from marketing_pipeline.store.repository import SyncStore
+
+DEMO_INSTANCE_YAML = """\
+# Written by `marketing-pipeline`: the demo instance. Storage is Dagster's embedded SQLite in this folder.
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+    tag_concurrency_limits:
+      # Two runs of one sync never overlap: at most one run per sync partition.
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+"""
+
+
+@dataclass(frozen=True)
+class TriggerResult:
+    dagster_run_id: str
+    success: bool
+    run: SyncRun | None
+    error: str | None
+
+
+def ensure_dagster_home() -> Path:
+    """`$DAGSTER_HOME` (set to the default if unset), created with a demo dagster.yaml if it has none."""
+    home = settings.dagster_home().resolve()
+    os.environ["DAGSTER_HOME"] = str(home)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DEMO_INSTANCE_YAML, encoding="utf-8")
+    return home
+
+
+def apply_run_config(dry_run: bool, force: bool, log_level: str = "WARNING") -> dict[str, Any]:
+    return {
+        "ops": {"encharge_audience": {"config": {"dry_run": dry_run, "force": force}}},
+        # The run's own log stays complete in the Dagster UI; the terminal only shows warnings.
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
+
+
+def _step_error(result: dg.ExecuteInProcessResult) -> str | None:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            if error is not None:
+                return error.message.strip().splitlines()[0]
+    return None
+
+
+def trigger_sync(
+    store: SyncStore,
+    sync_ref: str,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    instance: dg.DagsterInstance | None = None,
+) -> TriggerResult:
+    from marketing_pipeline.definitions import build_definitions  # loads the code location
+
+    sync = store.get_sync(sync_ref)
+    sync.require_runnable()
+    if instance is None:
+        ensure_dagster_home()
+        instance = dg.DagsterInstance.get()
+    register_sync_partitions(instance, store)
+    job = build_definitions().resolve_job_def("marketing_sync_job")
+    result = job.execute_in_process(
+        partition_key=sync.key,
+        instance=instance,
+        run_config=apply_run_config(dry_run, force),
+        tags={TRIGGER_TAG: "manual"},
+        raise_on_error=False,
+    )
+    run = store.find_run_by_dagster_id(result.run_id)
+    error = None
+    if not result.success:
+        error = (run.error_message if run and run.error_message else None) or _step_error(result) or "run failed"
+        if run is not None and run.status == "running":
+            # In-process runs have no daemon to fire the failure sensor: record the failure here.
+            run = store.fail_running_run(result.run_id, error)
+    return TriggerResult(dagster_run_id=result.run_id, success=result.success, run=run, error=error)

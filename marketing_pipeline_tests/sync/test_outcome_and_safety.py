@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from marketing_pipeline.store.models import SyncCounts, SyncRun
+from marketing_pipeline.sync.outcome import ActionResult, SyncOutcome, describe_run, summary_line
+from marketing_pipeline.sync.plan import PlanCounts
+from marketing_pipeline.sync.safety import brake_reason
+
+
+def counts(**kw: int) -> PlanCounts:
+    base = {
+        "contacts_total": 10,
+        "create": 0,
+        "update": 0,
+        "add_tag": 0,
+        "remove_tag": 0,
+        "skip": 0,
+        "unchanged": 0,
+        "tagged_before": 10,
+    }
+    return PlanCounts(**{**base, **kw})
+
+
+def test_summary_in_the_seeds_words() -> None:
+    assert summary_line(SyncCounts(contacts_total=86, contacts_created=1, contacts_skipped=1)) == (
+        "85 synced, 1 new, 0 removed"
+    )
+    assert summary_line(SyncCounts(contacts_total=10, contacts_failed=2, contacts_removed=1)) == (
+        "8 synced, 0 new, 1 removed, 2 failed"
+    )
+
+
+def test_outcome_counts_people_once_and_keeps_failures_in_details() -> None:
+    results = [
+        ActionResult("create", "a@x.com", "ok"),
+        ActionResult("update", "b@x.com", "ok"),
+        ActionResult("add_tag", "B@x.com", "ok"),
+        ActionResult("add_tag", "c@x.com", "failed", error="HTTP 404"),
+        ActionResult("remove_tag", "d@x.com", "ok"),
+        ActionResult("skip", None, "skipped", contact_id=9, reason="no email address"),
+    ]
+    outcome = SyncOutcome(plan=counts(skip=1, contacts_total=5), results=results, dry_run=False, plan_fingerprint="abc")
+    assert outcome.counts() == SyncCounts(
+        contacts_total=5,
+        contacts_created=1,
+        contacts_updated=1,
+        contacts_removed=1,
+        contacts_skipped=1,
+        contacts_failed=1,
+    )
+    details = outcome.details(limit=2)
+    assert details["contacts"][0] == {
+        "action": "add_tag",
+        "email": "c@x.com",
+        "status": "failed",
+        "error": "HTTP 404",
+    }
+    assert len(details["contacts"]) == 2 and details["truncated"] == 4
+    assert details["summary"] == "3 synced, 1 new, 1 removed, 1 failed"
+
+
+def test_dry_run_summary() -> None:
+    outcome = SyncOutcome(plan=counts(create=2, remove_tag=1, skip=1), results=[], dry_run=True, plan_fingerprint="x")
+    assert outcome.summary() == "Dry run: would create 2, update 0, tag 0, untag 1; 1 skipped"
+
+
+def test_describe_run_for_the_card() -> None:
+    run = SyncRun(
+        id="r",
+        sync_id="s",
+        status="failed",
+        triggered_by="manual",
+        started_at=datetime(2026, 1, 1),
+        completed_at=None,
+        contacts_total=0,
+        contacts_created=0,
+        contacts_updated=0,
+        contacts_removed=0,
+        contacts_skipped=0,
+        contacts_failed=0,
+        error_message="Encharge rejected the API key",
+        details=None,
+        dagster_run_id=None,
+        dry_run=False,
+    )
+    assert describe_run(run) == "Failed: Encharge rejected the API key"
+    assert describe_run(run.model_copy(update={"status": "completed", "contacts_total": 3})) == (
+        "3 synced, 0 new, 0 removed"
+    )
+
+
+def test_brake() -> None:
+    assert brake_reason(counts(remove_tag=2)) is None  # 20% is allowed
+    reason = brake_reason(counts(remove_tag=3))
+    assert reason is not None and "3 of 10 people (30%, above the 20% limit)" in reason
+    assert "force: true" in reason
+    assert brake_reason(counts(remove_tag=3), max_removal_fraction=0.5) is None
+    empty = brake_reason(counts(contacts_total=0, remove_tag=10))
+    assert empty is not None and "no contacts" in empty
+    assert brake_reason(counts(contacts_total=0, tagged_before=0)) is None  # nothing to lose

@@ -1,0 +1,211 @@
+"""The diff, rule by rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from marketing_pipeline.sync.audience import CONTACT_COLUMNS
+from marketing_pipeline.sync.emails import email_key, normalise_email
+from marketing_pipeline.sync.people import people_frame, split_tags
+from marketing_pipeline.sync.plan import build_plan
+
+TAG = "newsletter"
+
+
+def contacts(*rows: tuple[int, str | None, str, str, str]) -> pd.DataFrame:
+    records = []
+    for cid, raw, first, last, company in rows:
+        email, problem = normalise_email(raw)
+        records.append(
+            {
+                "contact_id": cid,
+                "first_name": first,
+                "last_name": last,
+                "company": company,
+                "company_id": 1,
+                "email": email,
+                "email_key": email_key(email) if email else None,
+                "email_problem": problem,
+                "reason": f"reason {cid}",
+            }
+        )
+    return pd.DataFrame(records, columns=CONTACT_COLUMNS)
+
+
+def people(*rows: dict[str, Any]) -> pd.DataFrame:
+    return people_frame([{"id": f"p{i}", **row} for i, row in enumerate(rows)])
+
+
+def actions(plan: Any, action: str) -> list[dict[str, Any]]:
+    return plan.of(action).to_dict("records")
+
+
+def test_new_contact_is_created_with_the_tag_data() -> None:
+    plan = build_plan(contacts((1, "ann@x.com", "Ann", "Lee", "Co")), people(), TAG)
+    [create] = actions(plan, "create")
+    assert (create["email"], create["first_name"], create["last_name"], create["company"]) == (
+        "ann@x.com",
+        "Ann",
+        "Lee",
+        "Co",
+    )
+    assert plan.counts.writes == 1 and plan.counts.tagged_before == 0
+
+
+def test_matching_is_case_insensitive_and_in_sync_people_need_nothing() -> None:
+    plan = build_plan(
+        contacts((1, "Ann@X.com", "Ann", "Lee", "Co")),
+        people(
+            {
+                "email": "ANN@x.COM",
+                "firstName": "Ann",
+                "lastName": "Lee",
+                "company": "Co",
+                "tags": f"{TAG},other",
+            }
+        ),
+        TAG,
+    )
+    assert plan.counts.writes == 0
+    assert plan.counts.unchanged == 1
+
+
+def test_only_differing_fields_are_updated_and_the_encharge_address_is_used() -> None:
+    plan = build_plan(
+        contacts((1, "ann@x.com", "Ann", "Lee-Smith", "New Co")),
+        people({"email": "ANN@x.com", "firstName": "Ann", "lastName": "Lee", "company": "Old Co", "tags": TAG}),
+        TAG,
+    )
+    [update] = actions(plan, "update")
+    assert update["email"] == "ANN@x.com" and update["person_id"] == "p0"
+    assert update["changes"] == "lastName,company"
+    assert (update["first_name"], update["last_name"], update["company"]) == (None, "Lee-Smith", "New Co")
+    assert actions(plan, "add_tag") == []
+
+
+def test_empty_connectwise_values_never_blank_encharge_fields() -> None:
+    plan = build_plan(
+        contacts((1, "ann@x.com", "", "", "Co")),
+        people({"email": "ann@x.com", "firstName": "Ann", "lastName": "Lee", "company": "Co", "tags": TAG}),
+        TAG,
+    )
+    assert plan.counts.writes == 0
+
+
+def test_a_case_change_in_a_name_is_an_update() -> None:
+    plan = build_plan(
+        contacts((1, "ann@x.com", "Ann", "McLee", "Co")),
+        people({"email": "ann@x.com", "firstName": "Ann", "lastName": "Mclee", "company": "Co", "tags": TAG}),
+        TAG,
+    )
+    assert [a["changes"] for a in actions(plan, "update")] == ["lastName"]
+
+
+def test_existing_person_without_the_tag_gets_it() -> None:
+    plan = build_plan(
+        contacts((1, "ann@x.com", "Ann", "Lee", "Co")),
+        people({"email": "ann@x.com", "firstName": "Ann", "lastName": "Lee", "company": "Co", "tags": "webinar"}),
+        TAG,
+    )
+    [add] = actions(plan, "add_tag")
+    assert (add["email"], add["person_id"]) == ("ann@x.com", "p0")
+    assert plan.counts.update == 0
+
+
+def test_tagged_people_outside_the_audience_lose_only_the_tag() -> None:
+    plan = build_plan(
+        contacts((1, "ann@x.com", "Ann", "Lee", "Co")),
+        people(
+            {"email": "gone@x.com", "tags": f"{TAG}, vip"},
+            {"email": "reader@x.com", "tags": "vip"},
+            {"email": None, "tags": TAG},
+            {"email": "untagged@x.com", "tags": None},
+        ),
+        TAG,
+    )
+    removals = actions(plan, "remove_tag")
+    assert [(r["email"], r["person_id"]) for r in removals] == [("gone@x.com", "p0"), (None, "p2")]
+    assert plan.counts.tagged_before == 2
+    assert plan.counts.create == 1
+
+
+def test_tag_matching_is_exact_per_tag_not_substring() -> None:
+    plan = build_plan(contacts(), people({"email": "a@x.com", "tags": f"{TAG}-archive,old-{TAG}"}), TAG)
+    assert plan.counts.tagged_before == 0 and plan.counts.writes == 0
+
+
+def test_contacts_without_usable_email_and_duplicates_are_skipped_with_reasons() -> None:
+    plan = build_plan(
+        contacts(
+            (5, "Sam@x.com", "Sam", "Lee", "Co"),
+            (3, "sam@X.com", "Samuel", "Lee", "Co"),
+            (4, None, "No", "Mail", "Co"),
+            (6, "bad@@x", "Bad", "Mail", "Co"),
+        ),
+        people(),
+        TAG,
+    )
+    skipped = {s["contact_id"]: s["reason"] for s in actions(plan, "skip")}
+    assert skipped == {
+        5: "duplicate email: same address as contact 3",
+        4: "no email address",
+        6: "invalid email 'bad@@x': email must contain exactly one @",
+    }
+    [create] = actions(plan, "create")
+    assert (create["contact_id"], create["first_name"]) == (3, "Samuel")  # lowest contact id wins
+    assert plan.counts.audience == 1
+
+
+def test_duplicate_people_in_encharge_prefer_the_tagged_one_and_are_never_untagged() -> None:
+    plan = build_plan(
+        contacts((1, "ann@x.com", "Ann", "Lee", "Co")),
+        people(
+            {"email": "ann@x.com", "firstName": "Ann", "lastName": "Lee", "company": "Co", "tags": None},
+            {"email": "ANN@x.com", "firstName": "Ann", "lastName": "Lee", "company": "Co", "tags": TAG},
+        ),
+        TAG,
+    )
+    assert plan.counts.writes == 0
+
+
+def test_empty_inputs() -> None:
+    plan = build_plan(contacts(), people(), TAG)
+    assert plan.actions.empty and plan.counts.writes == 0 and plan.counts.contacts_total == 0
+
+
+def test_fingerprint_is_stable_and_sensitive() -> None:
+    c = contacts((1, "ann@x.com", "Ann", "Lee", "Co"), (2, "bob@x.com", "Bob", "Ray", "Co"))
+    p = people({"email": "old@x.com", "tags": TAG})
+    assert build_plan(c, p, TAG).fingerprint == build_plan(c.iloc[::-1], p, TAG).fingerprint
+    assert build_plan(c, p, TAG).fingerprint != build_plan(c.iloc[:1], p, TAG).fingerprint
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (None, frozenset()),
+        ("", frozenset()),
+        ("a, b,,c ", frozenset({"a", "b", "c"})),
+        (["a", " b"], frozenset({"a", "b"})),
+    ],
+)
+def test_split_tags(raw: Any, expected: frozenset) -> None:
+    assert split_tags(raw) == expected
+
+
+def test_people_without_an_id_are_ignored_and_other_fields_tolerated() -> None:
+    frame = people_frame([{"email": "a@x.com"}, {"id": 7, "email": " B@x.com ", "leadScore": 3, "tags": ["t"]}])
+    assert frame.to_dict("records") == [
+        {
+            "person_id": "7",
+            "email": "B@x.com",
+            "email_key": "b@x.com",
+            "first_name": "",
+            "last_name": "",
+            "company": "",
+            "tags": "t",
+        }
+    ]
