@@ -177,7 +177,7 @@ class HttpTransport:
             self.stats.add(endpoint)
             try:
                 response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 delay = self._backoff(attempt)
             else:

@@ -246,7 +246,7 @@ def encharge_audience(
     store = marketing_store.store()
     sync = sync_for_partition(context, store)
     run = begin_sync_run(context, store, sync)
-    settings = apply_settings(context.run_config) if run else None
+    settings = apply_settings(context.run.run_config) if run else None
     dry_run = config.dry_run or bool(settings and settings.dry_run)
     with recording_failure(context, store):
         brake = None if config.force else brake_reason(sync_plan.counts, config.max_removal_fraction)

@@ -133,7 +133,7 @@ def recording_failure(context: dg.AssetExecutionContext, store: SyncStore, retri
         if not final:
             raise
         try:
-            store.fail_running_run(context.run_id, message)
+            store.fail_running_run(context.run.run_id, message)
         except MarketingPipelineError as store_error:
             context.log.error(f"could not mark the run failed: {store_error}")
         if isinstance(exc, MarketingPipelineError):

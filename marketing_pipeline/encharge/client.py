@@ -124,13 +124,18 @@ class EnchargeClient:
         return people
 
     def all_people(self) -> list[dict[str, Any]]:
-        """Everyone, page by page until a short or empty page; up to `read_concurrency` pages in flight.
+        """Everyone, page by page until a short or empty page.
 
-        The response carries no total, so at most `read_concurrency - 1` requests past the end are spent.
+        The first page is read alone (a small account costs one request); after a full first page, up to
+        `read_concurrency` pages are in flight. The response carries no total, so at most
+        `read_concurrency - 1` requests past the end are spent.
         """
-        pages: dict[int, list[dict[str, Any]]] = {}
+        first = self._page(0)
+        if len(first) < self.page_size:
+            return first
+        pages: dict[int, list[dict[str, Any]]] = {0: first}
         end: int | None = None
-        next_offset = 0
+        next_offset = self.page_size
         with ThreadPoolExecutor(max_workers=self.read_concurrency) as pool:
             in_flight: dict[Future[list[dict[str, Any]]], int] = {}
             while True:

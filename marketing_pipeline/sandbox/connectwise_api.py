@@ -55,8 +55,12 @@ class ConnectWiseSandbox(SandboxServer):
         private_key: str = "sandbox-private",
         client_id: str = "00000000-0000-4000-8000-000000000000",
         port: int = 0,
+        child_conditions: str = "apply",
     ) -> None:
         super().__init__(port=port)
+        # How this server treats childConditions: "apply", "ignore" (silently) or "reject" (400); the real
+        # API's support for them is unconfirmed, and the client must be right under all three.
+        self.child_conditions = child_conditions
         self.data = {"companies": companies, "contacts": contacts}
         self.company_id = company_id
         self.public_key = public_key
@@ -147,7 +151,9 @@ class ConnectWiseSandbox(SandboxServer):
         if params.get("conditions", "").strip():
             keep = matcher(params["conditions"], scalar_fields=scalars, array_fields=arrays, child=False)
             records = [r for r in records if keep(r)]
-        if params.get("childconditions", "").strip():
+        if params.get("childconditions", "").strip() and self.child_conditions != "ignore":
+            if self.child_conditions == "reject":
+                raise ConditionError("childConditions are not supported on this endpoint")
             keep = matcher(params["childconditions"], scalar_fields=scalars, array_fields=arrays, child=True)
             records = [r for r in records if keep(r)]
         order = params.get("orderby", "").strip()

@@ -63,6 +63,7 @@ class EnchargeSandbox(SandboxServer):
     ) -> None:
         super().__init__(port=port)
         self.token = token
+        self.reject_emails: set[str] = set()  # addresses this server refuses as invalid (lower-case)
         self.state_file = Path(state_file) if state_file else None
         self._lock = threading.RLock()
         self.people: dict[str, dict[str, Any]] = {}
@@ -214,7 +215,11 @@ class EnchargeSandbox(SandboxServer):
             return _envelope(400, "Body must be a person object or a non-empty array of people")
         for record in records:
             email = record.get("email")
-            if email is not None and (not isinstance(email, str) or email_problem(email.strip())):
+            if email is not None and (
+                not isinstance(email, str)
+                or email_problem(email.strip())
+                or email.strip().lower() in self.reject_emails
+            ):
                 return _envelope(400, f"Invalid email: {email}")
             if not email and not record.get("id") and not record.get("userId"):
                 return _envelope(400, "Each person needs an email, id or userId")

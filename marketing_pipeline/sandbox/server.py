@@ -135,6 +135,7 @@ class SandboxServer:
         self.faults = Faults()
         self.requests: Counter[str] = Counter()
         self.log: list[tuple[str, str, Any]] = []
+        self.targets: list[str] = []  # full request targets (path and query), for URL-length checks
         self._log_lock = threading.Lock()
         sandbox = self
 
@@ -162,7 +163,9 @@ class SandboxServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name=self.name, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, name=self.name, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -186,6 +189,7 @@ class SandboxServer:
     def clear_log(self) -> None:
         with self._log_lock:
             self.log.clear()
+            self.targets.clear()
             self.requests.clear()
 
     def _dispatch(self, handler: BaseHTTPRequestHandler) -> None:
@@ -200,6 +204,7 @@ class SandboxServer:
             return
         with self._log_lock:
             self.log.append((request.method, request.path, request.body_bytes))
+            self.targets.append(handler.path)
             self.requests[f"{request.method} {request.path}"] += 1
         if self.faults.latency_ms > 0:
             time.sleep(self.faults.latency_ms / 1000)

@@ -1,0 +1,159 @@
+"""The ConnectWise client against the ConnectWise sandbox, over real HTTP."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from marketing_pipeline.connectwise import conditions as cond
+from marketing_pipeline.errors import ApiAuthError, ApiError
+from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
+from marketing_pipeline.sandbox.dataset import generate
+from marketing_pipeline.sandbox.launch import Sandboxes
+from marketing_pipeline.sandbox.server import Fault
+from marketing_pipeline.store.models import FilterConfig
+from marketing_pipeline.store.seed import FIRST_SYNC
+from marketing_pipeline.sync.audience import company_frame, contact_frame
+from marketing_pipeline_tests.conftest import cw_client
+
+SEED = FilterConfig.model_validate(FIRST_SYNC["filter_config"])
+
+
+def audience(client) -> list[int]:  # type: ignore[no-untyped-def]
+    companies = company_frame(client.companies(SEED), SEED)
+    contacts = client.contacts(SEED, companies["company_id"].tolist())
+    return contact_frame(contacts, companies, SEED)["contact_id"].tolist()
+
+
+def test_the_seed_filter_yields_the_86_in_two_requests(sandboxes: Sandboxes) -> None:
+    with cw_client(sandboxes) as client:
+        ids = audience(client)
+        assert ids == sorted(sandboxes.dataset.manifest.passing_contact_ids)
+        assert len(ids) == 86
+        assert dict(client.transport.stats.counts) == {"GET /company/companies": 1, "GET /company/contacts": 1}
+
+
+def test_requests_carry_auth_client_id_and_server_side_filters(sandboxes: Sandboxes) -> None:
+    with cw_client(sandboxes) as client:
+        audience(client)
+    companies, contacts = sandboxes.connectwise.targets
+    assert "conditions=status%2Fid+in+%281%2C19%29" in companies
+    assert "childConditions=types%2Fid%3D48" in companies
+    assert "pageSize=1000" in companies and "fields=" in companies
+    assert "inactiveFlag%3Dfalse" in contacts and "company%2Fid+in+%28" in contacts
+
+
+def test_paging_follows_every_page(sandboxes: Sandboxes) -> None:
+    with cw_client(sandboxes, page_size=10) as client:
+        ids = audience(client)
+        stats = dict(client.transport.stats.counts)
+    assert len(ids) == 86
+    assert stats["GET /company/contacts"] == math.ceil(87 / 10)  # 87 pass the server's filters, 86 ours
+
+
+@pytest.mark.parametrize("mode", ["ignore", "reject"])
+def test_a_server_that_ignores_or_refuses_child_conditions_cannot_change_the_audience(mode: str) -> None:
+    data = generate()
+    with ConnectWiseSandbox(data.companies, data.contacts, child_conditions=mode) as server:
+        boxes = Sandboxes(dataset=data, connectwise=server, encharge=None)  # type: ignore[arg-type]
+        with cw_client(boxes) as client:
+            assert audience(client) == sorted(data.manifest.passing_contact_ids)
+
+
+def test_long_company_lists_are_split_to_keep_urls_short() -> None:
+    data = generate(2000)
+    with ConnectWiseSandbox(data.companies, data.contacts) as server:
+        boxes = Sandboxes(dataset=data, connectwise=server, encharge=None)  # type: ignore[arg-type]
+        with cw_client(boxes, max_url_length=600) as client:
+            ids = audience(client)
+            contact_requests = client.transport.stats.counts["GET /company/contacts"]
+        assert ids == sorted(data.manifest.passing_contact_ids)
+        assert contact_requests > 1
+        assert max(len(server.root_url) + len(t) for t in server.targets) <= 600
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_transient_errors_are_retried(sandboxes: Sandboxes, status: int) -> None:
+    sandboxes.connectwise.faults.inject(Fault(status=status, retry_after="0"), status)
+    with cw_client(sandboxes) as client:
+        assert len(audience(client)) == 86
+        assert client.transport.stats.retries == 2
+
+
+def test_connection_resets_are_retried(sandboxes: Sandboxes) -> None:
+    sandboxes.connectwise.faults.inject(Fault(kind="reset"))
+    with cw_client(sandboxes) as client:
+        assert len(audience(client)) == 86
+
+
+def test_other_client_errors_are_not_retried(sandboxes: Sandboxes) -> None:
+    sandboxes.connectwise.faults.inject(Fault(status=500))
+    with cw_client(sandboxes) as client, pytest.raises(ApiError, match=r"HTTP 500 on /company/companies"):
+        client.companies(SEED)
+    assert sandboxes.connectwise.request_count() == 1
+
+
+def test_persistent_errors_give_up_with_a_clear_message(sandboxes: Sandboxes) -> None:
+    sandboxes.connectwise.faults.inject(*[503] * 10)
+    with cw_client(sandboxes) as client, pytest.raises(ApiError, match=r"HTTP 503 .*after 4 attempts"):
+        client.companies(SEED)
+
+
+def test_bad_credentials_name_the_settings_and_never_the_keys(sandboxes: Sandboxes) -> None:
+    with cw_client(sandboxes, private_key="wrong-private-key-123") as client, pytest.raises(ApiAuthError) as caught:
+        client.companies(SEED)
+    message = str(caught.value)
+    assert "check CW_COMPANY_ID, CW_PUBLIC_KEY and CW_PRIVATE_KEY" in message
+    assert "wrong-private-key-123" not in message and "sandbox-public" not in message
+    assert sandboxes.connectwise.request_count() == 1  # a 401 is not retried
+
+
+def test_a_wrong_client_id_is_refused(sandboxes: Sandboxes) -> None:
+    with cw_client(sandboxes, client_id="not-the-client") as client, pytest.raises(ApiAuthError):
+        client.companies(SEED)
+
+
+def test_a_wrong_codebase_points_at_cw_base_url(sandboxes: Sandboxes) -> None:
+    url = sandboxes.connectwise.root_url + "/v4_6_release/apis/3.0/"
+    with cw_client(sandboxes, base_url=url) as client, pytest.raises(ApiError, match="check CW_BASE_URL"):
+        client.companies(SEED)
+
+
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        (Fault(kind="non_json"), "returned a body that is not JSON"),
+        (Fault(status=200, body={"items": []}), "returned dict where a JSON array was expected"),
+        (Fault(status=200, body=[{"name": "no id"}]), "malformed company \\(id None\\): id: Field required"),
+        (Fault(status=200, body=[{"id": "abc"}]), "malformed company \\(id 'abc'\\)"),
+    ],
+)
+def test_malformed_responses_give_a_clear_error(sandboxes: Sandboxes, fault: Fault, message: str) -> None:
+    sandboxes.connectwise.faults.inject(fault)
+    with cw_client(sandboxes) as client, pytest.raises(ApiError, match=message):
+        client.companies(SEED)
+
+
+def test_count_endpoint(sandboxes: Sandboxes) -> None:
+    with cw_client(sandboxes) as client:
+        total = client.count("company/contacts", {"conditions": "inactiveFlag=false"})
+    assert total == sum(1 for c in sandboxes.dataset.contacts if not c["inactiveFlag"])
+
+
+def test_condition_values_are_typed_and_quoted() -> None:
+    assert cond.in_list("status/id", [19, 1, 1]) == "status/id in (1,19)"
+    assert cond.equals("name", 'Fred "The" \\ Co') == 'name="Fred \\"The\\" \\\\ Co"'
+    assert cond.equals("inactiveFlag", False) == "inactiveFlag=false"
+    assert cond.any_of("types/id", [2, 1]) == "(types/id=1 or types/id=2)"
+    with pytest.raises(ValueError):
+        cond.field_name("id) or (1=1")
+    with pytest.raises(TypeError):
+        cond.literal(1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        cond.in_list("id", [])
+
+
+def test_filter_config_only_accepts_integers() -> None:
+    with pytest.raises(ValueError):
+        FilterConfig.model_validate({**FIRST_SYNC["filter_config"], "companyTypes": ["48) or (1=1"]})

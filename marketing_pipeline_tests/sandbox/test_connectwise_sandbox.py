@@ -1,0 +1,117 @@
+"""The ConnectWise sandbox itself: conditions, paging, fields, auth and errors, over HTTP."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import requests
+
+from marketing_pipeline.sandbox.cw_conditions import ConditionError, compare, matcher, parse
+from marketing_pipeline.sandbox.launch import Sandboxes
+
+
+def get(boxes: Sandboxes, path: str, auth: bool = True, **params: object) -> requests.Response:
+    env = boxes.connectwise.env()
+    headers = {}
+    if auth:
+        token = base64.b64encode(
+            f"{env['CW_COMPANY_ID']}+{env['CW_PUBLIC_KEY']}:{env['CW_PRIVATE_KEY']}".encode()
+        ).decode()
+        headers = {"Authorization": f"Basic {token}", "clientId": env["CW_CLIENT_ID"]}
+    return requests.get(env["CW_BASE_URL"] + path, params=params, headers=headers, timeout=10)
+
+
+def test_auth_is_required(sandboxes: Sandboxes) -> None:
+    response = get(sandboxes, "company/companies", auth=False)
+    assert response.status_code == 401
+    assert response.json()["code"] == "Unauthorized"
+
+
+def test_default_page_size_and_link_headers(sandboxes: Sandboxes) -> None:
+    first = get(sandboxes, "company/contacts")
+    assert len(first.json()) == 25
+    assert 'rel="next"' in first.headers["Link"] and "page=2>" in first.headers["Link"]
+    last_page = -(-len(sandboxes.dataset.contacts) // 25)
+    last = get(sandboxes, "company/contacts", page=last_page)
+    assert 'rel="next"' not in last.headers["Link"] and 'rel="prev"' in last.headers["Link"]
+    assert get(sandboxes, "company/contacts", page=last_page + 1).json() == []
+
+
+def test_page_size_is_capped_at_1000(sandboxes: Sandboxes) -> None:
+    assert len(get(sandboxes, "company/contacts", pageSize=5000).json()) == len(sandboxes.dataset.contacts)
+
+
+def test_conditions_fields_order_and_count(sandboxes: Sandboxes) -> None:
+    rows = get(
+        sandboxes,
+        "company/companies",
+        conditions='status/id in (1,19) and name like "%Ltd%"',
+        fields="id,name,status/id",
+        orderBy="id desc",
+        pageSize=1000,
+    ).json()
+    assert rows and all(set(r) <= {"id", "name", "status"} for r in rows)
+    assert all(set(r["status"]) == {"id"} for r in rows)
+    assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), reverse=True)
+    count = get(sandboxes, "company/companies/count", conditions='status/id in (1,19) and name like "%Ltd%"')
+    assert count.json() == {"count": len(rows)}
+
+
+def test_child_conditions_on_arrays(sandboxes: Sandboxes) -> None:
+    rows = get(sandboxes, "company/companies", childConditions="types/id=35", pageSize=1000).json()
+    assert rows and all(any(t["id"] == 35 for t in r["types"]) for r in rows)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"conditions": "invoiceDate > [2026-01-01T00:00:00Z]"}, "invoiceDate is not a recognized name."),
+        ({"conditions": "types/id = 48"}, "types/id is not a recognized name."),
+        ({"conditions": "name = "}, "Unexpected end"),
+        ({"conditions": '(name = "x"'}, "Unexpected end of condition"),
+        ({"conditions": "name ~ 1"}, "Unexpected character"),
+        ({"childConditions": "status/id = 1"}, "status/id is not a recognized name."),
+    ],
+)
+def test_bad_conditions_get_connectwise_errors(sandboxes: Sandboxes, params: dict, message: str) -> None:
+    response = get(sandboxes, "company/companies", **params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "ApiFindCondition" and message in body["message"]
+
+
+def test_unknown_endpoint(sandboxes: Sandboxes) -> None:
+    assert get(sandboxes, "service/tickets").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "text, record, expected",
+    [
+        ("a = 1 and b = 2 or c = 3", {"a": 0, "b": 2, "c": 3}, True),
+        ("a = 1 and (b = 2 or c = 3)", {"a": 0, "b": 2, "c": 3}, False),
+        ('NAME LIKE "fr*"', {"name": "Fred"}, True),
+        ('name not like "fr%"', {"name": "Fred"}, False),
+        ('name contains "RED"', {"name": "Fred"}, True),
+        ('name not contains "x"', {"name": "Fred"}, True),
+        ("id not in (1, 2)", {"id": 3}, True),
+        ("id >= 3 AND id < 4", {"id": 3}, True),
+        ("flag = True", {"flag": True}, True),
+        ("value != null", {"value": None}, False),
+        ("when > [2026-01-01T00:00:00Z]", {"when": None}, False),
+        ('name = "say \\"hi\\""', {"name": 'say "hi"'}, True),
+    ],
+)
+def test_condition_language(text: str, record: dict, expected: bool) -> None:
+    keep = matcher(
+        text, scalar_fields={"a", "b", "c", "name", "id", "flag", "value", "when"}, array_fields=set(), child=False
+    )
+    assert keep(record) is expected
+
+
+def test_parser_errors() -> None:
+    for text in ("", "a =", "a in 1", "a = 1 b = 2", "a = [not-a-date]"):
+        with pytest.raises(ConditionError):
+            parse(text)
+    with pytest.raises(ConditionError):
+        compare("x", "<", 1)

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from marketing_pipeline.transport import RateLimiter, parse_retry_after, redact
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    assert 25 <= (parse_retry_after(future) or 0) <= 31
+
+
+def test_redaction() -> None:
+    assert redact("key abcd1234 leaked", ["abcd1234", "", "ab"]) == "key *** leaked"
+
+
+def test_rate_limiter_spaces_requests_and_slows_after_429() -> None:
+    limiter = RateLimiter(50)
+    started = time.perf_counter()
+    for _ in range(11):
+        limiter.acquire()
+    assert time.perf_counter() - started == pytest.approx(0.2, abs=0.08)
+    limiter.throttled(None)
+    started = time.perf_counter()
+    for _ in range(6):
+        limiter.acquire()
+    assert time.perf_counter() - started >= 0.18  # halved to 25 per second
