@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -48,20 +48,32 @@ def pg_admin_url() -> str:
 
 
 @pytest.fixture
-def pg_url(pg_admin_url: str) -> Iterator[str]:
-    """A brand-new PostgreSQL database for this test, dropped afterwards."""
-    name = f"mp_test_{uuid.uuid4().hex[:12]}"
+def pg_database(pg_admin_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of brand-new PostgreSQL databases for this test, all dropped afterwards."""
     admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        dispose_engine(url)
+    created: list[tuple[str, str]] = []
+
+    def create() -> str:
+        name = f"mp_test_{uuid.uuid4().hex[:12]}"
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+        created.append((name, url))
+        return url
+
+    try:
+        yield create
+    finally:
+        for name, url in created:
+            dispose_engine(url)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_database: Callable[[], str]) -> str:
+    return pg_database()
 
 
 @pytest.fixture
