@@ -13,6 +13,7 @@ import dagster as dg
 from marketing_pipeline import settings
 from marketing_pipeline.defs.partitions import register_sync_partitions
 from marketing_pipeline.defs.run_records import TRIGGER_TAG
+from marketing_pipeline.errors import MarketingPipelineError
 from marketing_pipeline.store.models import SyncRun
 from marketing_pipeline.store.repository import SyncStore
 
@@ -51,12 +52,26 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def apply_run_config(dry_run: bool, force: bool, log_level: str = "WARNING") -> dict[str, Any]:
+def apply_run_config(dry_run: bool, force: bool) -> dict[str, Any]:
     return {
         "ops": {"encharge_audience": {"config": {"dry_run": dry_run, "force": force}}},
-        # The run's own log stays complete in the Dagster UI; the terminal only shows warnings.
-        "loggers": {"console": {"config": {"log_level": log_level}}},
+        # The run's full log is in the Dagster UI; the terminal gets the CLI's one-line result only
+        # (Dagster's console logger would otherwise print stack traces into `--json` output).
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
+
+
+REQUIRED_ENV = ("CW_PUBLIC_KEY", "CW_PRIVATE_KEY", "CW_CLIENT_ID", "ENCHARGE_REST_API_KEY")
+
+
+def check_environment() -> None:
+    """Refuse to launch a run that would fail for want of a secret, and say which."""
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        raise MarketingPipelineError(
+            f"set {', '.join(missing)} first (see the README's configuration table; "
+            "`marketing-pipeline sandbox --print-env` gives values for the sandbox APIs)"
+        )
 
 
 def _step_error(result: dg.ExecuteInProcessResult) -> str | None:
@@ -80,18 +95,22 @@ def trigger_sync(
 
     sync = store.get_sync(sync_ref)
     sync.require_runnable()
+    check_environment()
     if instance is None:
         ensure_dagster_home()
         instance = dg.DagsterInstance.get()
     register_sync_partitions(instance, store)
     job = build_definitions().resolve_job_def("marketing_sync_job")
-    result = job.execute_in_process(
-        partition_key=sync.key,
-        instance=instance,
-        run_config=apply_run_config(dry_run, force),
-        tags={TRIGGER_TAG: "manual"},
-        raise_on_error=False,
-    )
+    try:
+        result = job.execute_in_process(
+            partition_key=sync.key,
+            instance=instance,
+            run_config=apply_run_config(dry_run, force),
+            tags={TRIGGER_TAG: "manual"},
+            raise_on_error=False,
+        )
+    except dg.DagsterError as exc:  # configuration refused before the run could start
+        raise MarketingPipelineError(f"Dagster could not start the run: {str(exc).splitlines()[0]}") from None
     run = store.find_run_by_dagster_id(result.run_id)
     error = None
     if not result.success:

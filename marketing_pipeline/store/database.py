@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, ProgrammingError
 
 from marketing_pipeline.errors import StoreUnavailableError
 
@@ -68,9 +68,16 @@ def dispose_engine(url: str) -> None:
         engine.dispose()
 
 
+MISSING_TABLE = ("no such table", "does not exist")
+
+
 def unavailable(url: str, exc: BaseException) -> StoreUnavailableError:
     reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
     first = reason[0] if reason else type(exc).__name__
+    if any(marker in first for marker in MISSING_TABLE) and ("Marketing" in first or "alembic" in first):
+        return StoreUnavailableError(
+            f"the marketing tables are not in {safe_url(url)} yet: run `marketing-pipeline init` ({first})"
+        )
     return StoreUnavailableError(
         f"cannot use the marketing database {safe_url(url)} (check MARKETING_DATABASE_URL): {first}"
     )
@@ -85,6 +92,10 @@ def connect(url: str, *, begin: bool = True) -> Iterator[Connection]:
             yield conn
     except OperationalError as exc:
         raise unavailable(url, exc) from None
+    except ProgrammingError as exc:
+        if any(marker in str(exc.orig) for marker in MISSING_TABLE):
+            raise unavailable(url, exc) from None
+        raise
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise unavailable(url, exc) from None

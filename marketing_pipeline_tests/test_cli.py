@@ -1,0 +1,151 @@
+"""Every CLI command, its human and JSON output, and its errors (one line on stderr, exit code 1)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from marketing_pipeline.cli import main
+from marketing_pipeline.sandbox.launch import Sandboxes
+from marketing_pipeline_tests.conftest import SYNC_KEY
+
+
+@pytest.fixture
+def cli(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, sandboxes: Sandboxes):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MARKETING_DATABASE_URL", store_url)
+    for name, value in sandboxes.env().items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True):  # type: ignore[no-untyped-def]
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert (result.exit_code == 0) is ok, result.output + result.stderr
+        return result
+
+    invoke("init")
+    return invoke
+
+
+def test_init_is_idempotent(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("init").output
+    assert "first sync: already there" in out and "1 sync(s)" in out
+
+
+def test_syncs_list_shows_the_card(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("syncs", "list").output
+    assert "Managed Client Newsletter  [Active]" in out
+    assert "Last run: never" in out and "Next run: " in out and "Schedule: 0 6 * * 1 (Europe/London)" in out
+    data = json.loads(cli("syncs", "list", "--json").output)
+    assert data[0]["tagName"] == "managed-client-newsletter" and data[0]["status"] == "Active"
+    assert data[0]["filterConfig"]["companyExcludeTypes"] == [35, 5]
+    assert data[0]["nextRunAt"] and data[0]["lastRun"] is None
+
+
+def test_trigger_runs_through_dagster_and_records_the_run(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("syncs", "trigger", SYNC_KEY).output
+    assert out.startswith("83 synced, 12 new, 3 removed")
+    payload = json.loads(cli("syncs", "trigger", "Managed Client Newsletter", "--json").output)
+    assert payload["success"] is True
+    run = payload["run"]
+    assert (run["status"], run["triggeredBy"], run["contactsCreated"], run["dagsterRunId"]) == (
+        "completed",
+        "manual",
+        0,
+        payload["dagsterRunId"],
+    )
+    card = cli("syncs", "list").output
+    assert "83 synced, 0 new, 0 removed" in card
+    show = json.loads(cli("syncs", "show", SYNC_KEY, "--json").output)
+    assert len(show["runs"]) == 2 and show["lastRun"]["result"] == "83 synced, 0 new, 0 removed"
+    history = cli("runs", "list", SYNC_KEY).output
+    assert "Date" in history and "Trigger" in history and "completed" in history
+    page = json.loads(cli("runs", "list", SYNC_KEY, "--limit", "1", "--offset", "1", "--json").output)
+    assert page["total"] == 2 and page["runs"][0]["contactsCreated"] == 12
+    detail = cli("runs", "show", page["runs"][0]["id"]).output
+    assert "remove_tag" in detail and "no longer in the ConnectWise audience" in detail
+    assert json.loads(cli("runs", "show", payload["dagsterRunId"], "--json").output)["id"] == run["id"]
+
+
+def test_dry_run_trigger(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("syncs", "trigger", SYNC_KEY, "--dry-run").output
+    assert out.startswith("Dry run: would create 12, update 5, tag 6, untag 3; 3 skipped")
+
+
+def test_update_schedule_forms(cli) -> None:  # type: ignore[no-untyped-def]
+    cases = {
+        ("--daily", "--at", "07:30"): "30 7 * * *",
+        ("--weekly", "friday", "--at", "18:05"): "5 18 * * 5",
+        ("--monthly", "1"): "0 6 1 * *",
+        ("--schedule", "15 4 * * 2"): "15 4 * * 2",
+    }
+    for args, cron in cases.items():
+        data = json.loads(cli("syncs", "update", SYNC_KEY, *args, "--json").output)
+        assert data["schedule"] == cron
+    out = cli("syncs", "update", SYNC_KEY, "--disable").output
+    assert "[Paused]" in out and "Next run: -" in out
+    assert json.loads(cli("syncs", "update", SYNC_KEY, "--enable", "--json").output)["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("syncs", "show", "nope"), "error: no sync 'nope' (known syncs: managed-client-newsletter)"),
+        (
+            ("syncs", "update", SYNC_KEY, "--schedule", "0 25 * * *"),
+            "error: schedule: '0 25 * * *' is not a valid cron",
+        ),
+        (("syncs", "update", SYNC_KEY), "error: nothing to change"),
+        (("syncs", "update", SYNC_KEY, "--weekly", "someday"), "error: --weekly 'someday' is not a day"),
+        (("syncs", "update", SYNC_KEY, "--daily", "--at", "25:00"), "error: --at '25:00' is not a time"),
+        (("syncs", "update", SYNC_KEY, "--monthly", "31"), "error: --monthly takes a day from 1 to 28"),
+        (("syncs", "update", SYNC_KEY, "--daily", "--schedule", "0 1 * * *"), "error: give either --schedule"),
+        (("syncs", "trigger", "ghost"), "error: no sync 'ghost'"),
+        (("runs", "show", "missing-run"), "error: no run 'missing-run'"),
+        (("runs", "list", "ghost"), "error: no sync 'ghost'"),
+    ],
+)
+def test_errors_are_one_line_and_change_nothing(cli, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli(*args, ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output + result.stderr
+    assert json.loads(cli("syncs", "show", SYNC_KEY, "--json").output)["schedule"] == "0 6 * * 1"
+
+
+def test_trigger_fails_cleanly_when_a_secret_is_missing(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("ENCHARGE_REST_API_KEY")
+    result = cli("syncs", "trigger", SYNC_KEY, ok=False)
+    assert result.stderr.startswith("error: set ENCHARGE_REST_API_KEY first")
+
+
+def test_trigger_exit_code_follows_the_run(cli, sandboxes: Sandboxes) -> None:  # type: ignore[no-untyped-def]
+    sandboxes.connectwise.faults.inject(403)
+    result = cli("syncs", "trigger", SYNC_KEY, "--json", ok=False)
+    payload = json.loads(result.output)
+    assert payload["success"] is False and payload["run"]["status"] == "failed"
+    assert "HTTP 403" in payload["run"]["errorMessage"]
+
+
+def test_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("MARKETING_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    result = CliRunner().invoke(main, ["syncs", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot use the marketing database postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_uninitialised_store_says_to_run_init(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("MARKETING_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    result = CliRunner().invoke(main, ["syncs", "list"])
+    assert result.exit_code == 1 and "run `marketing-pipeline init`" in result.stderr
+
+
+def test_sandbox_print_env() -> None:
+    out = CliRunner().invoke(main, ["sandbox", "--print-env", "--cw-port", "9001"]).output
+    assert "export CW_BASE_URL='http://127.0.0.1:9001/v2025_1/apis/3.0/'" in out
+    assert "export ENCHARGE_REST_API_KEY=" in out
