@@ -234,6 +234,12 @@ def _friendly_cron(daily: bool, weekly: str | None, monthly: int | None, at: str
 @click.option("--weekly", metavar="DAY", help="Every week on DAY (mon..sun), with --at.")
 @click.option("--monthly", type=int, metavar="DAY", help="Every month on DAY (1-28), with --at.")
 @click.option("--at", "at", metavar="HH:MM", help="Time of day for --daily/--weekly/--monthly (default 06:00).")
+@click.option(
+    "--dagster-url",
+    envvar="DAGSTER_WEBSERVER_URL",
+    metavar="URL",
+    help="A running webserver (e.g. http://127.0.0.1:3000) to reload and update at once.",
+)
 @click.option("--json", "as_json", is_flag=True)
 def syncs_update(
     sync_ref: str,
@@ -243,6 +249,7 @@ def syncs_update(
     weekly: str | None,
     monthly: int | None,
     at: str | None,
+    dagster_url: str | None,
     as_json: bool,
 ) -> None:
     """Change a sync's schedule and/or pause or resume it (validated before anything is written)."""
@@ -258,14 +265,29 @@ def syncs_update(
         validate_cron(cron)
     store = _store()
     sync = store.update_sync(sync_ref, schedule=cron, enabled=enabled)
+    dagster_note = (
+        "Dagster re-reads the row at every tick, so pausing takes effect now. A new cron takes effect when the "
+        "code location reloads (Deployment > Reload in the UI, or give --dagster-url)."
+    )
+    if dagster_url and sync.key:
+        from marketing_pipeline.defs.schedules import schedule_name
+        from marketing_pipeline.webserver import DagsterWebserver
+
+        try:
+            state = DagsterWebserver(dagster_url).apply_sync_change(schedule_name(sync.key))
+        except MarketingPipelineError as exc:
+            click.echo(f"warning: saved, but Dagster was not updated: {exc}", err=True)
+        else:
+            dagster_note = (
+                f"Dagster: code location reloaded; schedule {state.name} is {state.status} at '{state.cron}'"
+                if state.status
+                else f"Dagster: code location reloaded; {sync.name} has no schedule"
+            )
     if as_json:
         _emit_json(_sync_json(store, sync))
         return
     click.echo(_card(store, sync))
-    click.echo(
-        "\nDagster re-reads the row at every tick, so pausing takes effect now. A new cron takes effect when "
-        "the code location reloads (Deployment > Reload in the UI, or restart `dagster dev`)."
-    )
+    click.echo("\n" + dagster_note)
 
 
 @syncs.command("trigger")

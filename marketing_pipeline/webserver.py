@@ -1,0 +1,94 @@
+"""Telling a running Dagster webserver about a changed sync: reload the code location, so the schedule
+is rebuilt from the row, and reset the schedule to its default status, which follows `enabled`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from marketing_pipeline.errors import MarketingPipelineError
+
+LOCATION = "marketing_pipeline"
+REPOSITORY = "__repository__"
+
+RELOAD = """
+mutation Reload($location: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $location) {
+    __typename
+    ... on WorkspaceLocationEntry { locationOrLoadError { __typename ... on PythonError { message } } }
+    ... on PythonError { message }
+    ... on RepositoryLocationNotFound { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+RESET = """
+mutation Reset($selector: ScheduleSelector!) {
+  resetSchedule(scheduleSelector: $selector) {
+    __typename
+    ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+SCHEDULE = """
+query Schedule($selector: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $selector) {
+    __typename
+    ... on Schedule { cronSchedule executionTimezone scheduleState { status } }
+    ... on ScheduleNotFoundError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    name: str
+    status: str | None  # RUNNING / STOPPED, or None when the sync has no schedule
+    cron: str | None
+
+
+class DagsterWebserver:
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/") + "/graphql"
+        self.timeout = timeout
+
+    def _call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = requests.post(self.url, json={"query": query, "variables": variables}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise MarketingPipelineError(f"cannot reach the Dagster webserver at {self.url}: {exc}") from None
+        if not response.ok:
+            raise MarketingPipelineError(f"the Dagster webserver answered HTTP {response.status_code} at {self.url}")
+        body = response.json()
+        if body.get("errors"):
+            raise MarketingPipelineError(f"Dagster: {body['errors'][0].get('message')}")
+        return body["data"]
+
+    def reload(self) -> None:
+        result = self._call(RELOAD, {"location": LOCATION})["reloadRepositoryLocation"]
+        error = result.get("message") or (result.get("locationOrLoadError") or {}).get("message")
+        if result["__typename"] != "WorkspaceLocationEntry" or error:
+            raise MarketingPipelineError(f"Dagster could not reload the code location: {error or result['__typename']}")
+
+    def schedule(self, name: str) -> ScheduleState:
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": name}
+        result = self._call(SCHEDULE, {"selector": selector})["scheduleOrError"]
+        if result["__typename"] != "Schedule":
+            return ScheduleState(name=name, status=None, cron=None)
+        return ScheduleState(name=name, status=result["scheduleState"]["status"], cron=result["cronSchedule"])
+
+    def apply_sync_change(self, schedule_name: str) -> ScheduleState:
+        """Reload, then put the schedule back to its default status (RUNNING if enabled, else STOPPED)."""
+        self.reload()
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": schedule_name}
+        if self.schedule(schedule_name).status is not None:
+            result = self._call(RESET, {"selector": selector})["resetSchedule"]
+            if result["__typename"] != "ScheduleStateResult":
+                raise MarketingPipelineError(f"Dagster could not update {schedule_name}: {result.get('message')}")
+        return self.schedule(schedule_name)

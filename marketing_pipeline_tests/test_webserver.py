@@ -1,0 +1,147 @@
+"""The Dagster UI as the manual-trigger surface: a real dagster-webserver on loopback, a sync launched
+through Dagster's GraphQL client, and the read-only webserver (marketing.view) refusing to launch."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+from marketing_pipeline.defs.partitions import register_sync_partitions
+from marketing_pipeline.sandbox.launch import Sandboxes
+from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline.store.seed import initialise_store
+from marketing_pipeline_tests.conftest import SYNC_KEY
+
+REPO = Path(__file__).resolve().parents[1]
+WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
+INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: DefaultRunCoordinator
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def webserver(env: dict[str, str], *extra: str) -> Iterator[DagsterGraphQLClient]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(WEBSERVER), "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml"), *extra],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"dagster-webserver did not start: {process.stderr.read() if process.stderr else ''}"
+                )
+            time.sleep(0.5)
+        yield DagsterGraphQLClient("127.0.0.1", port_number=port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def served(tmp_path: Path, sqlite_url: str, sandboxes: Sandboxes) -> dict:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    initialise_store(sqlite_url)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        register_sync_partitions(instance, SyncStore(sqlite_url))
+    env = {**os.environ, **sandboxes.env(), "DAGSTER_HOME": str(home), "MARKETING_DATABASE_URL": sqlite_url}
+    return {"env": env, "home": home, "store": SyncStore(sqlite_url)}
+
+
+def test_a_sync_launched_from_the_webserver_is_recorded(served: dict) -> None:
+    with webserver(served["env"]) as client:
+        run_id = client.submit_job_execution(
+            "marketing_sync_job",
+            repository_location_name="marketing_pipeline",
+            repository_name="__repository__",
+            tags={"dagster/partition": SYNC_KEY},
+        )
+        deadline = time.monotonic() + 180
+        status = client.get_run_status(run_id)
+        while status not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE) and time.monotonic() < deadline:
+            time.sleep(1)
+            status = client.get_run_status(run_id)
+    assert status == dg.DagsterRunStatus.SUCCESS
+    row = served["store"].get_run(run_id)
+    assert (row.status, row.triggered_by, row.contacts_total, row.contacts_created) == ("completed", "manual", 86, 12)
+
+
+def test_the_read_only_webserver_cannot_launch(served: dict) -> None:
+    with webserver(served["env"], "--read-only") as client, pytest.raises(DagsterGraphQLClientError):
+        client.submit_job_execution(
+            "marketing_sync_job",
+            repository_location_name="marketing_pipeline",
+            repository_name="__repository__",
+            tags={"dagster/partition": SYNC_KEY},
+        )
+    assert served["store"].count_runs(served["store"].get_sync(SYNC_KEY)) == 0
+
+
+def test_syncs_update_reaches_the_running_webserver(served: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from marketing_pipeline.cli import main
+    from marketing_pipeline.webserver import DagsterWebserver
+
+    for name, value in served["env"].items():
+        monkeypatch.setenv(name, value)
+    with webserver(served["env"]) as client:
+        url = f"http://127.0.0.1:{client._port_number}"
+        ui = DagsterWebserver(url)
+        name = "marketing_sync_managed_client_newsletter"
+        assert (ui.schedule(name).status, ui.schedule(name).cron) == ("RUNNING", "0 6 * * 1")
+
+        paused = CliRunner().invoke(main, ["syncs", "update", SYNC_KEY, "--disable", "--dagster-url", url])
+        assert paused.exit_code == 0, paused.output
+        assert f"schedule {name} is STOPPED" in paused.output
+        assert ui.schedule(name).status == "STOPPED"
+
+        resumed = CliRunner().invoke(
+            main, ["syncs", "update", SYNC_KEY, "--enable", "--weekly", "tue", "--at", "07:15", "--dagster-url", url]
+        )
+        assert resumed.exit_code == 0, resumed.output
+        assert (ui.schedule(name).status, ui.schedule(name).cron) == ("RUNNING", "15 7 * * 2")
+
+    unreachable = CliRunner().invoke(
+        main, ["syncs", "update", SYNC_KEY, "--disable", "--dagster-url", "http://127.0.0.1:1"]
+    )
+    assert unreachable.exit_code == 0
+    assert unreachable.stderr.startswith("warning: saved, but Dagster was not updated: cannot reach")
+    assert served["store"].get_sync(SYNC_KEY).enabled is False
