@@ -14,7 +14,7 @@ from marketing_pipeline import settings
 from marketing_pipeline.defs.partitions import register_sync_partitions
 from marketing_pipeline.defs.run_records import TRIGGER_TAG
 from marketing_pipeline.errors import MarketingPipelineError
-from marketing_pipeline.store.models import SyncRun
+from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
 
 DEMO_INSTANCE_YAML = """\
@@ -91,14 +91,21 @@ def trigger_sync(
     force: bool = False,
     instance: dg.DagsterInstance | None = None,
 ) -> TriggerResult:
-    from marketing_pipeline.definitions import build_definitions  # loads the code location
-
+    """Run the sync job for one sync and wait for it; the instance is `$DAGSTER_HOME`'s unless given."""
     sync = store.get_sync(sync_ref)
     sync.require_runnable()
     check_environment()
-    if instance is None:
-        ensure_dagster_home()
-        instance = dg.DagsterInstance.get()
+    if instance is not None:
+        return _run(store, sync, instance, dry_run=dry_run, force=force)
+    ensure_dagster_home()
+    # Entering the instance makes it the current one for loading definitions, and disposes it after.
+    with dg.DagsterInstance.get() as owned:
+        return _run(store, sync, owned, dry_run=dry_run, force=force)
+
+
+def _run(store: SyncStore, sync: Sync, instance: dg.DagsterInstance, *, dry_run: bool, force: bool) -> TriggerResult:
+    from marketing_pipeline.definitions import build_definitions  # loads the code location
+
     register_sync_partitions(instance, store)
     job = build_definitions().resolve_job_def("marketing_sync_job")
     try:

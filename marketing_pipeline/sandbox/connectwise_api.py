@@ -7,7 +7,7 @@ import copy
 from typing import Any
 from urllib.parse import urlencode
 
-from marketing_pipeline.sandbox.cw_conditions import ConditionError, lookup, matcher
+from marketing_pipeline.sandbox.cw_conditions import BoolOp, Comparison, ConditionError, lookup, matcher, parse
 from marketing_pipeline.sandbox.server import Request, Response, SandboxServer
 
 CODEBASE = "v2025_1"
@@ -56,11 +56,17 @@ class ConnectWiseSandbox(SandboxServer):
         client_id: str = "00000000-0000-4000-8000-000000000000",
         port: int = 0,
         child_conditions: str = "apply",
+        indexed: bool = False,
     ) -> None:
         super().__init__(port=port)
         # How this server treats childConditions: "apply", "ignore" (silently) or "reject" (400); the real
         # API's support for them is unconfirmed, and the client must be right under all three.
         self.child_conditions = child_conditions
+        # Benchmarks: cache each query's selection (all its pages reuse it) and index contacts by company,
+        # as a database would. Call `invalidate()` after changing `data`.
+        self.indexed = indexed
+        self._selections: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self._by_company: dict[Any, list[dict[str, Any]]] | None = None
         self.data = {"companies": companies, "contacts": contacts}
         self.company_id = company_id
         self.public_key = public_key
@@ -144,10 +150,43 @@ class ConnectWiseSandbox(SandboxServer):
             return Response(200, {"count": len(records)})
         return self._page(request, records)
 
+    def invalidate(self) -> None:
+        self._selections.clear()
+        self._by_company = None
+
+    def _candidates(self, endpoint: str, conditions: str) -> list[dict[str, Any]]:
+        """With `indexed`, narrow contacts to the companies named by a top-level `company/id in (...)`."""
+        records = self.data[endpoint]
+        if not self.indexed or endpoint != "contacts" or not conditions:
+            return records
+        tree = parse(conditions)
+        parts = tree.parts if isinstance(tree, BoolOp) and tree.op == "and" else (tree,)
+        ids = next(
+            (p.value for p in parts if isinstance(p, Comparison) and p.field.lower() == "company/id" and p.op == "in"),
+            None,
+        )
+        if ids is None:
+            return records
+        if self._by_company is None:
+            self._by_company = {}
+            for record in records:
+                self._by_company.setdefault((record.get("company") or {}).get("id"), []).append(record)
+        found = [r for company_id in ids for r in self._by_company.get(company_id, [])]
+        return sorted(found, key=lambda r: r["id"])
+
     def _select(self, endpoint: str, query: dict[str, str]) -> list[dict[str, Any]]:
         params = {k.lower(): v for k, v in query.items()}
+        key = (endpoint, *(params.get(k, "") for k in ("conditions", "childconditions", "orderby")))
+        if self.indexed and key in self._selections:
+            return self._selections[key]
+        records = self._filter(endpoint, params)
+        if self.indexed:
+            self._selections[key] = records
+        return records
+
+    def _filter(self, endpoint: str, params: dict[str, str]) -> list[dict[str, Any]]:
         scalars, arrays = self._fields[endpoint]
-        records = self.data[endpoint]
+        records = self._candidates(endpoint, params.get("conditions", "").strip())
         if params.get("conditions", "").strip():
             keep = matcher(params["conditions"], scalar_fields=scalars, array_fields=arrays, child=False)
             records = [r for r in records if keep(r)]

@@ -247,12 +247,19 @@ def generate(
     tag: str = TAG,
     encharge: str = "overlap",
     unrelated_people: int | None = None,
+    companies: int | None = None,
+    other_contacts: int | None = None,
+    other_companies: int | None = None,
 ) -> Dataset:
-    """`size` contacts pass the seed's filter. `encharge`: "overlap" (the demo audience) or "empty"."""
+    """`size` contacts pass the seed's filter. `encharge`: "overlap" (the demo audience) or "empty".
+
+    For scale: `companies` qualifying companies (default from size) and `other_contacts` contacts that do
+    not pass (default size // 3), spread over the qualifying companies and the ones the filter excludes.
+    """
     if size < 10:
         raise ValueError("size must be at least 10 to hold every trap")
     b = _Builder(seed)
-    qualifying = max(3, min(size // 4, 5 + size // 20))
+    qualifying = companies or max(3, min(size // 4, 5 + size // 20))
     good = [b.company([48] if i % 3 else [48, 12], 1 if i % 4 else 19) for i in range(qualifying)]
     excluded = [
         b.company([48, 35], 1),  # Owner
@@ -262,7 +269,7 @@ def generate(
         b.company(None, 1),  # no types at all
         b.company([48], None),  # no status
     ]
-    excluded += [b.company([47, 12], 1) for _ in range(size // 100)]
+    excluded += [b.company([47, 12], 1) for _ in range(size // 100 if other_companies is None else other_companies)]
     qualifying_types = [[1], [2], [21], [1, 2], [2, 21]]
 
     passing: list[dict[str, Any]] = []
@@ -303,8 +310,12 @@ def generate(
     for company in excluded:
         b.contact(company, [1])
     b.contact(None, [1], first="No", last="Company")
-    for i in range(size // 3):  # bulk of ordinary non-audience contacts
-        b.contact(good[i % qualifying], [3] if i % 2 else [7])
+    bulk = size // 3 if other_contacts is None else max(0, other_contacts - len(excluded) - 5)
+    for i in range(bulk):  # bulk of ordinary non-audience contacts
+        if other_contacts is not None and i % 4 == 3:
+            b.contact(excluded[i % len(excluded)], [1])
+        else:
+            b.contact(good[i % qualifying], [3] if i % 2 else [7])
 
     manifest = Manifest(tag=tag, passing_contact_ids=[c["id"] for c in passing], skipped=skipped)
     audience = [c for c in passing if c["id"] not in skipped]
