@@ -43,9 +43,10 @@ class RetrySettings:
 
 
 class RateLimiter:
-    """A token bucket: at most `rate` requests a second, halved for a while after each 429."""
+    """A token bucket: at most `rate` requests a second, halved for `cooldown` seconds after each 429."""
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float, *, cooldown: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cooldown = cooldown
         self.rate = float(rate)
         self._clock = clock
         self._lock = threading.Lock()
@@ -70,7 +71,7 @@ class RateLimiter:
         """A 429 was seen: halve the rate for a while and hold everyone back until Retry-After passes."""
         with self._lock:
             now = self._clock()
-            self._slow_until = now + 60.0
+            self._slow_until = now + self.cooldown
             if retry_after:
                 self._next_free = max(self._next_free, now + retry_after)
 

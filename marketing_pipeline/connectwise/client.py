@@ -12,6 +12,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 
 from marketing_pipeline.connectwise import conditions as cond
+from marketing_pipeline.connectwise.chunking import ids_per_chunk
 from marketing_pipeline.connectwise.models import Company, Contact
 from marketing_pipeline.errors import ApiAuthError, ApiError
 from marketing_pipeline.store.models import FilterConfig
@@ -176,18 +177,23 @@ class ConnectWiseClient:
             "fields": CONTACT_FIELDS,
             "orderBy": "id asc",
         }
-        chunks = cond.chunk_ids_for_url(
-            ids, fixed_length=self._url_length("company/contacts", base), max_length=self.max_url_length
-        )
+        fixed = self._url_length("company/contacts", base)
+        first, *_ = cond.chunk_ids_for_url(ids, fixed_length=fixed, max_length=self.max_url_length)
 
         def fetch(chunk: list[int]) -> list[Contact]:
             conditions = cond.all_of([cond.equals("inactiveFlag", False), cond.in_list("company/id", chunk)])
             return self._fetch_with_child_fallback("company/contacts", {**base, "conditions": conditions}, Contact)
 
-        if len(chunks) == 1:
-            return fetch(chunks[0])
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(chunks))) as pool:
-            results = list(pool.map(fetch, chunks))
+        # The first chunk teaches us how many contacts a company has; the rest are sized to fill pages.
+        results = [fetch(first)]
+        rest = ids[len(first) :]
+        if rest:
+            size = ids_per_chunk(
+                first, (c.company_id for c in results[0]), page_size=self.page_size, url_max=len(first)
+            )
+            chunks = cond.chunk_ids_for_url(rest, fixed_length=fixed, max_length=self.max_url_length, max_ids=size)
+            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(chunks))) as pool:
+                results += list(pool.map(fetch, chunks))
         seen: set[int] = set()
         contacts: list[Contact] = []
         for chunk_result in results:

@@ -48,8 +48,11 @@ def all_of(clauses: Sequence[str]) -> str:
     return " and ".join(clauses)
 
 
-def chunk_ids_for_url(ids: Sequence[int], *, fixed_length: int, max_length: int) -> list[list[int]]:
-    """Split ids so that each request URL stays under `max_length` characters.
+def chunk_ids_for_url(
+    ids: Sequence[int], *, fixed_length: int, max_length: int, max_ids: int | None = None
+) -> list[list[int]]:
+    """Split ids so that each request URL stays under `max_length` characters (and, if given, each chunk
+    holds at most `max_ids` ids).
 
     `fixed_length` is the URL without the id list; each id costs its digits plus an encoded comma (3).
     """
@@ -61,7 +64,7 @@ def chunk_ids_for_url(ids: Sequence[int], *, fixed_length: int, max_length: int)
     used = 0
     for company_id in ids:
         cost = len(str(company_id)) + 3
-        if current and used + cost > budget:
+        if current and (used + cost > budget or (max_ids is not None and len(current) >= max_ids)):
             chunks.append(current)
             current, used = [], 0
         current.append(company_id)

@@ -8,6 +8,7 @@ Each asset is thin glue: read through a resource, compute with the pure core in 
 result in metadata a marketer can read in the Dagster UI.
 """
 
+import time
 from typing import Any
 
 import dagster as dg
@@ -16,6 +17,7 @@ from pydantic import Field
 
 from marketing_pipeline.connectwise.resource import ConnectWiseResource
 from marketing_pipeline.defs.apply import apply_plan
+from marketing_pipeline.defs.memory import peak_rss_mb
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.defs.run_records import (
@@ -67,6 +69,7 @@ def cw_companies(
     store = marketing_store.store()
     sync = sync_for_partition(context, store)
     begin_sync_run(context, store, sync)
+    started = time.perf_counter()
     with recording_failure(context, store, READ_RETRIES), connectwise.get_client() as client:
         filters = sync.require_runnable()
         companies = client.companies(filters)
@@ -78,6 +81,8 @@ def cw_companies(
             "dagster/row_count": len(frame),
             "companies_fetched": len(companies),
             "requests": requests,
+            "seconds": round(time.perf_counter() - started, 3),
+            "peak_rss_mb": peak_rss_mb(),
             "preview": _preview(frame, ["company_id", "name", "reason"]),
         },
     )
@@ -100,6 +105,7 @@ def cw_contacts(
     store = marketing_store.store()
     sync = sync_for_partition(context, store)
     begin_sync_run(context, store, sync)
+    started = time.perf_counter()
     with recording_failure(context, store, READ_RETRIES), connectwise.get_client() as client:
         filters = sync.require_runnable()
         contacts = client.contacts(filters, cw_companies["company_id"].tolist())
@@ -113,6 +119,8 @@ def cw_contacts(
             "contacts_fetched": len(contacts),
             "without_usable_email": problems,
             "requests": requests,
+            "seconds": round(time.perf_counter() - started, 3),
+            "peak_rss_mb": peak_rss_mb(),
             "preview": _preview(frame, ["contact_id", "first_name", "last_name", "company", "email", "reason"]),
         },
     )
@@ -131,6 +139,7 @@ def encharge_people(
     store = marketing_store.store()
     sync = sync_for_partition(context, store)
     begin_sync_run(context, store, sync)
+    started = time.perf_counter()
     with recording_failure(context, store, READ_RETRIES), encharge.get_client() as client:
         frame = people_frame(client.all_people())
         requests = client.transport.stats.total
@@ -142,6 +151,8 @@ def encharge_people(
             "tagged_with_sync_tag": tagged,
             "tag": sync.tag_name,
             "requests": requests,
+            "seconds": round(time.perf_counter() - started, 3),
+            "peak_rss_mb": peak_rss_mb(),
         },
     )
 
@@ -171,6 +182,7 @@ def sync_plan(
     store = marketing_store.store()
     sync = sync_for_partition(context, store)
     begin_sync_run(context, store, sync)
+    started = time.perf_counter()
     with recording_failure(context, store):
         plan = build_plan(cw_contacts, encharge_people, sync.tag_name)
         previous = store.last_run(sync, completed_only=True)
@@ -202,6 +214,8 @@ def sync_plan(
             "unchanged": counts.unchanged,
             "tagged_before": counts.tagged_before,
             "plan_hash": plan.fingerprint,
+            "seconds": round(time.perf_counter() - started, 3),
+            "peak_rss_mb": peak_rss_mb(),
             "summary": dg.MetadataValue.md(
                 f"**{sync.name}**: create {counts.create}, update {counts.update}, tag {counts.add_tag}, "
                 f"untag {counts.remove_tag}, skip {counts.skip}, unchanged {counts.unchanged}"
@@ -248,6 +262,7 @@ def encharge_audience(
     run = begin_sync_run(context, store, sync)
     settings = apply_settings(context.run.run_config) if run else None
     dry_run = config.dry_run or bool(settings and settings.dry_run)
+    started = time.perf_counter()
     with recording_failure(context, store):
         brake = None if config.force else brake_reason(sync_plan.counts, config.max_removal_fraction)
         if brake and not dry_run:
@@ -271,6 +286,7 @@ def encharge_audience(
         **{name: value for name, value in counts.to_json_dict().items()},
         "dry_run": dry_run,
         "write_requests": requests,
+        "seconds": round(time.perf_counter() - started, 3),
         "plan_hash": sync_plan.fingerprint,
     }
     if run is not None:

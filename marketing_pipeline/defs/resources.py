@@ -29,7 +29,17 @@ def _env_or(name: str, default: str) -> Any:
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
+def _number(name: str, default: float) -> float:
+    """A tuning knob from the environment (not a secret: its value may show in the UI)."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
 def build_resources() -> dict[str, Any]:
+    encharge_concurrency = int(_number("ENCHARGE_CONCURRENCY", 4))
     return {
         "connectwise": ConnectWiseResource(
             base_url=_env_or("CW_BASE_URL", CW_DEFAULT_URL),
@@ -37,10 +47,15 @@ def build_resources() -> dict[str, Any]:
             public_key=dg.EnvVar("CW_PUBLIC_KEY"),
             private_key=dg.EnvVar("CW_PRIVATE_KEY"),
             client_id=dg.EnvVar("CW_CLIENT_ID"),
+            max_concurrency=int(_number("CW_CONCURRENCY", 4)),
         ),
         "encharge": EnchargeResource(
             base_url=_env_or("ENCHARGE_BASE_URL", ENCHARGE_DEFAULT_URL),
             api_key=dg.EnvVar("ENCHARGE_REST_API_KEY"),
+            requests_per_second=_number("ENCHARGE_REQUESTS_PER_SECOND", 20),
+            read_concurrency=encharge_concurrency,
+            write_concurrency=encharge_concurrency,
+            batch_size=int(_number("ENCHARGE_BATCH_SIZE", 100)),
         ),
         "marketing_store": MarketingStoreResource(
             database_url=_env_or(settings.MARKETING_DATABASE_URL, settings.database_url())

@@ -72,7 +72,7 @@ class EnchargeClient:
         batch_size: int = 100,
         read_concurrency: int = 4,
         write_concurrency: int = 4,
-        requests_per_second: float = 10.0,
+        requests_per_second: float = 20.0,
         retry: RetrySettings | None = None,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -123,23 +123,38 @@ class EnchargeClient:
             raise ApiError(f'{SERVICE}: GET /people/all (offset {offset}) did not return {{"people": [...]}}')
         return people
 
+    def people_estimate(self) -> int | None:
+        """`peopleCount` from `GET /accounts/info`, or None if the account will not say."""
+        try:
+            count = self.account_info().get("peopleCount")
+        except ApiError as exc:
+            if exc.status == 401:  # a bad key fails everything; a key without account scope (403) does not
+                raise
+            return None
+        return count if isinstance(count, int) and count >= 0 else None
+
     def all_people(self) -> list[dict[str, Any]]:
         """Everyone, page by page until a short or empty page.
 
-        The first page is read alone (a small account costs one request); after a full first page, up to
-        `read_concurrency` pages are in flight. The response carries no total, so at most
-        `read_concurrency - 1` requests past the end are spent.
+        `peopleCount` (one request) says how many pages to expect, so they are fetched concurrently from
+        the start without running past the end. The count only steers speculation: paging still stops at
+        the first short page, so a stale or missing count costs requests, never people.
         """
-        first = self._page(0)
-        if len(first) < self.page_size:
-            return first
-        pages: dict[int, list[dict[str, Any]]] = {0: first}
+        estimate = self.people_estimate()
+        expected_pages = estimate // self.page_size + 1 if estimate is not None else 1
+        pages: dict[int, list[dict[str, Any]]] = {}
         end: int | None = None
-        next_offset = self.page_size
+        next_offset = 0
         with ThreadPoolExecutor(max_workers=self.read_concurrency) as pool:
             in_flight: dict[Future[list[dict[str, Any]]], int] = {}
             while True:
-                while len(in_flight) < self.read_concurrency and (end is None or next_offset < end):
+                while end is None or next_offset < end:
+                    index = next_offset // self.page_size
+                    # Within the expected pages: fill the window. Past them (or with no estimate): one
+                    # page at a time until the first full page beyond shows the estimate was short.
+                    limit = self.read_concurrency if index < expected_pages else 1
+                    if len(in_flight) >= limit:
+                        break
                     in_flight[pool.submit(self._page, next_offset)] = next_offset
                     next_offset += self.page_size
                 if not in_flight:
@@ -151,6 +166,8 @@ class EnchargeClient:
                     pages[offset] = page
                     if len(page) < self.page_size:
                         end = offset if end is None else min(end, offset)
+                    elif offset // self.page_size + 1 >= expected_pages:
+                        expected_pages += self.read_concurrency  # more people than estimated: widen again
         people: list[dict[str, Any]] = []
         for offset in sorted(pages):
             if end is not None and offset > end:

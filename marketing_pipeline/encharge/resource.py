@@ -24,7 +24,7 @@ class EnchargeResource(dg.ConfigurableResource):
     batch_size: int = Field(default=100, description="people per POST /people request")
     read_concurrency: int = 4
     write_concurrency: int = 4
-    requests_per_second: float = Field(default=10.0, description="0 disables the client-side limiter")
+    requests_per_second: float = Field(default=20.0, description="0 disables the client-side limiter")
     max_attempts: int = 6
 
     def get_client(self) -> EnchargeClient:

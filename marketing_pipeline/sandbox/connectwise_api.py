@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
@@ -67,6 +68,7 @@ class ConnectWiseSandbox(SandboxServer):
         self.indexed = indexed
         self._selections: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         self._by_company: dict[Any, list[dict[str, Any]]] | None = None
+        self._index_lock = threading.Lock()
         self.data = {"companies": companies, "contacts": contacts}
         self.company_id = company_id
         self.public_key = public_key
@@ -167,11 +169,14 @@ class ConnectWiseSandbox(SandboxServer):
         )
         if ids is None:
             return records
-        if self._by_company is None:
-            self._by_company = {}
-            for record in records:
-                self._by_company.setdefault((record.get("company") or {}).get("id"), []).append(record)
-        found = [r for company_id in ids for r in self._by_company.get(company_id, [])]
+        with self._index_lock:  # concurrent requests must never see a half-built index
+            if self._by_company is None:
+                index: dict[Any, list[dict[str, Any]]] = {}
+                for record in records:
+                    index.setdefault((record.get("company") or {}).get("id"), []).append(record)
+                self._by_company = index
+            by_company = self._by_company
+        found = [r for company_id in ids for r in by_company.get(company_id, [])]
         return sorted(found, key=lambda r: r["id"])
 
     def _select(self, endpoint: str, query: dict[str, str]) -> list[dict[str, Any]]:
@@ -253,7 +258,7 @@ class ConnectWiseSandbox(SandboxServer):
                 if key is None:
                     break
                 if i == len(parts) - 1:
-                    target[key] = copy.deepcopy(source[key])
+                    target[key] = source[key]
                 else:
                     target = target.setdefault(key, {})
                     source = source[key]

@@ -67,6 +67,7 @@ class EnchargeSandbox(SandboxServer):
         self.state_file = Path(state_file) if state_file else None
         self._lock = threading.RLock()
         self.people: dict[str, dict[str, Any]] = {}
+        self._order: list[str] = []  # ids in creation order, for O(page) paging
         self._by_email: dict[str, str] = {}
         if self.state_file and self.state_file.exists():
             people = json.loads(self.state_file.read_text(encoding="utf-8"))["people"]
@@ -86,6 +87,8 @@ class EnchargeSandbox(SandboxServer):
     # --- state -----------------------------------------------------------------------------------
 
     def _insert(self, person: dict[str, Any]) -> None:
+        if person["id"] not in self.people:
+            self._order.append(person["id"])
         self.people[person["id"]] = person
         if person.get("email"):
             self._by_email[person["email"].lower()] = person["id"]
@@ -189,7 +192,7 @@ class EnchargeSandbox(SandboxServer):
         if limit < 1 or offset < 0:
             return _envelope(400, "limit must be positive and offset not negative")
         with self._lock:
-            page = list(self.people.values())[offset : offset + limit]
+            page = [self.people[i] for i in self._order[offset : offset + limit]]
             return Response(200, {"people": [self.render(p) for p in page]})
 
     def _lookup(self, request: Request, _: Any) -> Response:

@@ -136,6 +136,7 @@ class SandboxServer:
         self.requests: Counter[str] = Counter()
         self.log: list[tuple[str, str, Any]] = []
         self.targets: list[str] = []  # full request targets (path and query), for URL-length checks
+        self.cpu_seconds = 0.0  # CPU spent handling requests (not the injected latency), for benchmarks
         self._log_lock = threading.Lock()
         sandbox = self
 
@@ -191,6 +192,7 @@ class SandboxServer:
             self.log.clear()
             self.targets.clear()
             self.requests.clear()
+            self.cpu_seconds = 0.0
 
     def _dispatch(self, handler: BaseHTTPRequestHandler) -> None:
         request = Request(handler)
@@ -212,11 +214,14 @@ class SandboxServer:
         if fault is not None:
             self._send_fault(handler, fault)
             return
+        cpu = time.thread_time()
         try:
             response = self.handle(request)
         except Exception as exc:  # a sandbox bug must show up as a 500, not a hung socket
             response = Response(500, {"message": f"sandbox error: {type(exc).__name__}: {exc}"})
         self._send(handler, response)
+        with self._log_lock:
+            self.cpu_seconds += time.thread_time() - cpu
 
     def _send_fault(self, handler: BaseHTTPRequestHandler, fault: Fault) -> None:
         if fault.kind == "reset":

@@ -32,8 +32,25 @@ def test_reads_everyone_past_the_100_limit(count: int) -> None:
     with EnchargeSandbox(people(count)) as server, client_for(server, read_concurrency=3) as client:
         everyone = client.all_people()
         assert [p["id"] for p in everyone] == [f"id-{i:05d}" for i in range(count)]
-        pages_needed = count // 100 + 1
-        assert pages_needed <= server.request_count("GET", "/people/all") <= pages_needed + 2
+        pages_needed = count // 100 + 1  # the last page must be short (or empty) to show it is the last
+        assert server.request_count("GET", "/people/all") == pages_needed
+        assert server.request_count("GET", "/accounts/info") == 1
+
+
+@pytest.mark.parametrize(
+    "estimate",
+    [
+        Fault(status=200, body={"peopleCount": 5}),
+        Fault(status=200, body={"peopleCount": 900}),
+        Fault(status=403),
+        Fault(status=200, body={"status": "active"}),
+    ],
+)
+def test_a_wrong_or_missing_people_count_costs_requests_never_people(estimate: Fault) -> None:
+    with EnchargeSandbox(people(250)) as server, client_for(server) as client:
+        server.faults.inject(estimate, path="/accounts/info")
+        assert len(client.all_people()) == 250
+        assert server.request_count("GET", "/people/all") <= 10
 
 
 def test_upserts_go_in_batches(sandboxes: Sandboxes) -> None:
@@ -94,7 +111,7 @@ def test_transient_errors_are_retried(sandboxes: Sandboxes, fault: Fault) -> Non
 
 
 def test_retry_after_beyond_the_limit_gives_up_at_once(sandboxes: Sandboxes) -> None:
-    sandboxes.encharge.faults.inject(Fault(status=429, retry_after="3600"))
+    sandboxes.encharge.faults.inject(Fault(status=429, retry_after="3600"), path="/people/all")
     with client_for(sandboxes.encharge) as client, pytest.raises(ApiError, match="HTTP 429"):
         client.all_people()
 
@@ -124,7 +141,7 @@ def test_a_missing_key_is_a_clear_error(sandboxes: Sandboxes) -> None:
     ],
 )
 def test_malformed_responses_give_a_clear_error(sandboxes: Sandboxes, fault: Fault, message: str) -> None:
-    sandboxes.encharge.faults.inject(*[fault] * 5)
+    sandboxes.encharge.faults.inject(*[fault] * 5, path="/people/all")
     with client_for(sandboxes.encharge) as client, pytest.raises(ApiError, match=message):
         client.all_people()
 

@@ -1,0 +1,485 @@
+"""Benchmark: the sync job end to end through Dagster, against the sandbox APIs at scale.
+
+    .venv/bin/python benchmarks/sync_benchmark.py                      # 100k contacts, 100k people
+    .venv/bin/python benchmarks/sync_benchmark.py --contacts 5000 --audience 2000 --people 5000
+
+Scenarios: cold (the audience is new to Encharge), steady (nothing changed), churn (1% of the audience
+renamed, left or joined). For each it prints requests per endpoint against their lower bound, seconds
+per phase (from the assets' own timings) against the latency/rate lower bound, Dagster's wall time, and
+peak RSS of the step processes. Then the pure diff at 100k x 100k, and Dagster's own overhead per run.
+
+The sandboxes run in this process (threads); each run of the job is launched from a spawned process
+whose step processes are its children, so `RUSAGE_CHILDREN` gives their peak RSS exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+import time
+import timeit
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from marketing_pipeline.connectwise.client import CONTACT_FIELDS, MAX_URL_LENGTH
+from marketing_pipeline.connectwise.conditions import chunk_ids_for_url
+from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
+from marketing_pipeline.sandbox.dataset import FIRST, LAST, TAG, generate, new_person
+from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
+from marketing_pipeline.store.seed import initialise_store
+
+KEY = "managed-client-newsletter"
+CW_PAGE, ENCHARGE_PAGE = 1000, 100
+ASSETS = ("cw_companies", "cw_contacts", "encharge_people", "sync_plan", "encharge_audience")
+
+
+def sync_job() -> Any:
+    """The job, as Dagster reconstructs it in every step process."""
+    from marketing_pipeline.definitions import build_definitions
+
+    return build_definitions().resolve_job_def("marketing_sync_job")
+
+
+def _run_job(home: str, env: dict[str, str], force: bool, executor: str, queue: Any) -> None:
+    """In a spawned process: run the job once (multiprocess executor) and report its figures."""
+    os.environ.update(env)
+    os.environ["DAGSTER_HOME"] = home
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        started = time.perf_counter()
+        result = dg.execute_job(
+            dg.reconstructable(sync_job),
+            instance=instance,
+            tags={"dagster/partition": KEY},
+            run_config={
+                "ops": {"encharge_audience": {"config": {"force": force}}},
+                "execution": {"config": {executor: {}}},
+                "loggers": {"console": {"config": {"log_level": "ERROR"}}},
+            },
+        )
+        wall = time.perf_counter() - started
+        from marketing_pipeline.defs.memory import peak_rss_mb
+
+        queue.put({"success": result.success, "run_id": result.run_id, "wall": wall, "orchestrator_mb": peak_rss_mb()})
+
+
+def run_job(home: str, env: dict[str, str], force: bool = False, executor: str = "multiprocess") -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_run_job, args=(home, env, force, executor, queue))
+    process.start()
+    figures = queue.get(timeout=3600)
+    process.join()
+    return figures
+
+
+def step_figures(home: str, run_id: str) -> dict[str, Any]:
+    """Per-asset metadata and step start/end times from the instance's event log."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(home) as instance:
+        records = instance.all_logs(run_id)
+        spans: dict[str, list[float]] = {}
+        metadata: dict[str, dict[str, Any]] = {}
+        for entry in records:
+            event = entry.dagster_event
+            if event is None or not event.step_key:
+                continue
+            if event.event_type == dg.DagsterEventType.STEP_START:
+                spans.setdefault(event.step_key, [entry.timestamp, entry.timestamp])[0] = entry.timestamp
+            elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                spans.setdefault(event.step_key, [entry.timestamp, entry.timestamp])[1] = entry.timestamp
+            elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                materialization = event.event_specific_data.materialization
+                metadata[materialization.asset_key.to_user_string()] = {
+                    k: getattr(v, "value", v) for k, v in materialization.metadata.items()
+                }
+    return {"spans": spans, "metadata": metadata}
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rng = random.Random(11)
+        started = time.perf_counter()
+        other_companies = max(0, args.companies - args.qualifying_companies - 6)
+        self.dataset = generate(
+            args.audience,
+            companies=args.qualifying_companies,
+            other_contacts=args.contacts - args.audience,
+            other_companies=other_companies,
+            encharge="empty",
+        )
+        unrelated = [
+            new_person(
+                f"reader{i}@readers.example.net",
+                self.rng.choice(FIRST),
+                self.rng.choice(LAST),
+                "",
+                ["blog"] if i % 3 == 0 else [],
+                rng=self.rng,
+            )
+            for i in range(max(0, args.people - args.audience))
+        ]
+        self.cw = ConnectWiseSandbox(self.dataset.companies, self.dataset.contacts, indexed=True).start()
+        self.encharge = EnchargeSandbox(unrelated).start()
+        self.blog_tagged = sum("blog" in p["tags"] for p in unrelated)
+        for server in (self.cw, self.encharge):
+            server.faults.latency_ms = args.latency_ms
+        self.encharge.faults.rate_limit_per_second = args.encharge_rps
+        self.home = tempfile.mkdtemp(prefix="mp-bench-")
+        Path(self.home, "dagster.yaml").write_text(
+            "telemetry:\n  enabled: false\npython_logs:\n  python_log_level: ERROR\n"
+        )
+        self.store_url = f"sqlite:///{self.home}/marketing.db"
+        initialise_store(self.store_url)
+        import dagster as dg
+
+        from marketing_pipeline.defs.partitions import register_sync_partitions
+        from marketing_pipeline.store.repository import SyncStore
+
+        with dg.DagsterInstance.from_config(self.home) as instance:
+            register_sync_partitions(instance, SyncStore(self.store_url))
+        self.env = {
+            **self.cw.env(),
+            **self.encharge.env(),
+            "MARKETING_DATABASE_URL": self.store_url,
+            # Keep the client 10% under the account's limit: a 429 costs a retry and a slower pace.
+            "ENCHARGE_REQUESTS_PER_SECOND": str(args.encharge_rps * 0.9),
+            "ENCHARGE_CONCURRENCY": str(args.concurrency),
+            "CW_CONCURRENCY": str(args.concurrency),
+        }
+        print(
+            f"dataset: {len(self.dataset.companies):,} companies, {len(self.dataset.contacts):,} contacts "
+            f"({args.audience:,} pass the filter), {len(unrelated):,} people in Encharge; built in "
+            f"{time.perf_counter() - started:.1f}s"
+        )
+        print(
+            f"sandboxes: {args.latency_ms:g} ms latency per request, Encharge limit {args.encharge_rps:g} "
+            f"requests/s (client limiter 90% of it), concurrency {args.concurrency}\n"
+        )
+
+    # --- scenarios -------------------------------------------------------------------------------
+
+    def churn(self, fraction: float) -> dict[str, int]:
+        """Rename, deactivate and add a share of the audience each, in ConnectWise."""
+        passing = [
+            c
+            for c in self.dataset.contacts
+            if c["id"] in set(self.dataset.manifest.passing_contact_ids)
+            and c["id"] not in self.dataset.manifest.skipped
+            and not c["inactiveFlag"]
+        ]
+        count = max(3, int(len(passing) * fraction))
+        chosen = self.rng.sample(passing, count)
+        third = count // 3
+        for contact in chosen[:third]:
+            contact["lastName"] += "-Smith"
+        for contact in chosen[third : 2 * third]:
+            contact["inactiveFlag"] = True
+        template = chosen[0]
+        next_id = max(c["id"] for c in self.dataset.contacts) + 1
+        for i in range(count - 2 * third):
+            joiner = json.loads(json.dumps(template))
+            joiner.update(id=next_id + i, firstName="New", lastName=f"Joiner{i}", inactiveFlag=False)
+            for item in joiner["communicationItems"] or []:
+                if item["type"]["name"] == "Email":
+                    item["value"] = f"new.joiner{i}@joiners.example.com"
+            self.dataset.contacts.append(joiner)
+        self.cw.invalidate()
+        return {"renamed": third, "left": third, "joined": count - 2 * third}
+
+    def run(self, name: str, force: bool = False, executor: str = "multiprocess") -> dict[str, Any]:
+        for server in (self.cw, self.encharge):
+            server.clear_log()
+        tagged_before = sum(TAG in p["tags"] for p in self.encharge.people.values())
+        people_before = len(self.encharge.people)
+        figures = run_job(self.home, self.env, force, executor)
+        if not figures["success"]:
+            raise SystemExit(f"{name}: the run failed; see the Dagster instance in {self.home}")
+        figures.update(step_figures(self.home, figures["run_id"]))
+        figures["requests"] = Counter({**self.cw.requests, **self.encharge.requests})
+        figures["cw_requests"] = dict(self.cw.requests)
+        figures["encharge_requests"] = dict(self.encharge.requests)
+        figures["tagged_before"] = tagged_before
+        figures["people_before"] = people_before
+        figures["server_cpu"] = {"ConnectWise": self.cw.cpu_seconds, "Encharge": self.encharge.cpu_seconds}
+        figures["peak_step_mb"] = max(m.get("peak_rss_mb") or 0 for m in figures["metadata"].values())
+        figures["correct"] = self.verify(people_before)
+        return figures
+
+    def expected_audience(self) -> set[str]:
+        """Worked out from the dataset alone: active passing contacts' first email, lower-cased."""
+        passing = set(self.dataset.manifest.passing_contact_ids)
+        skipped = set(self.dataset.manifest.skipped)
+        out = set()
+        for contact in self.dataset.contacts:
+            if (
+                (contact["id"] in passing or contact["lastName"].startswith("Joiner"))
+                and contact["id"] not in skipped
+                and not contact["inactiveFlag"]
+            ):
+                item = next(i for i in contact["communicationItems"] if i["type"]["name"] == "Email")
+                out.add(item["value"].strip().lower())
+        return out
+
+    def verify(self, people_before: int) -> str:
+        tagged = {(p.get("email") or "").lower() for p in self.encharge.people.values() if TAG in p["tags"]}
+        expected = self.expected_audience()
+        problems = []
+        if tagged != expected:
+            problems.append(f"{len(expected - tagged)} missing, {len(tagged - expected)} extra tagged")
+        if len(self.encharge.people) < people_before:
+            problems.append("people were deleted")
+        blog = sum("blog" in p["tags"] for p in self.encharge.people.values())
+        if blog != self.blog_tagged:
+            problems.append("other tags changed")
+        return "yes" if not problems else "NO: " + "; ".join(problems)
+
+    # --- lower bounds ----------------------------------------------------------------------------
+
+    def bounds(self, figures: dict[str, Any]) -> dict[str, Any]:
+        meta = figures["metadata"]
+        lat = self.args.latency_ms / 1000
+        conc = self.args.concurrency
+        rps = self.args.encharge_rps
+        companies = meta["cw_companies"]["companies_fetched"]
+        contacts = meta["cw_contacts"]["contacts_fetched"]
+        qualifying = meta["cw_companies"]["dagster/row_count"]
+        # The URL limit forces the company ids into chunks; each chunk ends on a page of its own.
+        fixed = len(self.cw.base_url) + 420 + len(CONTACT_FIELDS)
+        chunks = len(
+            chunk_ids_for_url(list(range(101, 101 + qualifying)), fixed_length=fixed, max_length=MAX_URL_LENGTH)
+        )
+        cw_pages = math.ceil(companies / CW_PAGE) + max(math.ceil(contacts / CW_PAGE), chunks)
+        people = figures["people_before"]
+        encharge_pages = people // ENCHARGE_PAGE + 1
+        audience = meta["encharge_audience"]
+        batch = 100
+        writes = (
+            math.ceil(audience["contactsCreated"] / batch)
+            + math.ceil(meta["sync_plan"]["to_update"] / batch)
+            + meta["sync_plan"]["to_tag"]
+            + meta["sync_plan"]["to_untag"]
+        )
+        cw_seconds = lat * (
+            math.ceil(companies / CW_PAGE) + math.ceil(max(math.ceil(contacts / CW_PAGE), chunks) / conc)
+        )
+        encharge_seconds = max(lat * (1 + math.ceil((encharge_pages - 1) / conc)), encharge_pages / rps)
+        write_seconds = max(lat * math.ceil(writes / conc), writes / rps) if writes else 0.0
+        return {
+            "cw_requests": cw_pages,
+            "encharge_reads": encharge_pages,
+            "encharge_writes": writes,
+            "read_seconds": max(cw_seconds, encharge_seconds),
+            "write_seconds": write_seconds,
+            "cw_seconds": cw_seconds,
+            "encharge_seconds": encharge_seconds,
+        }
+
+
+def report(name: str, figures: dict[str, Any], bound: dict[str, Any]) -> dict[str, Any]:
+    meta = figures["metadata"]
+    spans = figures["spans"]
+    requests = figures["requests"]
+    cw_total = sum(v for k, v in figures["cw_requests"].items())
+    reads = sum(v for k, v in figures["encharge_requests"].items() if k.startswith("GET"))
+    writes = sum(v for k, v in figures["encharge_requests"].items() if not k.startswith("GET"))
+    read_cw = meta["cw_companies"]["seconds"] + meta["cw_contacts"]["seconds"]
+    read_encharge = meta["encharge_people"]["seconds"]
+    cw_span = (spans["cw_companies"][0], spans["cw_contacts"][1])
+    enc_span = spans["encharge_people"]
+    overlap = max(0.0, min(cw_span[1], enc_span[1]) - max(cw_span[0], enc_span[0]))
+    plan = meta["sync_plan"]["seconds"]
+    apply = meta["encharge_audience"]["seconds"]
+    io_total = max(read_cw, read_encharge) + plan + apply
+    bound_total = bound["read_seconds"] + bound["write_seconds"]
+    print(f"== {name}: {meta['encharge_audience']['summary'].strip('*')}; correct: {figures['correct']}")
+    rows = [("requests", "measured", "lower bound", "ratio")]
+    for label, measured, lower in (
+        ("ConnectWise", cw_total, bound["cw_requests"]),
+        ("Encharge reads", reads, bound["encharge_reads"]),
+        ("Encharge writes", writes, bound["encharge_writes"]),
+    ):
+        ratio = f"{measured / lower:.3f}" if lower else ("-" if measured == 0 else "inf")
+        rows.append((label, f"{measured:,}", f"{lower:,}", ratio))
+    for endpoint, count in sorted(requests.items()):
+        rows.append((f"  {endpoint}", f"{count:,}", "", ""))
+    rows.append(("seconds", "measured", "lower bound", "ratio"))
+    for label, measured, lower in (
+        ("read ConnectWise", read_cw, bound["cw_seconds"]),
+        ("read Encharge", read_encharge, bound["encharge_seconds"]),
+        ("plan", plan, None),
+        ("apply", apply, bound["write_seconds"]),
+        ("total in steps", io_total, bound_total),
+    ):
+        ratio = f"{measured / lower:.2f}" if lower else "-"
+        rows.append((label, f"{measured:.2f}", "-" if lower is None else f"{lower:.2f}", ratio))
+    rows.append(("reads overlapped", f"{overlap:.2f}s", "", ""))
+    rows.append(("Dagster run, wall", f"{figures['wall']:.2f}", "", ""))
+    for server, seconds in figures["server_cpu"].items():
+        rows.append((f"sandbox CPU, {server}", f"{seconds:.2f}", "", ""))
+    rows.append(("peak RSS, largest step", f"{figures['peak_step_mb']:.0f} MB", "", ""))
+    rows.append(("peak RSS, run orchestrator", f"{figures['orchestrator_mb']:.0f} MB", "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print(
+            "  "
+            + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        )
+    print()
+    return {
+        "scenario": name,
+        "cw_requests": cw_total,
+        "encharge_reads": reads,
+        "encharge_writes": writes,
+        "bounds": bound,
+        "read_cw_s": read_cw,
+        "read_encharge_s": read_encharge,
+        "plan_s": plan,
+        "apply_s": apply,
+        "total_in_steps_s": io_total,
+        "overlap_s": overlap,
+        "wall_s": figures["wall"],
+        "peak_step_mb": figures["peak_step_mb"],
+        "orchestrator_mb": figures["orchestrator_mb"],
+        "server_cpu": figures["server_cpu"],
+        "correct": figures["correct"],
+    }
+
+
+def diff_benchmark(size: int) -> float:
+    """The pure diff of `size` contacts against `size` people (80% overlap, 5% changed), best of 3."""
+    from marketing_pipeline.sync.audience import CONTACT_COLUMNS
+    from marketing_pipeline.sync.people import PEOPLE_COLUMNS
+    from marketing_pipeline.sync.plan import build_plan
+
+    rng = random.Random(5)
+    contacts = pd.DataFrame(
+        [
+            {
+                "contact_id": i,
+                "first_name": "F",
+                "last_name": f"L{i}",
+                "company": f"C{i % 500}",
+                "company_id": i % 500,
+                "email": f"p{i}@x.com",
+                "email_key": f"p{i}@x.com",
+                "email_problem": None,
+                "reason": "r",
+            }
+            for i in range(size)
+        ],
+        columns=CONTACT_COLUMNS,
+    )
+    people = pd.DataFrame(
+        [
+            {
+                "person_id": f"id{i}",
+                "email": f"p{i}@x.com",
+                "email_key": f"p{i}@x.com",
+                "first_name": "F",
+                "last_name": f"L{i}" if rng.random() > 0.05 else "Old",
+                "company": f"C{i % 500}",
+                "tags": TAG if i % 5 else "other",
+            }
+            for i in range(size // 5, size + size // 5)
+        ],
+        columns=PEOPLE_COLUMNS,
+    )
+    return min(timeit.repeat(lambda: build_plan(contacts, people, TAG), number=1, repeat=3))
+
+
+def dagster_overhead() -> dict[str, dict[str, float]]:
+    """Wall time of a run with nothing to do against sandboxes without latency, minus the steps' own work,
+    for each executor."""
+    args = argparse.Namespace(
+        contacts=130,
+        audience=86,
+        people=100,
+        companies=30,
+        qualifying_companies=20,
+        latency_ms=0,
+        encharge_rps=1000,
+        concurrency=4,
+    )
+    bench = Bench(args)
+    bench.run("warm-up")
+    out = {}
+    for executor in ("multiprocess", "in_process"):
+        figures = bench.run("idle", executor=executor)
+        work = sum(figures["metadata"][a]["seconds"] for a in ASSETS)
+        out[executor] = {"wall_s": figures["wall"], "in_steps_s": work, "overhead_s": figures["wall"] - work}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=100_000, help="ConnectWise contacts in all")
+    parser.add_argument("--audience", type=int, default=20_000, help="contacts that pass the seed's filter")
+    parser.add_argument("--people", type=int, default=100_000, help="Encharge people once the audience is in")
+    parser.add_argument("--companies", type=int, default=5_000)
+    parser.add_argument("--qualifying-companies", type=int, default=3_000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--encharge-rps", type=float, default=50.0, help="the sandbox's Encharge rate limit")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--churn", type=float, default=0.01)
+    parser.add_argument("--diff-size", type=int, default=100_000)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    bench = Bench(args)
+    results = []
+    cold = bench.run("cold")
+    results.append(report("cold first sync (audience new to Encharge)", cold, bench.bounds(cold)))
+    steady = bench.run("steady")
+    results.append(report("steady state (nothing changed)", steady, bench.bounds(steady)))
+    changes = bench.churn(args.churn)
+    churn = bench.run("churn")
+    results.append(
+        report(
+            f"{args.churn:.0%} churn ({changes['renamed']} renamed, {changes['left']} left, "
+            f"{changes['joined']} joined)",
+            churn,
+            bench.bounds(churn),
+        )
+    )
+
+    diff_seconds = diff_benchmark(args.diff_size)
+    print(f"== pure diff, {args.diff_size:,} contacts x {args.diff_size:,} people: {diff_seconds:.3f}s (best of 3)")
+    overhead = dagster_overhead()
+    for executor, figures in overhead.items():
+        print(
+            f"== Dagster overhead per sync run, {executor} executor (86 contacts, no latency, nothing to do): "
+            f"wall {figures['wall_s']:.2f}s, in steps {figures['in_steps_s']:.2f}s, "
+            f"overhead {figures['overhead_s']:.2f}s"
+        )
+    if any(r["correct"] != "yes" for r in results):
+        raise SystemExit("the pipeline's result was wrong in at least one scenario")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "args": vars(args) | {"json": str(args.json)},
+                    "scenarios": results,
+                    "diff_s": diff_seconds,
+                    "dagster": overhead,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

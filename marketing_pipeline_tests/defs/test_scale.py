@@ -1,0 +1,121 @@
+"""Correctness and request counts at scale (5,000 contacts in CI; the benchmark goes to 100,000)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from marketing_pipeline.defs.partitions import register_sync_partitions
+from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
+from marketing_pipeline.sandbox.dataset import TAG, Dataset, generate, new_person
+from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
+from marketing_pipeline.sandbox.launch import Sandboxes
+from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline_tests.conftest import pipeline_resources
+from marketing_pipeline_tests.defs.helpers import run_sync
+
+AUDIENCE, CONTACTS, PEOPLE = 2000, 5000, 5000
+
+
+def expected_audience(data: Dataset) -> set[str]:
+    """From the dataset alone: active passing contacts' first Email item, trimmed and lower-cased."""
+    passing = set(data.manifest.passing_contact_ids) - set(data.manifest.skipped)
+    out = set()
+    for contact in data.contacts:
+        if (contact["id"] in passing or contact["firstName"] == "Joiner") and not contact["inactiveFlag"]:
+            email = next(i["value"] for i in contact["communicationItems"] if i["type"]["name"] == "Email")
+            out.add(email.strip().lower())
+    return out
+
+
+@pytest.fixture
+def at_scale(sqlite_url: str, instance: dg.DagsterInstance) -> Iterator[dict[str, Any]]:
+    from marketing_pipeline.store.seed import initialise_store
+
+    data = generate(AUDIENCE, companies=300, other_contacts=CONTACTS - AUDIENCE, encharge="empty")
+    rng = random.Random(3)
+    readers = [
+        new_person(f"reader{i}@readers.example.net", "R", f"{i}", "", ["blog"], rng=rng)
+        for i in range(PEOPLE - AUDIENCE)
+    ]
+    initialise_store(sqlite_url)
+    store = SyncStore(sqlite_url)
+    register_sync_partitions(instance, store)
+    with ConnectWiseSandbox(data.companies, data.contacts, indexed=True) as cw, EnchargeSandbox(readers) as en:
+        boxes = Sandboxes(dataset=data, connectwise=cw, encharge=en)
+        yield {"store": store, "boxes": boxes, "instance": instance, "resources": pipeline_resources(boxes, sqlite_url)}
+
+
+def counts(boxes: Sandboxes) -> dict[str, int]:
+    return {
+        "cw_companies": boxes.connectwise.request_count("GET", "company/companies"),
+        "cw_contacts": boxes.connectwise.request_count("GET", "company/contacts"),
+        "people_pages": boxes.encharge.request_count("GET", "/people/all"),
+        "writes": boxes.encharge.request_count("POST") + boxes.encharge.request_count("DELETE"),
+    }
+
+
+def check_state(boxes: Sandboxes) -> None:
+    people = boxes.encharge.people.values()
+    tagged = {p["email"].lower() for p in people if TAG in p["tags"]}
+    assert tagged == expected_audience(boxes.dataset)
+    assert sum("blog" in p["tags"] for p in people) == PEOPLE - AUDIENCE
+
+
+def test_cold_steady_and_churn_at_5000_contacts(at_scale: dict[str, Any]) -> None:
+    boxes: Sandboxes = at_scale["boxes"]
+    audience = len(expected_audience(boxes.dataset))
+    qualifying = 300
+
+    assert run_sync(at_scale).success
+    check_state(boxes)
+    cold = counts(boxes)
+    fetched = boxes.connectwise.request_count("GET", "company/contacts")
+    assert cold["cw_companies"] == math.ceil(qualifying / 1000)
+    assert cold["cw_contacts"] <= math.ceil(1.05 * math.ceil(AUDIENCE / 1000)) + 1, fetched
+    assert cold["people_pages"] == (PEOPLE - AUDIENCE) // 100 + 1
+    assert cold["writes"] == math.ceil(audience / 100)  # creates in batches, tags carried by the creates
+
+    boxes.encharge.clear_log()
+    boxes.connectwise.clear_log()
+    assert run_sync(at_scale).success
+    steady = counts(boxes)
+    assert steady["writes"] == 0
+    assert steady["people_pages"] == (PEOPLE - AUDIENCE + audience) // 100 + 1
+    check_state(boxes)
+
+    # 1% churn: renamed, left and joined contacts.
+    rng = random.Random(9)
+    members = [
+        c
+        for c in boxes.dataset.contacts
+        if c["id"] in set(boxes.dataset.manifest.passing_contact_ids) and c["id"] not in boxes.dataset.manifest.skipped
+    ]
+    chosen = rng.sample(members, 21)
+    for contact in chosen[:7]:
+        contact["lastName"] += "-Smith"
+    for contact in chosen[7:14]:
+        contact["inactiveFlag"] = True
+    for i, template in enumerate(chosen[14:]):
+        joiner = {
+            **template,
+            "id": 900000 + i,
+            "firstName": "Joiner",
+            "lastName": str(i),
+            "inactiveFlag": False,
+            "communicationItems": [{"type": {"id": 1, "name": "Email"}, "value": f"joiner{i}@new.example.com"}],
+        }
+        boxes.dataset.contacts.append(joiner)
+    boxes.connectwise.invalidate()
+    boxes.encharge.clear_log()
+    assert run_sync(at_scale).success
+    check_state(boxes)
+    churn = counts(boxes)
+    assert churn["writes"] == 1 + 1 + 7  # one update batch, one create batch, seven tag removals
+    run = at_scale["store"].last_run(at_scale["store"].get_sync("managed-client-newsletter"))
+    assert (run.contacts_created, run.contacts_updated, run.contacts_removed) == (7, 7, 7)
