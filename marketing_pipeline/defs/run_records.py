@@ -3,6 +3,9 @@ row at start, and the row marked failed when a step fails for good."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,10 +66,34 @@ def sync_for_partition(context: dg.AssetExecutionContext, store: SyncStore) -> S
     return sync
 
 
+def current_worker() -> dict[str, Any]:
+    """The process that runs this Dagster run: the run worker, not a short-lived step subprocess."""
+    parent = multiprocessing.parent_process()  # set in the multiprocess executor's step processes
+    return {"pid": parent.pid if parent is not None else os.getpid(), "host": socket.gethostname()}
+
+
+def worker_is_dead(row: SyncRun) -> bool:
+    """True only when the row's worker ran on this host and is gone; unknown elsewhere (False)."""
+    worker = (row.details or {}).get("worker") if isinstance(row.details, dict) else None
+    if not isinstance(worker, dict) or worker.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(worker["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, TypeError, KeyError):
+        return False
+    return False
+
+
 def _release_stale(context: dg.AssetExecutionContext, store: SyncStore, sync: Sync, running: SyncRun) -> None:
     """Free the sync from a `running` row whose Dagster run is over (crashed or killed), or refuse."""
     if running.dagster_run_id:
         other = context.instance.get_run_by_id(running.dagster_run_id)
+        if other is not None and not other.is_finished and worker_is_dead(running):
+            # Killed without a daemon watching (e.g. a CLI run): Dagster would wait for it forever.
+            context.instance.report_run_failed(other, "the run's worker process died (killed or crashed)")
+            other = context.instance.get_run_by_id(running.dagster_run_id)
         if other is not None and not other.is_finished:
             raise dg.Failure(
                 description=f"sync {sync.label!r} is already running in Dagster run {running.dagster_run_id}; "
@@ -103,6 +130,7 @@ def begin_sync_run(context: dg.AssetExecutionContext, store: SyncStore, sync: Sy
             triggered_by=triggered_by(run),
             dagster_run_id=run.run_id,
             dry_run=apply_settings(run.run_config).dry_run,
+            details={"worker": current_worker()},
         )
     except SyncAlreadyRunningError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None

@@ -198,6 +198,7 @@ class SyncStore:
         triggered_by: str,
         dagster_run_id: str | None = None,
         dry_run: bool = False,
+        details: Any = None,
     ) -> SyncRun:
         """Insert the `running` row. Idempotent per Dagster run; refuses a second running run of one sync."""
         if triggered_by not in TRIGGERS:
@@ -218,6 +219,7 @@ class SyncStore:
                         startedAt=utcnow(),
                         dagsterRunId=dagster_run_id,
                         dryRun=dry_run,
+                        details=details,
                     )
                 )
         except IntegrityError:

@@ -82,7 +82,8 @@ def test_second_run_makes_zero_writes(pipeline: dict[str, Any]) -> None:
     result = run_sync(pipeline)
     assert result.success
     assert writes(pipeline) == 0
-    assert boxes.encharge.request_count("GET") == 1  # 82 + 12 people: one page
+    assert boxes.encharge.request_count("GET", "/people/all") == 1  # 82 + 12 people: one page
+    assert boxes.encharge.request_count("GET") == 2  # and the peopleCount estimate
     assert boxes.connectwise.request_count() == 2
     assert audience_metadata(result)["summary"] == "**83 synced, 0 new, 0 removed**"
 
