@@ -138,12 +138,14 @@ def pipeline_resources(boxes: Sandboxes, database_url: str) -> dict[str, object]
             private_key=env["CW_PRIVATE_KEY"],
             client_id=env["CW_CLIENT_ID"],
             max_attempts=3,
+            timeout_seconds=2,
         ),
         "encharge": EnchargeResource(
             base_url=env["ENCHARGE_BASE_URL"],
             api_key=env["ENCHARGE_REST_API_KEY"],
             requests_per_second=0,
             max_attempts=3,
+            timeout_seconds=2,
         ),
         "marketing_store": MarketingStoreResource(database_url=database_url),
     }

@@ -44,7 +44,7 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(self, *faults: Fault | int, path: str | None = None) -> None:
-        """Queue faults for the next requests (whose path contains `path`, if given)."""
+        """Queue faults for the next requests whose path contains `path` (or, ending in `$`, is `path`)."""
         with self._lock:
             for fault in faults:
                 self.queue.append((path, Fault(status=fault) if isinstance(fault, int) else fault))
@@ -60,7 +60,7 @@ class Faults:
     def next_fault(self, path: str) -> Fault | None:
         with self._lock:
             for index, (match, fault) in enumerate(self.queue):
-                if match is None or match in path:
+                if match is None or (path == match[:-1] if match.endswith("$") else match in path):
                     del self.queue[index]
                     return fault
             if self.rate_limit_per_second > 0:
@@ -151,7 +151,12 @@ class SandboxServer:
 
             do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client that gave up (timeout, reset) is part of the tests, not a sandbox error.
+                return
+
+        self.httpd = Server((host, port), Handler)
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

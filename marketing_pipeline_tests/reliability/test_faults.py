@@ -1,0 +1,138 @@
+"""Faults injected through the sandboxes. For each: the run completes correctly, or fails with a clear
+error and a failed run record; either way the next run converges, and nobody is lost or duplicated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from marketing_pipeline.defs.resources import MarketingStoreResource
+from marketing_pipeline.errors import StoreUnavailableError
+from marketing_pipeline.sandbox.server import Fault
+from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline_tests.conftest import SYNC_KEY
+from marketing_pipeline_tests.defs.helpers import run_sync
+from marketing_pipeline_tests.reliability.convergence import assert_converged
+
+# (name, server, path the faults apply to, faults, what a failure must say)
+SCENARIOS = [
+    ("429 storm with Retry-After on writes", "encharge", "/v1/people$", [Fault(status=429, retry_after="0")] * 2, None),
+    ("429 storm without Retry-After on reads", "encharge", "/people/all", [Fault(status=429)] * 2, None),
+    ("429 beyond every retry", "encharge", "/v1/tags", [Fault(status=429, retry_after="0")] * 10, "HTTP 429"),
+    ("500 on an upsert", "encharge", "/v1/people$", [Fault(status=500)], None),
+    ("502 on ConnectWise", "connectwise", "company/contacts", [Fault(status=502)] * 2, None),
+    ("503 on tag removal", "encharge", "/v1/tags", [Fault(status=503)] * 2, None),
+    ("504 everywhere for a while", "encharge", None, [Fault(status=504)] * 2, None),
+    ("persistent 503 on upserts", "encharge", "/v1/people$", [Fault(status=503)] * 30, "HTTP 503"),
+    ("timeouts on reads", "encharge", "/people/all", [Fault(kind="slow", seconds=2.5)], None),
+    # The client gives up after 3 attempts; Dagster's step retry policy then runs the read again.
+    (
+        "timeouts on ConnectWise, past the client's retries",
+        "connectwise",
+        "company/companies",
+        [Fault(kind="slow", seconds=2.5)] * 3,
+        None,
+    ),
+    ("connection resets", "encharge", "/v1/people$", [Fault(kind="reset")] * 2, None),
+    ("truncated body", "encharge", "/people/all", [Fault(kind="truncated")], None),
+    (
+        "non-JSON body, persistent",
+        "connectwise",
+        "company/companies",
+        [Fault(status=200, kind="non_json")] * 5,
+        "not JSON",
+    ),
+    (
+        "401 in the middle of a run",
+        "encharge",
+        "/v1/tags",
+        [Fault(status=401, body={"error": {"message": "Token revoked"}})],
+        "check ENCHARGE_REST_API_KEY",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, server, path, faults, failure", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_fault_then_convergence(
+    pipeline: dict[str, Any], name: str, server: str, path: str | None, faults: list[Fault], failure: str | None
+) -> None:
+    boxes = pipeline["boxes"]
+    store: SyncStore = pipeline["store"]
+    before = boxes.encharge.snapshot()
+    getattr(boxes, server).faults.inject(*faults, path=path)
+
+    result = run_sync(pipeline)
+
+    run = store.last_run(store.get_sync(SYNC_KEY))
+    if result.success:
+        assert failure is None, f"{name}: expected a failure"
+        assert run.status == "completed" and run.contacts_failed == 0
+        assert_converged(boxes, before)
+    else:
+        assert failure is not None, f"{name}: the run failed: {run.error_message}"
+        assert run.status == "failed" and failure in run.error_message
+        assert "\n" not in run.error_message and "Traceback" not in run.error_message
+    getattr(boxes, server).faults.reset()
+    assert run_sync(pipeline).success
+    assert_converged(boxes, before)
+    assert store.last_run(store.get_sync(SYNC_KEY)).status == "completed"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_database_unavailable_at_the_start(pipeline: dict[str, Any]) -> None:
+    boxes = pipeline["boxes"]
+    before = boxes.encharge.snapshot()
+    broken = {
+        **pipeline,
+        "resources": {
+            **pipeline["resources"],
+            "marketing_store": MarketingStoreResource(database_url="postgresql://nobody@127.0.0.1:1/marketing"),
+        },
+    }
+    result = run_sync(broken)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "cannot use the marketing database postgresql://nobody@127.0.0.1:1/marketing" in (
+        failure.step_failure_data.error.message
+    )
+    assert boxes.encharge.request_count("POST") + boxes.encharge.request_count("DELETE") == 0
+    assert run_sync(pipeline).success
+    assert_converged(boxes, before)
+
+
+class _OutageAtTheEnd(SyncStore):
+    """The database goes away after the plan was applied: nothing can be recorded."""
+
+    def finish_run(self, *args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailableError("cannot use the marketing database (simulated outage)")
+
+    def fail_running_run(self, *args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailableError("cannot use the marketing database (simulated outage)")
+
+
+class OutageAtTheEnd(MarketingStoreResource):
+    def store(self) -> SyncStore:
+        return _OutageAtTheEnd(self.database_url)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_database_unavailable_at_the_end(pipeline: dict[str, Any]) -> None:
+    boxes = pipeline["boxes"]
+    store: SyncStore = pipeline["store"]
+    before = boxes.encharge.snapshot()
+    broken = {
+        **pipeline,
+        "resources": {**pipeline["resources"], "marketing_store": OutageAtTheEnd(database_url=store.url)},
+    }
+    result = run_sync(broken)
+    assert not result.success
+    stuck = store.last_run(store.get_sync(SYNC_KEY))
+    assert stuck.status == "running"  # nothing could be written: the next run must clear it
+
+    assert run_sync(pipeline).success
+    assert_converged(boxes, before)
+    cleared = store.get_run(stuck.id)
+    assert cleared.status == "failed" and "ended without recording a result" in cleared.error_message
+    assert store.last_run(store.get_sync(SYNC_KEY)).status == "completed"
