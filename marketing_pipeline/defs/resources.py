@@ -40,6 +40,8 @@ def _number(name: str, default: float) -> float:
 
 def build_resources() -> dict[str, Any]:
     encharge_concurrency = int(_number("ENCHARGE_CONCURRENCY", 4))
+    timeout = _number("MARKETING_HTTP_TIMEOUT_SECONDS", 30)
+    attempts = int(_number("MARKETING_HTTP_MAX_ATTEMPTS", 6))
     return {
         "connectwise": ConnectWiseResource(
             base_url=_env_or("CW_BASE_URL", CW_DEFAULT_URL),
@@ -48,6 +50,8 @@ def build_resources() -> dict[str, Any]:
             private_key=dg.EnvVar("CW_PRIVATE_KEY"),
             client_id=dg.EnvVar("CW_CLIENT_ID"),
             max_concurrency=int(_number("CW_CONCURRENCY", 4)),
+            timeout_seconds=timeout,
+            max_attempts=attempts,
         ),
         "encharge": EnchargeResource(
             base_url=_env_or("ENCHARGE_BASE_URL", ENCHARGE_DEFAULT_URL),
@@ -56,6 +60,8 @@ def build_resources() -> dict[str, Any]:
             read_concurrency=encharge_concurrency,
             write_concurrency=encharge_concurrency,
             batch_size=int(_number("ENCHARGE_BATCH_SIZE", 100)),
+            timeout_seconds=timeout,
+            max_attempts=attempts,
         ),
         "marketing_store": MarketingStoreResource(
             database_url=_env_or(settings.MARKETING_DATABASE_URL, settings.database_url())
