@@ -68,7 +68,7 @@ def _run_job(home: str, env: dict[str, str], force: bool, executor: str, queue: 
             },
         )
         wall = time.perf_counter() - started
-        from marketing_pipeline.defs.memory import peak_rss_mb
+        from marketing_pipeline.defs.metrics import peak_rss_mb
 
         queue.put({"success": result.success, "run_id": result.run_id, "wall": wall, "orchestrator_mb": peak_rss_mb()})
 

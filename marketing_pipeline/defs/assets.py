@@ -8,7 +8,6 @@ Each asset is thin glue: read through a resource, compute with the pure core in 
 result in metadata a marketer can read in the Dagster UI.
 """
 
-import time
 from typing import Any
 
 import dagster as dg
@@ -17,15 +16,10 @@ from pydantic import Field
 
 from marketing_pipeline.connectwise.resource import ConnectWiseResource
 from marketing_pipeline.defs.apply import apply_plan
-from marketing_pipeline.defs.memory import peak_rss_mb
+from marketing_pipeline.defs.metrics import step_metrics
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource
-from marketing_pipeline.defs.run_records import (
-    apply_settings,
-    begin_sync_run,
-    recording_failure,
-    sync_for_partition,
-)
+from marketing_pipeline.defs.run_records import apply_settings, begin_step, recording_failure
 from marketing_pipeline.encharge.resource import EnchargeResource
 from marketing_pipeline.sync.audience import company_frame, contact_frame
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
@@ -66,10 +60,8 @@ def cw_companies(
     connectwise: ConnectWiseResource,
     marketing_store: MarketingStoreResource,
 ) -> dg.Output[pd.DataFrame]:
-    store = marketing_store.store()
-    sync = sync_for_partition(context, store)
-    begin_sync_run(context, store, sync)
-    started = time.perf_counter()
+    step = begin_step(context, marketing_store.store())
+    store, sync = step.store, step.sync
     with recording_failure(context, store, READ_RETRIES), connectwise.get_client() as client:
         filters = sync.require_runnable()
         companies = client.companies(filters)
@@ -81,8 +73,7 @@ def cw_companies(
             "dagster/row_count": len(frame),
             "companies_fetched": len(companies),
             "requests": requests,
-            "seconds": round(time.perf_counter() - started, 3),
-            "peak_rss_mb": peak_rss_mb(),
+            **step_metrics(step.started),
             "preview": _preview(frame, ["company_id", "name", "reason"]),
         },
     )
@@ -102,10 +93,8 @@ def cw_contacts(
     marketing_store: MarketingStoreResource,
     cw_companies: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
-    store = marketing_store.store()
-    sync = sync_for_partition(context, store)
-    begin_sync_run(context, store, sync)
-    started = time.perf_counter()
+    step = begin_step(context, marketing_store.store())
+    store, sync = step.store, step.sync
     with recording_failure(context, store, READ_RETRIES), connectwise.get_client() as client:
         filters = sync.require_runnable()
         contacts = client.contacts(filters, cw_companies["company_id"].tolist())
@@ -119,8 +108,7 @@ def cw_contacts(
             "contacts_fetched": len(contacts),
             "without_usable_email": problems,
             "requests": requests,
-            "seconds": round(time.perf_counter() - started, 3),
-            "peak_rss_mb": peak_rss_mb(),
+            **step_metrics(step.started),
             "preview": _preview(frame, ["contact_id", "first_name", "last_name", "company", "email", "reason"]),
         },
     )
@@ -136,10 +124,8 @@ def cw_contacts(
 def encharge_people(
     context: dg.AssetExecutionContext, encharge: EnchargeResource, marketing_store: MarketingStoreResource
 ) -> dg.Output[pd.DataFrame]:
-    store = marketing_store.store()
-    sync = sync_for_partition(context, store)
-    begin_sync_run(context, store, sync)
-    started = time.perf_counter()
+    step = begin_step(context, marketing_store.store())
+    store, sync = step.store, step.sync
     with recording_failure(context, store, READ_RETRIES), encharge.get_client() as client:
         frame = people_frame(client.all_people())
         requests = client.transport.stats.total
@@ -151,8 +137,7 @@ def encharge_people(
             "tagged_with_sync_tag": tagged,
             "tag": sync.tag_name,
             "requests": requests,
-            "seconds": round(time.perf_counter() - started, 3),
-            "peak_rss_mb": peak_rss_mb(),
+            **step_metrics(step.started),
         },
     )
 
@@ -179,10 +164,8 @@ def sync_plan(
     encharge_people: pd.DataFrame,
 ):  # returns MaterializeResult[SyncPlan]; Dagster reads a return annotation as the output type
 
-    store = marketing_store.store()
-    sync = sync_for_partition(context, store)
-    begin_sync_run(context, store, sync)
-    started = time.perf_counter()
+    step = begin_step(context, marketing_store.store())
+    store, sync = step.store, step.sync
     with recording_failure(context, store):
         plan = build_plan(cw_contacts, encharge_people, sync.tag_name)
         previous = store.last_run(sync, completed_only=True)
@@ -214,8 +197,7 @@ def sync_plan(
             "unchanged": counts.unchanged,
             "tagged_before": counts.tagged_before,
             "plan_hash": plan.fingerprint,
-            "seconds": round(time.perf_counter() - started, 3),
-            "peak_rss_mb": peak_rss_mb(),
+            **step_metrics(step.started),
             "summary": dg.MetadataValue.md(
                 f"**{sync.name}**: create {counts.create}, update {counts.update}, tag {counts.add_tag}, "
                 f"untag {counts.remove_tag}, skip {counts.skip}, unchanged {counts.unchanged}"
@@ -257,12 +239,10 @@ def encharge_audience(
     sync_plan: SyncPlan,
 ):  # returns MaterializeResult (no value); see sync_plan on annotations
 
-    store = marketing_store.store()
-    sync = sync_for_partition(context, store)
-    run = begin_sync_run(context, store, sync)
+    step = begin_step(context, marketing_store.store())
+    store, sync, run = step.store, step.sync, step.run
     settings = apply_settings(context.run.run_config) if run else None
     dry_run = config.dry_run or bool(settings and settings.dry_run)
-    started = time.perf_counter()
     with recording_failure(context, store):
         brake = None if config.force else brake_reason(sync_plan.counts, config.max_removal_fraction)
         if brake and not dry_run:
@@ -286,7 +266,7 @@ def encharge_audience(
         **{name: value for name, value in counts.to_json_dict().items()},
         "dry_run": dry_run,
         "write_requests": requests,
-        "seconds": round(time.perf_counter() - started, 3),
+        **step_metrics(step.started),
         "plan_hash": sync_plan.fingerprint,
     }
     if run is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,6 +135,22 @@ def begin_sync_run(context: dg.AssetExecutionContext, store: SyncStore, sync: Sy
         )
     except SyncAlreadyRunningError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+@dataclass(frozen=True)
+class SyncStep:
+    """What every asset of a sync starts with: the store, the sync, the run's row, and the clock."""
+
+    store: SyncStore
+    sync: Sync
+    run: SyncRun | None
+    started: float
+
+
+def begin_step(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
+    sync = sync_for_partition(context, store)
+    run = begin_sync_run(context, store, sync)
+    return SyncStep(store=store, sync=sync, run=run, started=time.perf_counter())
 
 
 def _retryable(exc: BaseException) -> bool:
