@@ -145,3 +145,69 @@ def test_syncs_update_reaches_the_running_webserver(served: dict, monkeypatch: p
     assert unreachable.exit_code == 0
     assert unreachable.stderr.startswith("warning: saved, but Dagster was not updated: cannot reach")
     assert served["store"].get_sync(SYNC_KEY).enabled is False
+
+
+BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def test_a_backfill_over_two_syncs_runs_each_once(served: dict) -> None:
+    from marketing_pipeline.store.seed import FIRST_SYNC
+
+    store: SyncStore = served["store"]
+    store.create_sync(
+        name="Second Newsletter",
+        filter_config=FIRST_SYNC["filter_config"],
+        tag_name="second-newsletter",
+        schedule="0 7 * * *",
+    )
+    with dg.DagsterInstance.from_config(str(served["home"])) as instance:
+        register_sync_partitions(instance, store)
+    keys = [SYNC_KEY, "second-newsletter"]
+    daemon = subprocess.Popen(
+        [str(WEBSERVER.with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
+        cwd=REPO,
+        env=served["env"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with webserver(served["env"]) as client:
+            assets = [
+                {"path": [name]}
+                for name in ("cw_companies", "cw_contacts", "encharge_people", "sync_plan", "encharge_audience")
+            ]
+            response = requests.post(
+                f"http://127.0.0.1:{client._port_number}/graphql",
+                timeout=60,
+                json={"query": BACKFILL, "variables": {"params": {"assetSelection": assets, "partitionNames": keys}}},
+            ).json()
+            result = response["data"]["launchPartitionBackfill"]
+            assert result["__typename"] == "LaunchBackfillSuccess", result
+            backfill_id = result["backfillId"]
+            deadline = time.monotonic() + 240
+            with dg.DagsterInstance.from_config(str(served["home"])) as instance:
+                while True:
+                    runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+                    if len(runs) >= 2 and all(r.is_finished for r in runs):
+                        break
+                    assert time.monotonic() < deadline, f"backfill did not finish: {[r.status for r in runs]}"
+                    time.sleep(1)
+                assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(keys)
+                assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+    for key in keys:
+        rows = store.list_runs(store.get_sync(key))
+        assert [(r.status, r.triggered_by) for r in rows] == [("completed", "backfill")]

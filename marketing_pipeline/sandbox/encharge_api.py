@@ -64,6 +64,9 @@ class EnchargeSandbox(SandboxServer):
         super().__init__(port=port)
         self.token = token
         self.reject_emails: set[str] = set()  # addresses this server refuses as invalid (lower-case)
+        # What `tags` in POST /people does (undocumented): "replace" (the default: the worst case for an
+        # existing person) or "ignore" (the worst case for a new one).
+        self.upsert_tags = "replace"
         self.state_file = Path(state_file) if state_file else None
         self._lock = threading.RLock()
         self.people: dict[str, dict[str, Any]] = {}
@@ -247,7 +250,7 @@ class EnchargeSandbox(SandboxServer):
             for name in PERSON_FIELDS:
                 if name in record:
                     person[name] = record[name].strip() if name == "email" else record[name]
-            person["tags"] = _split(record.get("tags"))
+            person["tags"] = _split(record.get("tags")) if self.upsert_tags == "replace" else []
             person["updatedAt"] = now
             self._insert(person)
             return person
@@ -259,7 +262,7 @@ class EnchargeSandbox(SandboxServer):
                 self._by_email.pop(person["email"].lower(), None)
             person["email"] = record["email"].strip()
             self._by_email[person["email"].lower()] = person["id"]
-        if "tags" in record:  # the worst case: replace, not add
+        if "tags" in record and self.upsert_tags == "replace":  # the worst case: replace, not add
             person["tags"] = _split(record["tags"])
         person["updatedAt"] = now
         return person

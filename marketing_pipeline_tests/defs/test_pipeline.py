@@ -221,3 +221,14 @@ def test_an_unknown_partition_fails_clearly(pipeline: dict[str, Any]) -> None:
 def test_on_postgresql(pipeline: dict[str, Any]) -> None:
     assert run_sync(pipeline).success
     assert last_run(pipeline).contacts_created == 12
+
+
+def test_an_encharge_that_ignores_tags_on_create_still_converges_in_one_run(pipeline: dict[str, Any]) -> None:
+    boxes = pipeline["boxes"]
+    boxes.encharge.upsert_tags = "ignore"
+    assert run_sync(pipeline).success
+    for email in boxes.dataset.manifest.audience:
+        assert TAG in boxes.encharge.tags_of(email), email
+    creates = len(boxes.dataset.manifest.creates)
+    assert boxes.encharge.request_count("POST", "/v1/tags") == 6 + creates  # the follow-up tags the new people
+    assert last_run(pipeline).contacts_failed == 0

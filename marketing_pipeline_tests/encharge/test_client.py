@@ -156,3 +156,11 @@ def test_lookup_and_account_info(sandboxes: Sandboxes) -> None:
 def test_page_size_cannot_exceed_the_server_cap(sandboxes: Sandboxes) -> None:
     with pytest.raises(ValueError, match="page_size"):
         client_for(sandboxes.encharge, page_size=500)
+
+
+def test_a_single_user_response_is_understood(sandboxes: Sandboxes) -> None:
+    user = {"id": "u-1", "email": "solo@example.com", "tags": TAG}
+    sandboxes.encharge.faults.inject(Fault(status=200, body={"user": user}), path="/v1/people$")
+    with client_for(sandboxes.encharge) as client:
+        outcome = client.upsert_people([{"email": "SOLO@example.com"}])
+    assert outcome.succeeded == [({"email": "SOLO@example.com"}, user)]
