@@ -60,7 +60,7 @@ def includes_apply(run: dg.DagsterRun) -> bool:
 
 def sync_for_partition(context: dg.AssetExecutionContext, store: SyncStore) -> Sync:
     try:
-        sync = store.get_sync(context.partition_key)
+        sync = store.get_sync_by_key(context.partition_key)
         sync.require_runnable()
     except MarketingPipelineError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None

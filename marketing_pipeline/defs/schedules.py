@@ -42,7 +42,7 @@ def build_sync_schedule(sync: Sync, timezone: str) -> dg.ScheduleDefinition:
     )
     def _schedule(context: dg.ScheduleEvaluationContext, marketing_store: MarketingStoreResource):
         try:
-            current = marketing_store.store().get_sync(key)
+            current = marketing_store.store().get_sync_by_key(key)
         except MarketingPipelineError as exc:
             return dg.SkipReason(str(exc))
         if not current.enabled:

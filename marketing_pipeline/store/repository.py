@@ -104,6 +104,14 @@ class SyncStore:
             row = self._find_sync_row(conn, ref)
             return _sync_from_row(row)
 
+    def get_sync_by_key(self, key: str) -> Sync:
+        """The sync whose stable key is `key` (a Dagster partition key): never by id or name."""
+        with connect(self.url) as conn:
+            row = conn.execute(select(marketing_sync).where(marketing_sync.c.key == key)).mappings().first()
+        if row is None:
+            raise UnknownSyncError(f"no sync {key!r}: its MarketingSync row was deleted or its key changed")
+        return _sync_from_row(row)
+
     def _find_sync_row(self, conn: Connection, ref: str) -> RowMapping:
         t = marketing_sync
         for condition in (t.c.id == ref, t.c.key == ref, func.lower(t.c.name) == ref.lower()):
