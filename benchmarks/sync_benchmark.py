@@ -330,6 +330,8 @@ def report(name: str, figures: dict[str, Any], bound: dict[str, Any]) -> dict[st
     for server, seconds in figures["server_cpu"].items():
         rows.append((f"sandbox CPU, {server}", f"{seconds:.2f}", "", ""))
     rows.append(("peak RSS, largest step", f"{figures['peak_step_mb']:.0f} MB", "", ""))
+    for asset in ASSETS:
+        rows.append((f"  {asset}", f"{meta[asset].get('peak_rss_mb') or 0:.0f} MB", "", ""))
     rows.append(("peak RSS, run orchestrator", f"{figures['orchestrator_mb']:.0f} MB", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:

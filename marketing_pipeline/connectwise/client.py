@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -123,12 +125,21 @@ class ConnectWiseClient:
                 return
             page += 1
 
-    def _fetch(self, path: str, params: Mapping[str, Any], model: type[ModelT]) -> list[ModelT]:
-        items: list[ModelT] = []
+    def _fetch(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        model: type[ModelT],
+        per_page: Callable[[list[ModelT]], list[Any]] | None = None,
+    ) -> list[Any]:
+        """All pages, parsed; `per_page` turns each page into what is kept, so a page's models (and its raw
+        JSON) can be dropped before the next page arrives."""
+        items: list[Any] = []
         for page in self._pages(path, params):
+            parsed: list[ModelT] = []
             for raw in page:
                 try:
-                    items.append(model.model_validate(raw))
+                    parsed.append(model.model_validate(raw))
                 except ValidationError as exc:
                     first = exc.errors()[0]
                     where = ".".join(str(p) for p in first["loc"])
@@ -137,16 +148,23 @@ class ConnectWiseClient:
                         f"{SERVICE}: GET /{path} returned a malformed {model.__name__.lower()} "
                         f"(id {ident!r}): {where}: {first['msg']}"
                     ) from None
+            items.extend(per_page(parsed) if per_page else parsed)
         return items
 
-    def _fetch_with_child_fallback(self, path: str, params: dict[str, Any], model: type[ModelT]) -> list[ModelT]:
+    def _fetch_with_child_fallback(
+        self,
+        path: str,
+        params: dict[str, Any],
+        model: type[ModelT],
+        per_page: Callable[[list[ModelT]], list[Any]] | None = None,
+    ) -> list[Any]:
         """Try with childConditions; if the server refuses them (400), fetch without: we filter in code anyway."""
         try:
-            return self._fetch(path, params, model)
+            return self._fetch(path, params, model, per_page)
         except ApiError as exc:
             if exc.status != 400 or "childConditions" not in params:
                 raise
-        return self._fetch(path, {k: v for k, v in params.items() if k != "childConditions"}, model)
+        return self._fetch(path, {k: v for k, v in params.items() if k != "childConditions"}, model, per_page)
 
     # --- endpoints -------------------------------------------------------------------------------
 
@@ -167,8 +185,19 @@ class ConnectWiseClient:
         }
         return self._fetch_with_child_fallback("company/companies", params, Company)
 
-    def contacts(self, filters: FilterConfig, company_ids: Sequence[int]) -> list[Contact]:
-        """Active contacts at the given companies, with one of the sync's contact types where possible."""
+    def contacts(
+        self,
+        filters: FilterConfig,
+        company_ids: Sequence[int],
+        per_page: Callable[[list[Contact]], list[Any]] | None = None,
+    ) -> list[Any]:
+        """Active contacts at the given companies, with one of the sync's contact types where possible.
+
+        Each contact comes once. With `per_page`, what it makes of each page is returned instead of the
+        contacts, and the models are dropped page by page (100,000 contacts as models would not fit the
+        memory budget). `contacts_fetched` then says how many contacts there were.
+        """
+        self.contacts_fetched = 0
         ids = sorted(set(company_ids))
         if not ids:
             return []
@@ -179,29 +208,35 @@ class ConnectWiseClient:
         }
         fixed = self._url_length("company/contacts", base)
         first, *_ = cond.chunk_ids_for_url(ids, fixed_length=fixed, max_length=self.max_url_length)
+        seen: set[int] = set()
+        lock = threading.Lock()
+        first_counts: Counter[int | None] = Counter()
 
-        def fetch(chunk: list[int]) -> list[Contact]:
+        def fetch(chunk: list[int], counts: Counter[int | None] | None = None) -> list[Any]:
+            def keep(page: list[Contact]) -> list[Any]:
+                with lock:
+                    fresh = [c for c in page if c.id not in seen]
+                    seen.update(c.id for c in fresh)
+                if counts is not None:
+                    counts.update(c.company_id for c in fresh)
+                return per_page(fresh) if per_page else fresh
+
             conditions = cond.all_of([cond.equals("inactiveFlag", False), cond.in_list("company/id", chunk)])
-            return self._fetch_with_child_fallback("company/contacts", {**base, "conditions": conditions}, Contact)
+            return self._fetch_with_child_fallback(
+                "company/contacts", {**base, "conditions": conditions}, Contact, keep
+            )
 
         # The first chunk teaches us how many contacts a company has; the rest are sized to fill pages.
-        results = [fetch(first)]
+        results = fetch(first, first_counts)
         rest = ids[len(first) :]
         if rest:
-            size = ids_per_chunk(
-                first, (c.company_id for c in results[0]), page_size=self.page_size, url_max=len(first)
-            )
+            size = ids_per_chunk(first, first_counts.elements(), page_size=self.page_size, url_max=len(first))
             chunks = cond.chunk_ids_for_url(rest, fixed_length=fixed, max_length=self.max_url_length, max_ids=size)
             with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(chunks))) as pool:
-                results += list(pool.map(fetch, chunks))
-        seen: set[int] = set()
-        contacts: list[Contact] = []
-        for chunk_result in results:
-            for contact in chunk_result:
-                if contact.id not in seen:
-                    seen.add(contact.id)
-                    contacts.append(contact)
-        return contacts
+                for chunk_result in pool.map(fetch, chunks):
+                    results.extend(chunk_result)
+        self.contacts_fetched = len(seen)
+        return results
 
     def _url_length(self, path: str, params: Mapping[str, Any]) -> int:
         """Length of the URL for `params` plus the fixed part of the conditions, with no ids yet."""

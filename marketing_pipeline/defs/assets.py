@@ -21,7 +21,7 @@ from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.defs.run_records import apply_settings, begin_step, recording_failure
 from marketing_pipeline.encharge.resource import EnchargeResource
-from marketing_pipeline.sync.audience import company_frame, contact_frame
+from marketing_pipeline.sync.audience import company_frame, company_lookup, contact_rows, frame_from_contact_rows
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
 from marketing_pipeline.sync.people import people_frame, split_tags
 from marketing_pipeline.sync.plan import SyncPlan, build_plan
@@ -97,15 +97,19 @@ def cw_contacts(
     store, sync = step.store, step.sync
     with recording_failure(context, store, READ_RETRIES), connectwise.get_client() as client:
         filters = sync.require_runnable()
-        contacts = client.contacts(filters, cw_companies["company_id"].tolist())
-        frame = contact_frame(contacts, cw_companies, filters)
+        lookup = company_lookup(cw_companies)
+        rows = client.contacts(
+            filters, cw_companies["company_id"].tolist(), per_page=lambda page: contact_rows(page, lookup, filters)
+        )
+        frame = frame_from_contact_rows(rows)
+        fetched = client.contacts_fetched
         requests = client.transport.stats.total
     problems = int(frame["email_problem"].notna().sum())
     return dg.Output(
         frame,
         metadata={
             "dagster/row_count": len(frame),
-            "contacts_fetched": len(contacts),
+            "contacts_fetched": fetched,
             "without_usable_email": problems,
             "requests": requests,
             **step_metrics(step.started),

@@ -52,34 +52,48 @@ def company_frame(companies: Iterable[Company], filters: FilterConfig) -> pd.Dat
     return frame.drop_duplicates("company_id").sort_values("company_id", ignore_index=True)
 
 
-def contact_frame(contacts: Iterable[Contact], companies: pd.DataFrame, filters: FilterConfig) -> pd.DataFrame:
-    """The contacts that pass the contact filter at the given companies, with email and reason.
+CompanyLookup = dict[int, tuple[str, str]]  # company id -> (name, why it qualifies)
+
+
+def company_lookup(companies: pd.DataFrame) -> CompanyLookup:
+    return dict(zip(companies["company_id"], zip(companies["name"], companies["reason"], strict=True), strict=True))
+
+
+def contact_rows(contacts: Iterable[Contact], companies: CompanyLookup, filters: FilterConfig) -> list[tuple]:
+    """Compact rows (in CONTACT_COLUMNS order) for the contacts that pass the contact filter at `companies`.
 
     Contacts without a usable email stay in (with `email_problem` set): the plan reports them as skipped.
     """
-    names = dict(zip(companies["company_id"], companies["name"], strict=True))
-    whys = dict(zip(companies["company_id"], companies["reason"], strict=True))
     rows = []
-    seen: set[int] = set()
     for contact in contacts:
-        if contact.id in seen or contact_exclusion(contact, filters, names) is not None:
+        if contact_exclusion(contact, filters, companies) is not None:
             continue
-        seen.add(contact.id)
         company_id = contact.company_id
         assert company_id is not None  # contact_exclusion guarantees it
+        name, why = companies[company_id]
         email, problem = normalise_email(first_email(contact.communication_items))
         rows.append(
-            {
-                "contact_id": contact.id,
-                "first_name": _text(contact.first_name),
-                "last_name": _text(contact.last_name),
-                "company": names[company_id],
-                "company_id": company_id,
-                "email": email,
-                "email_key": email_key(email) if email else None,
-                "email_problem": problem,
-                "reason": contact_reason(contact, filters, names[company_id], whys[company_id]),
-            }
+            (
+                contact.id,
+                _text(contact.first_name),
+                _text(contact.last_name),
+                name,
+                company_id,
+                email,
+                email_key(email) if email else None,
+                problem,
+                contact_reason(contact, filters, name, why),
+            )
         )
-    frame = pd.DataFrame(rows, columns=CONTACT_COLUMNS).sort_values("contact_id", ignore_index=True)
+    return rows
+
+
+def frame_from_contact_rows(rows: Iterable[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(list(rows), columns=CONTACT_COLUMNS)
+    frame = frame.drop_duplicates("contact_id").sort_values("contact_id", ignore_index=True)
     return with_none(frame, ["email", "email_key", "email_problem"])
+
+
+def contact_frame(contacts: Iterable[Contact], companies: pd.DataFrame, filters: FilterConfig) -> pd.DataFrame:
+    """The contacts that pass the contact filter at the given companies, with email and reason."""
+    return frame_from_contact_rows(contact_rows(contacts, company_lookup(companies), filters))
