@@ -40,6 +40,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @contextmanager
 def webserver(env: dict[str, str], *extra: str) -> Iterator[DagsterGraphQLClient]:
     port = free_port()
@@ -66,11 +74,7 @@ def webserver(env: dict[str, str], *extra: str) -> Iterator[DagsterGraphQLClient
             time.sleep(0.5)
         yield DagsterGraphQLClient("127.0.0.1", port_number=port)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 @pytest.fixture
@@ -203,11 +207,7 @@ def test_a_backfill_over_two_syncs_runs_each_once(served: dict) -> None:
                 assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(keys)
                 assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+        stop(daemon)
     for key in keys:
         rows = store.list_runs(store.get_sync(key))
         assert [(r.status, r.triggered_by) for r in rows] == [("completed", "backfill")]

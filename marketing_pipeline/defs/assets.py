@@ -19,7 +19,7 @@ from marketing_pipeline.defs.apply import apply_plan
 from marketing_pipeline.defs.metrics import step_metrics
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource
-from marketing_pipeline.defs.run_records import apply_settings, begin_step, recording_failure
+from marketing_pipeline.defs.run_records import begin_step, recording_failure
 from marketing_pipeline.encharge.resource import EnchargeResource
 from marketing_pipeline.sync.audience import company_frame, company_lookup, contact_rows, frame_from_contact_rows
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
@@ -245,8 +245,7 @@ def encharge_audience(
 
     step = begin_step(context, marketing_store.store())
     store, sync, run = step.store, step.sync, step.run
-    settings = apply_settings(context.run.run_config) if run else None
-    dry_run = config.dry_run or bool(settings and settings.dry_run)
+    dry_run = config.dry_run
     with recording_failure(context, store):
         brake = None if config.force else brake_reason(sync_plan.counts, config.max_removal_fraction)
         if brake and not dry_run:

@@ -30,17 +30,11 @@ TRIGGER_TAG = "marketing/triggered_by"
 ORPHAN_AFTER = timedelta(hours=6)
 
 
-@dataclass(frozen=True)
-class ApplySettings:
-    dry_run: bool = False
-    force: bool = False
-
-
-def apply_settings(run_config: dict[str, Any]) -> ApplySettings:
-    """The apply step's `dry_run` / `force`, read from the run config by any step of the run."""
+def is_dry_run(run_config: dict[str, Any]) -> bool:
+    """The apply step's `dry_run`, read from the run config, so the run's row is marked from the start."""
     ops = run_config.get("ops") or {}
     config = (ops.get(APPLY_ASSET.to_user_string()) or {}).get("config") or {}
-    return ApplySettings(dry_run=bool(config.get("dry_run", False)), force=bool(config.get("force", False)))
+    return bool(config.get("dry_run", False))
 
 
 def triggered_by(run: dg.DagsterRun) -> str:
@@ -130,7 +124,7 @@ def begin_sync_run(context: dg.AssetExecutionContext, store: SyncStore, sync: Sy
             sync,
             triggered_by=triggered_by(run),
             dagster_run_id=run.run_id,
-            dry_run=apply_settings(run.run_config).dry_run,
+            dry_run=is_dry_run(run.run_config),
             details={"worker": current_worker()},
         )
     except SyncAlreadyRunningError as exc:
