@@ -120,14 +120,27 @@ def _runs_table(runs: Sequence[SyncRun]) -> str:
     return _table(headers, rows) if rows else "no runs yet"
 
 
+DEBUG_ENV = "MARKETING_PIPELINE_DEBUG"
+
+
 class CliGroup(click.Group):
-    """Our errors end the command with one line on stderr and exit code 1, never a traceback."""
+    """Errors end the command with one line on stderr and exit code 1; a traceback only on request."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MarketingPipelineError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {first} (set {DEBUG_ENV}=1 for the traceback)", err=True
+            )
             sys.exit(1)
 
 

@@ -149,3 +149,20 @@ def test_sandbox_print_env() -> None:
     out = CliRunner().invoke(main, ["sandbox", "--print-env", "--cw-port", "9001"]).output
     assert "export CW_BASE_URL='http://127.0.0.1:9001/v2025_1/apis/3.0/'" in out
     assert "export ENCHARGE_REST_API_KEY=" in out
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import marketing_pipeline.cli as cli_module
+
+    def broken() -> None:
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setattr(cli_module, "_store", broken)
+    result = CliRunner().invoke(main, ["syncs", "list"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: unexpected RuntimeError: disk on fire (set MARKETING_PIPELINE_DEBUG=1 for the traceback)\n"
+    )
+    monkeypatch.setenv("MARKETING_PIPELINE_DEBUG", "1")
+    assert isinstance(CliRunner().invoke(main, ["syncs", "list"]).exception, RuntimeError)

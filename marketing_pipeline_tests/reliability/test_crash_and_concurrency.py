@@ -19,7 +19,6 @@ import pytest
 
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline.store.seed import initialise_store
 from marketing_pipeline_tests.conftest import SYNC_KEY
 from marketing_pipeline_tests.reliability.convergence import assert_converged
 
@@ -33,7 +32,6 @@ def cli_env(pg_database: Callable[[], str], sandboxes: Sandboxes, tmp_path: Path
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    initialise_store(marketing_db)
     env = {
         **os.environ,
         **sandboxes.env(),
@@ -45,6 +43,9 @@ def cli_env(pg_database: Callable[[], str], sandboxes: Sandboxes, tmp_path: Path
         "ENCHARGE_CONCURRENCY": "1",
         "ENCHARGE_REQUESTS_PER_SECOND": "0",
     }
+    # As the README says: `init` first. It migrates our tables and creates Dagster's in its database.
+    init = subprocess.run([CLI, "init"], env=env, capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
     return {"env": env, "home": home, "store": SyncStore(marketing_db)}
 
 
