@@ -33,7 +33,7 @@ import pandas as pd
 from marketing_pipeline.connectwise.client import CONTACT_FIELDS, MAX_URL_LENGTH
 from marketing_pipeline.connectwise.conditions import chunk_ids_for_url
 from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
-from marketing_pipeline.sandbox.dataset import FIRST, LAST, TAG, generate, new_person
+from marketing_pipeline.sandbox.dataset import FIRST, LAST, TAG, apply_churn, expected_audience, generate, new_person
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.store.seed import initialise_store
 
@@ -173,31 +173,10 @@ class Bench:
 
     def churn(self, fraction: float) -> dict[str, int]:
         """Rename, deactivate and add a share of the audience each, in ConnectWise."""
-        passing = [
-            c
-            for c in self.dataset.contacts
-            if c["id"] in set(self.dataset.manifest.passing_contact_ids)
-            and c["id"] not in self.dataset.manifest.skipped
-            and not c["inactiveFlag"]
-        ]
-        count = max(3, int(len(passing) * fraction))
-        chosen = self.rng.sample(passing, count)
-        third = count // 3
-        for contact in chosen[:third]:
-            contact["lastName"] += "-Smith"
-        for contact in chosen[third : 2 * third]:
-            contact["inactiveFlag"] = True
-        template = chosen[0]
-        next_id = max(c["id"] for c in self.dataset.contacts) + 1
-        for i in range(count - 2 * third):
-            joiner = json.loads(json.dumps(template))
-            joiner.update(id=next_id + i, firstName="New", lastName=f"Joiner{i}", inactiveFlag=False)
-            for item in joiner["communicationItems"] or []:
-                if item["type"]["name"] == "Email":
-                    item["value"] = f"new.joiner{i}@joiners.example.com"
-            self.dataset.contacts.append(joiner)
+        count = max(3, int(len(expected_audience(self.dataset)) * fraction))
+        changes = apply_churn(self.dataset, count, seed=11)
         self.cw.invalidate()
-        return {"renamed": third, "left": third, "joined": count - 2 * third}
+        return changes
 
     def run(self, name: str, force: bool = False, executor: str = "multiprocess") -> dict[str, Any]:
         for server in (self.cw, self.encharge):
@@ -218,24 +197,9 @@ class Bench:
         figures["correct"] = self.verify(people_before)
         return figures
 
-    def expected_audience(self) -> set[str]:
-        """Worked out from the dataset alone: active passing contacts' first email, lower-cased."""
-        passing = set(self.dataset.manifest.passing_contact_ids)
-        skipped = set(self.dataset.manifest.skipped)
-        out = set()
-        for contact in self.dataset.contacts:
-            if (
-                (contact["id"] in passing or contact["lastName"].startswith("Joiner"))
-                and contact["id"] not in skipped
-                and not contact["inactiveFlag"]
-            ):
-                item = next(i for i in contact["communicationItems"] if i["type"]["name"] == "Email")
-                out.add(item["value"].strip().lower())
-        return out
-
     def verify(self, people_before: int) -> str:
         tagged = {(p.get("email") or "").lower() for p in self.encharge.people.values() if TAG in p["tags"]}
-        expected = self.expected_audience()
+        expected = expected_audience(self.dataset)
         problems = []
         if tagged != expected:
             problems.append(f"{len(expected - tagged)} missing, {len(tagged - expected)} extra tagged")

@@ -11,6 +11,7 @@ former contacts still tagged (one unsubscribed, one with other tags), and unrela
 
 from __future__ import annotations
 
+import copy
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -417,3 +418,45 @@ def _overlap_people(
             )
         )
     return people
+
+
+def expected_audience(data: Dataset) -> set[str]:
+    """Worked out from the dataset alone: the first Email item of every active contact that passes the
+    filter (joiners added by `apply_churn` included), trimmed and lower-cased."""
+    members = set(data.manifest.passing_contact_ids) - set(data.manifest.skipped)
+    return {
+        first_email(c).strip().lower()  # type: ignore[union-attr]
+        for c in data.contacts
+        if c["id"] in members and not c["inactiveFlag"]
+    }
+
+
+def apply_churn(data: Dataset, count: int, *, seed: int) -> dict[str, int]:
+    """Change `count` audience members in ConnectWise: a third renamed, a third gone inactive, the rest
+    replaced by new joiners (who become passing contacts)."""
+    rng = random.Random(seed)
+    passing = set(data.manifest.passing_contact_ids)
+    members = [
+        c
+        for c in data.contacts
+        if c["id"] in passing and c["id"] not in data.manifest.skipped and not c["inactiveFlag"]
+    ]
+    chosen = rng.sample(members, count)
+    third = count // 3
+    for contact in chosen[:third]:
+        contact["lastName"] += "-Smith"
+    for contact in chosen[third : 2 * third]:
+        contact["inactiveFlag"] = True
+    next_id = max(c["id"] for c in data.contacts) + 1
+    for i in range(count - 2 * third):
+        joiner = copy.deepcopy(chosen[0])
+        joiner.update(
+            id=next_id + i,
+            firstName="New",
+            lastName=f"Joiner{i}",
+            inactiveFlag=False,
+            communicationItems=[_email_item(900000 + i, f"new.joiner{i}@joiners.example.com")],
+        )
+        data.contacts.append(joiner)
+        data.manifest.passing_contact_ids.append(joiner["id"])
+    return {"renamed": third, "left": third, "joined": count - 2 * third}

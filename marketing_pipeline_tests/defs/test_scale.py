@@ -12,7 +12,7 @@ import pytest
 
 from marketing_pipeline.defs.partitions import register_sync_partitions
 from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
-from marketing_pipeline.sandbox.dataset import TAG, Dataset, generate, new_person
+from marketing_pipeline.sandbox.dataset import TAG, apply_churn, expected_audience, generate, new_person
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
@@ -20,17 +20,6 @@ from marketing_pipeline_tests.conftest import pipeline_resources
 from marketing_pipeline_tests.defs.helpers import run_sync
 
 AUDIENCE, CONTACTS, PEOPLE = 2000, 5000, 5000
-
-
-def expected_audience(data: Dataset) -> set[str]:
-    """From the dataset alone: active passing contacts' first Email item, trimmed and lower-cased."""
-    passing = set(data.manifest.passing_contact_ids) - set(data.manifest.skipped)
-    out = set()
-    for contact in data.contacts:
-        if (contact["id"] in passing or contact["firstName"] == "Joiner") and not contact["inactiveFlag"]:
-            email = next(i["value"] for i in contact["communicationItems"] if i["type"]["name"] == "Email")
-            out.add(email.strip().lower())
-    return out
 
 
 @pytest.fixture
@@ -90,27 +79,7 @@ def test_cold_steady_and_churn_at_5000_contacts(at_scale: dict[str, Any]) -> Non
     check_state(boxes)
 
     # 1% churn: renamed, left and joined contacts.
-    rng = random.Random(9)
-    members = [
-        c
-        for c in boxes.dataset.contacts
-        if c["id"] in set(boxes.dataset.manifest.passing_contact_ids) and c["id"] not in boxes.dataset.manifest.skipped
-    ]
-    chosen = rng.sample(members, 21)
-    for contact in chosen[:7]:
-        contact["lastName"] += "-Smith"
-    for contact in chosen[7:14]:
-        contact["inactiveFlag"] = True
-    for i, template in enumerate(chosen[14:]):
-        joiner = {
-            **template,
-            "id": 900000 + i,
-            "firstName": "Joiner",
-            "lastName": str(i),
-            "inactiveFlag": False,
-            "communicationItems": [{"type": {"id": 1, "name": "Email"}, "value": f"joiner{i}@new.example.com"}],
-        }
-        boxes.dataset.contacts.append(joiner)
+    assert apply_churn(boxes.dataset, 21, seed=9) == {"renamed": 7, "left": 7, "joined": 7}
     boxes.connectwise.invalidate()
     boxes.encharge.clear_log()
     assert run_sync(at_scale).success
