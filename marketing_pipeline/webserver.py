@@ -53,6 +53,10 @@ class ScheduleState:
     cron: str | None
 
 
+def _selector(schedule_name: str) -> dict[str, str]:
+    return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": schedule_name}
+
+
 class DagsterWebserver:
     def __init__(self, url: str, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/") + "/graphql"
@@ -77,8 +81,7 @@ class DagsterWebserver:
             raise MarketingPipelineError(f"Dagster could not reload the code location: {error or result['__typename']}")
 
     def schedule(self, name: str) -> ScheduleState:
-        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": name}
-        result = self._call(SCHEDULE, {"selector": selector})["scheduleOrError"]
+        result = self._call(SCHEDULE, {"selector": _selector(name)})["scheduleOrError"]
         if result["__typename"] != "Schedule":
             return ScheduleState(name=name, status=None, cron=None)
         return ScheduleState(name=name, status=result["scheduleState"]["status"], cron=result["cronSchedule"])
@@ -86,9 +89,8 @@ class DagsterWebserver:
     def apply_sync_change(self, schedule_name: str) -> ScheduleState:
         """Reload, then put the schedule back to its default status (RUNNING if enabled, else STOPPED)."""
         self.reload()
-        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": schedule_name}
         if self.schedule(schedule_name).status is not None:
-            result = self._call(RESET, {"selector": selector})["resetSchedule"]
+            result = self._call(RESET, {"selector": _selector(schedule_name)})["resetSchedule"]
             if result["__typename"] != "ScheduleStateResult":
                 raise MarketingPipelineError(f"Dagster could not update {schedule_name}: {result.get('message')}")
         return self.schedule(schedule_name)

@@ -9,18 +9,19 @@ of not spilling onto one more page.
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 
 Z_99 = 2.33
 
 
 def ids_per_chunk(
-    first_chunk: Sequence[int], contact_company_ids: Iterable[int | None], *, page_size: int, url_max: int
+    first_chunk: Sequence[int], contacts_per_company: Mapping[int | None, int], *, page_size: int, url_max: int
 ) -> int:
-    """Ids per request for the remaining chunks (never more than `url_max`, the URL-length limit)."""
-    counts = Counter(cid for cid in contact_company_ids if cid is not None)
-    per_company = [counts.get(company_id, 0) for company_id in first_chunk]
+    """Ids per request for the remaining chunks (never more than `url_max`, the URL-length limit).
+
+    `contacts_per_company` counts the first chunk's contacts by company id (companies with none may be absent).
+    """
+    per_company = [contacts_per_company.get(company_id, 0) for company_id in first_chunk]
     if not per_company:
         return url_max
     mean = sum(per_company) / len(per_company)

@@ -230,7 +230,7 @@ class ConnectWiseClient:
         results = fetch(first, first_counts)
         rest = ids[len(first) :]
         if rest:
-            size = ids_per_chunk(first, first_counts.elements(), page_size=self.page_size, url_max=len(first))
+            size = ids_per_chunk(first, first_counts, page_size=self.page_size, url_max=len(first))
             chunks = cond.chunk_ids_for_url(rest, fixed_length=fixed, max_length=self.max_url_length, max_ids=size)
             with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(chunks))) as pool:
                 for chunk_result in pool.map(fetch, chunks):

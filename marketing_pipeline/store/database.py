@@ -71,10 +71,20 @@ def dispose_engine(url: str) -> None:
 MISSING_TABLE = ("no such table", "does not exist")
 
 
-def unavailable(url: str, exc: BaseException) -> StoreUnavailableError:
+def _first_line(exc: BaseException) -> str:
     reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
-    first = reason[0] if reason else type(exc).__name__
-    if any(marker in first for marker in MISSING_TABLE) and ("Marketing" in first or "alembic" in first):
+    return reason[0] if reason else type(exc).__name__
+
+
+def _our_table_missing(exc: BaseException) -> bool:
+    """The database answers, but `init` has not created our tables (SQLite and PostgreSQL wording)."""
+    first = _first_line(exc)
+    return any(marker in first for marker in MISSING_TABLE) and ("Marketing" in first or "alembic" in first)
+
+
+def unavailable(url: str, exc: BaseException) -> StoreUnavailableError:
+    first = _first_line(exc)
+    if _our_table_missing(exc):
         return StoreUnavailableError(
             f"the marketing tables are not in {safe_url(url)} yet: run `marketing-pipeline init` ({first})"
         )
@@ -93,7 +103,7 @@ def connect(url: str, *, begin: bool = True) -> Iterator[Connection]:
     except OperationalError as exc:
         raise unavailable(url, exc) from None
     except ProgrammingError as exc:
-        if any(marker in str(exc.orig) for marker in MISSING_TABLE):
+        if _our_table_missing(exc):
             raise unavailable(url, exc) from None
         raise
     except DBAPIError as exc:
