@@ -44,9 +44,9 @@ ASSETS = ("cw_companies", "cw_contacts", "encharge_people", "sync_plan", "enchar
 
 def sync_job() -> Any:
     """The job, as Dagster reconstructs it in every step process."""
-    from marketing_pipeline.definitions import build_definitions
+    from marketing_pipeline.definitions import defs
 
-    return build_definitions().resolve_job_def("marketing_sync_job")
+    return defs().resolve_job_def("marketing_sync_job")
 
 
 def _run_job(home: str, env: dict[str, str], force: bool, executor: str, queue: Any) -> None:
@@ -68,7 +68,7 @@ def _run_job(home: str, env: dict[str, str], force: bool, executor: str, queue: 
             },
         )
         wall = time.perf_counter() - started
-        from marketing_pipeline.defs.metrics import peak_rss_mb
+        from marketing_pipeline.runs.metrics import peak_rss_mb
 
         queue.put({"success": result.success, "run_id": result.run_id, "wall": wall, "orchestrator_mb": peak_rss_mb()})
 
@@ -145,7 +145,7 @@ class Bench:
         initialise_store(self.store_url)
         import dagster as dg
 
-        from marketing_pipeline.defs.partitions import register_sync_partitions
+        from marketing_pipeline.launch.partitions import register_sync_partitions
         from marketing_pipeline.store.repository import SyncStore
 
         with dg.DagsterInstance.from_config(self.home) as instance:

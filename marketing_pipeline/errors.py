@@ -37,7 +37,3 @@ class ApiError(MarketingPipelineError):
 
 class ApiAuthError(ApiError):
     pass
-
-
-class SafetyBrakeError(MarketingPipelineError):
-    pass

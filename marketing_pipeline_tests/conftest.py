@@ -15,16 +15,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from marketing_pipeline.connectwise.client import ConnectWiseClient
-from marketing_pipeline.connectwise.resource import ConnectWiseResource
-from marketing_pipeline.defs.partitions import register_sync_partitions
-from marketing_pipeline.defs.resources import MarketingStoreResource
+from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
 from marketing_pipeline.encharge.client import EnchargeClient
-from marketing_pipeline.encharge.resource import EnchargeResource
+from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.sandbox.launch import Sandboxes, running_sandboxes
 from marketing_pipeline.store.database import dispose_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline.transport import RetrySettings
+from marketing_pipeline.transport.http import RetrySettings
 
 PG_ADMIN_URL = os.environ.get("MARKETING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SYNC_KEY = "managed-client-newsletter"

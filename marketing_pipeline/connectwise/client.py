@@ -15,10 +15,10 @@ from pydantic import BaseModel, ValidationError
 
 from marketing_pipeline.connectwise import conditions as cond
 from marketing_pipeline.connectwise.chunking import ids_per_chunk
-from marketing_pipeline.connectwise.models import Company, Contact
 from marketing_pipeline.errors import ApiAuthError, ApiError
-from marketing_pipeline.store.models import FilterConfig
-from marketing_pipeline.transport import HttpTransport, RetrySettings
+from marketing_pipeline.sync.domain import FilterConfig
+from marketing_pipeline.sync.records import Company, Contact
+from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 
 SERVICE = "ConnectWise"
 COMPANY_FIELDS = "id,identifier,name,status,types"

@@ -14,13 +14,11 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from marketing_pipeline.connectwise.resource import ConnectWiseResource
-from marketing_pipeline.defs.apply import apply_plan
-from marketing_pipeline.defs.metrics import step_metrics
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
-from marketing_pipeline.defs.resources import MarketingStoreResource
-from marketing_pipeline.defs.run_records import begin_step, recording_failure
-from marketing_pipeline.encharge.resource import EnchargeResource
+from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
+from marketing_pipeline.defs.sync_step import sync_step
+from marketing_pipeline.runs.apply import apply_plan
+from marketing_pipeline.runs.metrics import step_metrics
 from marketing_pipeline.sync.audience import company_frame, company_lookup, contact_rows, frame_from_contact_rows
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
 from marketing_pipeline.sync.people import people_frame, split_tags
@@ -28,10 +26,7 @@ from marketing_pipeline.sync.plan import SyncPlan, build_plan
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason
 
 GROUP = "marketing_sync"
-READ_RETRIES = 2
-READ_RETRY = dg.RetryPolicy(
-    max_retries=READ_RETRIES, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
+READ_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 PREVIEW_ROWS = 25
 COLLAPSE_RATIO = 0.5
 
@@ -60,10 +55,8 @@ def cw_companies(
     connectwise: ConnectWiseResource,
     marketing_store: MarketingStoreResource,
 ) -> dg.Output[pd.DataFrame]:
-    step = begin_step(context, marketing_store.store())
-    store, sync = step.store, step.sync
-    with recording_failure(context, store, READ_RETRIES), connectwise.get_client() as client:
-        filters = sync.require_runnable()
+    with sync_step(context, marketing_store) as step, connectwise.get_client() as client:
+        filters = step.sync.require_runnable()
         companies = client.companies(filters)
         frame = company_frame(companies, filters)
         requests = client.transport.stats.total
@@ -93,10 +86,8 @@ def cw_contacts(
     marketing_store: MarketingStoreResource,
     cw_companies: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
-    step = begin_step(context, marketing_store.store())
-    store, sync = step.store, step.sync
-    with recording_failure(context, store, READ_RETRIES), connectwise.get_client() as client:
-        filters = sync.require_runnable()
+    with sync_step(context, marketing_store) as step, connectwise.get_client() as client:
+        filters = step.sync.require_runnable()
         lookup = company_lookup(cw_companies)
         rows = client.contacts(
             filters, cw_companies["company_id"].tolist(), per_page=lambda page: contact_rows(page, lookup, filters)
@@ -128,11 +119,10 @@ def cw_contacts(
 def encharge_people(
     context: dg.AssetExecutionContext, encharge: EnchargeResource, marketing_store: MarketingStoreResource
 ) -> dg.Output[pd.DataFrame]:
-    step = begin_step(context, marketing_store.store())
-    store, sync = step.store, step.sync
-    with recording_failure(context, store, READ_RETRIES), encharge.get_client() as client:
+    with sync_step(context, marketing_store) as step, encharge.get_client() as client:
         frame = people_frame(client.all_people())
         requests = client.transport.stats.total
+    sync = step.sync
     tagged = int(frame["tags"].map(lambda t: sync.tag_name in split_tags(t)).sum())
     return dg.Output(
         frame,
@@ -168,11 +158,10 @@ def sync_plan(
     encharge_people: pd.DataFrame,
 ):  # returns MaterializeResult[SyncPlan]; Dagster reads a return annotation as the output type
 
-    step = begin_step(context, marketing_store.store())
-    store, sync = step.store, step.sync
-    with recording_failure(context, store):
+    with sync_step(context, marketing_store) as step:
+        sync = step.sync
         plan = build_plan(cw_contacts, encharge_people, sync.tag_name)
-        previous = store.last_run(sync, completed_only=True)
+        previous = step.store.last_run(sync, completed_only=True)
     counts = plan.counts
     previous_total = previous.contacts_total if previous else None
     collapsed = bool(previous_total) and counts.contacts_total < COLLAPSE_RATIO * previous_total
@@ -243,10 +232,9 @@ def encharge_audience(
     sync_plan: SyncPlan,
 ):  # returns MaterializeResult (no value); see sync_plan on annotations
 
-    step = begin_step(context, marketing_store.store())
-    store, sync, run = step.store, step.sync, step.run
     dry_run = config.dry_run
-    with recording_failure(context, store):
+    with sync_step(context, marketing_store) as step:
+        sync, run = step.sync, step.run
         brake = None if config.force else brake_reason(sync_plan.counts, config.max_removal_fraction)
         if brake and not dry_run:
             raise dg.Failure(description=f"sync {sync.label!r}: {brake}", allow_retries=False)
@@ -262,7 +250,7 @@ def encharge_audience(
         )
         counts = outcome.counts()
         if run is not None:
-            store.finish_run(run.id, status="completed", counts=counts, details=outcome.details(), dry_run=dry_run)
+            step.ledger.complete(run, counts=counts, details=outcome.details(), dry_run=dry_run)
     failures = outcome.failures
     metadata: dict[str, Any] = {
         "summary": dg.MetadataValue.md(f"**{outcome.summary()}**" + (f"\n\nBrake: {brake}" if brake else "")),
@@ -289,3 +277,6 @@ def encharge_audience(
             )
         ],
     )
+
+
+SYNC_ASSETS = [cw_companies, cw_contacts, encharge_people, sync_plan, encharge_audience]

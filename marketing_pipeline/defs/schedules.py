@@ -13,11 +13,11 @@ import dagster as dg
 from marketing_pipeline import settings
 from marketing_pipeline.defs.jobs import marketing_sync_job
 from marketing_pipeline.defs.resources import MarketingStoreResource
-from marketing_pipeline.defs.run_records import TRIGGER_TAG
+from marketing_pipeline.defs.sync_step import TRIGGER_TAG
 from marketing_pipeline.errors import MarketingPipelineError
-from marketing_pipeline.store.cron import cron_problem, validate_timezone
 from marketing_pipeline.store.models import Sync
-from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline.store.repository import open_store
+from marketing_pipeline.sync.schedule import cron_problem, validate_timezone
 
 log = logging.getLogger("marketing_pipeline")
 
@@ -83,7 +83,7 @@ def load_sync_schedules() -> list[dg.ScheduleDefinition]:
     timezone = settings.schedule_timezone()
     try:
         validate_timezone(timezone)
-        syncs = SyncStore(settings.database_url()).list_syncs()
+        syncs = open_store().list_syncs()
     except Exception as exc:  # loading the code location must survive any store trouble
         log.warning("marketing-pipeline: no sync schedules loaded: %s", str(exc).splitlines()[0])
         return []
@@ -91,3 +91,8 @@ def load_sync_schedules() -> list[dg.ScheduleDefinition]:
     for warning in warnings:
         log.warning("marketing-pipeline: %s", warning)
     return schedules
+
+
+@dg.definitions
+def schedules_from_the_store() -> dg.Definitions:
+    return dg.Definitions(schedules=load_sync_schedules())

@@ -3,8 +3,9 @@ MarketingSyncRun row stays `running` after its Dagster run failed or was cancell
 
 import dagster as dg
 
-from marketing_pipeline.defs.partitions import SYNC_PARTITIONS, missing_partition_keys
+from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource
+from marketing_pipeline.defs.sync_step import ledger_for
 from marketing_pipeline.errors import MarketingPipelineError
 
 
@@ -18,7 +19,8 @@ from marketing_pipeline.errors import MarketingPipelineError
 def marketing_sync_registry(context: dg.SensorEvaluationContext, marketing_store: MarketingStoreResource):
     store = marketing_store.store()
     try:
-        keys = missing_partition_keys(context.instance, store)
+        known = set(context.instance.get_dynamic_partitions(SYNC_PARTITIONS.name))
+        keys = sorted(set(store.sync_keys()) - known)
         problems = [problem for sync in store.list_syncs() for problem in sync.problems]
     except MarketingPipelineError as exc:
         return dg.SkipReason(str(exc))
@@ -30,8 +32,9 @@ def marketing_sync_registry(context: dg.SensorEvaluationContext, marketing_store
     return dg.SkipReason("; ".join(problems) if problems else "every sync has its partition")
 
 
-def mark_row_failed(store_resource: MarketingStoreResource, run: dg.DagsterRun, why: str) -> str:
-    row = store_resource.store().fail_running_run(run.run_id, why)
+def mark_row_failed(context: dg.RunStatusSensorContext, store_resource: MarketingStoreResource, why: str) -> str:
+    run = context.dagster_run
+    row = ledger_for(store_resource.store(), context.instance).fail(run.run_id, why)
     if row is None:
         return f"run {run.run_id} has no MarketingSyncRun row"
     return f"MarketingSyncRun {row.id} is {row.status}"
@@ -45,7 +48,7 @@ def mark_row_failed(store_resource: MarketingStoreResource, run: dg.DagsterRun, 
 )
 def mark_failed_sync_runs(context: dg.RunFailureSensorContext, marketing_store: MarketingStoreResource):
     message = (context.failure_event.message or "").strip() or "the Dagster run failed"
-    context.log.info(mark_row_failed(marketing_store, context.dagster_run, f"Dagster run failed: {message}"))
+    context.log.info(mark_row_failed(context, marketing_store, f"Dagster run failed: {message}"))
 
 
 @dg.run_status_sensor(
@@ -56,4 +59,4 @@ def mark_failed_sync_runs(context: dg.RunFailureSensorContext, marketing_store: 
     description="Marks the MarketingSyncRun row of a cancelled Dagster run as failed.",
 )
 def mark_canceled_sync_runs(context: dg.RunStatusSensorContext, marketing_store: MarketingStoreResource):
-    context.log.info(mark_row_failed(marketing_store, context.dagster_run, "the Dagster run was cancelled"))
+    context.log.info(mark_row_failed(context, marketing_store, "the Dagster run was cancelled"))

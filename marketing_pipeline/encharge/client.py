@@ -16,7 +16,8 @@ from typing import Any
 import requests
 
 from marketing_pipeline.errors import ApiAuthError, ApiError
-from marketing_pipeline.transport import HttpTransport, RateLimiter, RetrySettings
+from marketing_pipeline.transport.http import HttpTransport, RetrySettings
+from marketing_pipeline.transport.rate import RateLimiter
 
 SERVICE = "Encharge"
 MAX_PAGE_SIZE = 100

@@ -13,25 +13,19 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from marketing_pipeline import settings
 from marketing_pipeline.errors import (
     InvalidSyncConfigError,
     SyncAlreadyRunningError,
     UnknownRunError,
     UnknownSyncError,
 )
-from marketing_pipeline.store.cron import cron_problem, validate_cron
 from marketing_pipeline.store.database import connect
-from marketing_pipeline.store.models import (
-    FilterConfig,
-    Sync,
-    SyncCounts,
-    SyncRun,
-    parse_filter_config,
-    validate_tag_name,
-)
+from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.schema import marketing_sync, marketing_sync_run
+from marketing_pipeline.sync.domain import TRIGGERS, FilterConfig, SyncCounts, parse_filter_config, validate_tag_name
+from marketing_pipeline.sync.schedule import cron_problem, validate_cron
 
-TRIGGERS = ("manual", "schedule", "backfill")
 RUNS_PAGE_MAX = 500
 
 
@@ -183,6 +177,11 @@ class SyncStore:
                 assigned.append(key)
         return assigned
 
+    def sync_keys(self) -> list[str]:
+        """Every sync's stable key (the Dagster partition keys), after giving rows that lack one a key."""
+        self.ensure_keys()
+        return [sync.key for sync in self.list_syncs() if sync.key]
+
     def update_sync(self, ref: str, *, schedule: str | None = None, enabled: bool | None = None) -> Sync:
         """Change a sync's schedule and/or enabled flag; the cron is validated before anything is written."""
         with connect(self.url) as conn:
@@ -330,3 +329,8 @@ class SyncStore:
         with connect(self.url) as conn:
             row = conn.execute(query.order_by(t.c.startedAt.desc(), t.c.id.desc()).limit(1)).mappings().first()
         return _run_from_row(row) if row else None
+
+
+def open_store() -> SyncStore:
+    """The store the environment names: `MARKETING_DATABASE_URL`, else SQLite beside Dagster's storage."""
+    return SyncStore(settings.database_url())

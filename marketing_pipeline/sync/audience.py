@@ -6,8 +6,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from marketing_pipeline.connectwise.models import Company, Contact
-from marketing_pipeline.store.models import FilterConfig
+from marketing_pipeline.sync.domain import FilterConfig
 from marketing_pipeline.sync.emails import email_key, first_email, normalise_email
 from marketing_pipeline.sync.filters import (
     company_exclusion,
@@ -16,6 +15,7 @@ from marketing_pipeline.sync.filters import (
     contact_reason,
 )
 from marketing_pipeline.sync.frames import with_none
+from marketing_pipeline.sync.records import Company, Contact
 
 COMPANY_COLUMNS = ["company_id", "identifier", "name", "status_id", "reason"]
 CONTACT_COLUMNS = [

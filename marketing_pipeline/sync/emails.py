@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from marketing_pipeline.connectwise.models import CommunicationItem
+from marketing_pipeline.sync.records import CommunicationItem
 
 EMAIL_TYPE = "email"
 MAX_EMAIL_LENGTH = 254

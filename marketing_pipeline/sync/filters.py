@@ -7,10 +7,10 @@ none of contactExcludeTypes, and works at a qualifying company.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container
 
-from marketing_pipeline.connectwise.models import Company, Contact
-from marketing_pipeline.store.models import FilterConfig
+from marketing_pipeline.sync.domain import FilterConfig
+from marketing_pipeline.sync.records import Company, Contact
 
 
 def company_exclusion(company: Company, filters: FilterConfig) -> str | None:
@@ -24,10 +24,6 @@ def company_exclusion(company: Company, filters: FilterConfig) -> str | None:
     if excluded:
         return f"has excluded type(s) {excluded}"
     return None
-
-
-def qualifying_companies(companies: Iterable[Company], filters: FilterConfig) -> list[Company]:
-    return [c for c in companies if company_exclusion(c, filters) is None]
 
 
 def company_reason(company: Company, filters: FilterConfig) -> str:

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from marketing_pipeline.store.models import SyncCounts, SyncRun
+from marketing_pipeline.sync.domain import SyncCounts
 from marketing_pipeline.sync.plan import PlanCounts, SyncPlan
 
 DETAILS_LIMIT = 10_000  # per-contact rows kept in a run record; failures are always kept
@@ -98,19 +98,6 @@ def summary_line(counts: SyncCounts) -> str:
     if counts.contacts_failed:
         line += f", {counts.contacts_failed} failed"
     return line
-
-
-def describe_run(run: SyncRun) -> str:
-    """The seed card's "last run" text."""
-    if run.status == "failed":
-        return f"Failed: {run.error_message or 'unknown error'}"
-    if run.status == "running":
-        return "Running"
-    text = summary_line(run.counts)
-    if run.dry_run:
-        details = run.details if isinstance(run.details, dict) else {}
-        return str(details.get("summary") or f"Dry run ({text})")
-    return text
 
 
 def planned_results(plan: SyncPlan) -> list[ActionResult]:

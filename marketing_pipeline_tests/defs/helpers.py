@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from marketing_pipeline.definitions import ASSETS
+from marketing_pipeline.defs.assets import SYNC_ASSETS as ASSETS
 from marketing_pipeline_tests.conftest import SYNC_KEY
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from marketing_pipeline.defs.partitions import register_sync_partitions
+from marketing_pipeline.launch.partitions import register_sync_partitions
+from marketing_pipeline.launch.trigger import trigger_sync
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline.trigger import trigger_sync
 from marketing_pipeline_tests.conftest import SYNC_KEY
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import update
 
-from marketing_pipeline.definitions import ASSETS
+from marketing_pipeline.defs.assets import SYNC_ASSETS as ASSETS
 from marketing_pipeline.defs.jobs import marketing_sync_job
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource, build_resources
@@ -87,11 +87,11 @@ def test_the_code_location_loads_whatever_the_store_holds(
     with get_engine(store.url).begin() as conn:
         conn.execute(update(marketing_sync).values(schedule="not a cron"))
     monkeypatch.setenv("MARKETING_DATABASE_URL", store.url)
-    from marketing_pipeline.definitions import build_definitions
+    from marketing_pipeline.definitions import defs
 
     with caplog.at_level(logging.WARNING, logger="marketing_pipeline"):
-        defs = build_definitions()
-    assert defs.get_repository_def().schedule_defs == []
+        loaded = defs()
+    assert loaded.get_repository_def().schedule_defs == []
     assert "has no schedule" in caplog.text
     monkeypatch.setenv("MARKETING_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     assert load_sync_schedules() == []
@@ -104,9 +104,9 @@ def test_definitions_resolve_with_schedules(
     store: SyncStore, monkeypatch: pytest.MonkeyPatch, instance: dg.DagsterInstance
 ) -> None:
     monkeypatch.setenv("MARKETING_DATABASE_URL", store.url)
-    from marketing_pipeline.definitions import build_definitions
+    from marketing_pipeline.definitions import defs
 
-    repo = build_definitions().get_repository_def()
+    repo = defs().get_repository_def()
     assert [s.name for s in repo.schedule_defs] == ["marketing_sync_managed_client_newsletter"]
     assert {j.name for j in repo.get_all_jobs()} >= {"marketing_sync_job"}
     assert {s.name for s in repo.sensor_defs} == {

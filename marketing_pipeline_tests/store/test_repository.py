@@ -14,10 +14,10 @@ from marketing_pipeline.errors import (
     UnknownSyncError,
 )
 from marketing_pipeline.store.database import get_engine
-from marketing_pipeline.store.models import SyncCounts
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.store.schema import marketing_sync
 from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
+from marketing_pipeline.sync.domain import SyncCounts
 
 KEY = "managed-client-newsletter"
 

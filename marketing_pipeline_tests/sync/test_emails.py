@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from marketing_pipeline.connectwise.models import CommunicationItem
 from marketing_pipeline.sync.emails import email_key, email_problem, first_email, normalise_email
+from marketing_pipeline.sync.records import CommunicationItem
 
 
 def item(type_name: str | None, value: str | None) -> CommunicationItem:

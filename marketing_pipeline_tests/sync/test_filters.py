@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from marketing_pipeline.connectwise.models import Company, Contact
-from marketing_pipeline.store.models import FilterConfig
 from marketing_pipeline.sync.audience import company_frame, contact_frame
+from marketing_pipeline.sync.domain import FilterConfig
 from marketing_pipeline.sync.filters import company_exclusion, contact_exclusion
+from marketing_pipeline.sync.records import Company, Contact
 
 SEED = FilterConfig.model_validate(
     {

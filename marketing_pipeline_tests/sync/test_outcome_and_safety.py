@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
-
-from marketing_pipeline.store.models import SyncCounts, SyncRun
-from marketing_pipeline.sync.outcome import ActionResult, SyncOutcome, describe_run, summary_line
+from marketing_pipeline.sync.domain import SyncCounts
+from marketing_pipeline.sync.outcome import ActionResult, SyncOutcome, summary_line
 from marketing_pipeline.sync.plan import PlanCounts
 from marketing_pipeline.sync.safety import brake_reason
 
@@ -63,31 +61,6 @@ def test_outcome_counts_people_once_and_keeps_failures_in_details() -> None:
 def test_dry_run_summary() -> None:
     outcome = SyncOutcome(plan=counts(create=2, remove_tag=1, skip=1), results=[], dry_run=True, plan_fingerprint="x")
     assert outcome.summary() == "Dry run: would create 2, update 0, tag 0, untag 1; 1 skipped"
-
-
-def test_describe_run_for_the_card() -> None:
-    run = SyncRun(
-        id="r",
-        sync_id="s",
-        status="failed",
-        triggered_by="manual",
-        started_at=datetime(2026, 1, 1),
-        completed_at=None,
-        contacts_total=0,
-        contacts_created=0,
-        contacts_updated=0,
-        contacts_removed=0,
-        contacts_skipped=0,
-        contacts_failed=0,
-        error_message="Encharge rejected the API key",
-        details=None,
-        dagster_run_id=None,
-        dry_run=False,
-    )
-    assert describe_run(run) == "Failed: Encharge rejected the API key"
-    assert describe_run(run.model_copy(update={"status": "completed", "contacts_total": 3})) == (
-        "3 synced, 0 new, 0 removed"
-    )
 
 
 def test_brake() -> None:

@@ -1,4 +1,5 @@
-"""The parts of ConnectWise companies and contacts the sync reads. Tolerant of extra and missing fields."""
+"""ConnectWise companies and contacts as the sync reads them (the parts its rules use), in ConnectWise's
+field names. Tolerant of extra and missing fields; the ConnectWise client parses its pages into these."""
 
 from __future__ import annotations
 

@@ -152,13 +152,13 @@ def test_sandbox_print_env() -> None:
 
 
 def test_an_unexpected_error_is_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import marketing_pipeline.cli as cli_module
+    import marketing_pipeline.cli.syncs as syncs_module
 
     def broken() -> None:
         raise RuntimeError("disk on fire\nsecond line")
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    monkeypatch.setattr(cli_module, "_store", broken)
+    monkeypatch.setattr(syncs_module, "open_store", broken)
     result = CliRunner().invoke(main, ["syncs", "list"])
     assert result.exit_code == 1
     assert result.stderr == (

@@ -3,34 +3,18 @@ UI's run history), and reading back its MarketingSyncRun row."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from marketing_pipeline import settings
-from marketing_pipeline.defs.partitions import register_sync_partitions
-from marketing_pipeline.defs.run_records import TRIGGER_TAG
+from marketing_pipeline.defs.sync_step import TRIGGER_TAG, ledger_for
 from marketing_pipeline.errors import MarketingPipelineError
+from marketing_pipeline.launch.home import ensure_dagster_home
+from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
-
-DEMO_INSTANCE_YAML = """\
-# Written by `marketing-pipeline`: the demo instance. Storage is Dagster's embedded SQLite in this folder.
-telemetry:
-  enabled: false
-concurrency:
-  runs:
-    max_concurrent_runs: 4
-    tag_concurrency_limits:
-      # Two runs of one sync never overlap: at most one run per sync partition.
-      - key: dagster/partition
-        value:
-          applyLimitPerUniqueValue: true
-        limit: 1
-"""
 
 
 @dataclass(frozen=True)
@@ -39,17 +23,6 @@ class TriggerResult:
     success: bool
     run: SyncRun | None
     error: str | None
-
-
-def ensure_dagster_home() -> Path:
-    """`$DAGSTER_HOME` (set to the default if unset), created with a demo dagster.yaml if it has none."""
-    home = settings.dagster_home().resolve()
-    os.environ["DAGSTER_HOME"] = str(home)
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DEMO_INSTANCE_YAML, encoding="utf-8")
-    return home
 
 
 def apply_run_config(dry_run: bool, force: bool) -> dict[str, Any]:
@@ -61,12 +34,9 @@ def apply_run_config(dry_run: bool, force: bool) -> dict[str, Any]:
     }
 
 
-REQUIRED_ENV = ("CW_PUBLIC_KEY", "CW_PRIVATE_KEY", "CW_CLIENT_ID", "ENCHARGE_REST_API_KEY")
-
-
 def check_environment() -> None:
     """Refuse to launch a run that would fail for want of a secret, and say which."""
-    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    missing = settings.missing_required()
     if missing:
         raise MarketingPipelineError(
             f"set {', '.join(missing)} first (see the README's configuration table; "
@@ -104,10 +74,10 @@ def trigger_sync(
 
 
 def _run(store: SyncStore, sync: Sync, instance: dg.DagsterInstance, *, dry_run: bool, force: bool) -> TriggerResult:
-    from marketing_pipeline.definitions import build_definitions  # loads the code location
+    from marketing_pipeline.definitions import defs  # loads the code location
 
     register_sync_partitions(instance, store)
-    job = build_definitions().resolve_job_def("marketing_sync_job")
+    job = defs().resolve_job_def("marketing_sync_job")
     try:
         result = job.execute_in_process(
             partition_key=sync.key,
@@ -124,5 +94,5 @@ def _run(store: SyncStore, sync: Sync, instance: dg.DagsterInstance, *, dry_run:
         error = (run.error_message if run and run.error_message else None) or _step_error(result) or "run failed"
         if run is not None and run.status == "running":
             # In-process runs have no daemon to fire the failure sensor: record the failure here.
-            run = store.fail_running_run(result.run_id, error)
+            run = ledger_for(store, instance).fail(result.run_id, error)
     return TriggerResult(dagster_run_id=result.run_id, success=result.success, run=run, error=error)

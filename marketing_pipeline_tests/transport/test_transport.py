@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import time
 
-from marketing_pipeline.transport import RateLimiter, parse_retry_after, redact
+from marketing_pipeline.transport.http import parse_retry_after
+from marketing_pipeline.transport.rate import RateLimiter
+from marketing_pipeline.transport.redact import redact
 
 
 def test_retry_after_forms() -> None:

@@ -17,13 +17,13 @@ import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from marketing_pipeline.defs.partitions import register_sync_partitions
+from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
 from marketing_pipeline_tests.conftest import SYNC_KEY
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
 INSTANCE_YAML = """\
 telemetry:
@@ -122,7 +122,7 @@ def test_syncs_update_reaches_the_running_webserver(served: dict, monkeypatch: p
     from click.testing import CliRunner
 
     from marketing_pipeline.cli import main
-    from marketing_pipeline.webserver import DagsterWebserver
+    from marketing_pipeline.launch.webserver import DagsterWebserver
 
     for name, value in served["env"].items():
         monkeypatch.setenv(name, value)

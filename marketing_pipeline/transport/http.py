@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by the ConnectWise and Encharge clients.
+"""Retrying, counting HTTP for one API.
 
 One `requests.Session` per client, a timeout on every call, retries with exponential backoff and full
 jitter on retryable statuses and connection errors (honouring `Retry-After`), an optional rate limiter
@@ -21,15 +21,10 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from marketing_pipeline.errors import ApiError
+from marketing_pipeline.transport.rate import RateLimiter
+from marketing_pipeline.transport.redact import redact
 
 USER_AGENT = "marketing-pipeline/0.1 (+dagster)"
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 @dataclass(frozen=True)
@@ -40,40 +35,6 @@ class RetrySettings:
     # A Retry-After longer than this is treated as "give up now" rather than stalling a run for an hour.
     max_retry_after: float = 120.0
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-
-
-class RateLimiter:
-    """A token bucket: at most `rate` requests a second, halved for `cooldown` seconds after each 429."""
-
-    def __init__(self, rate: float, *, cooldown: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.cooldown = cooldown
-        self.rate = float(rate)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._next_free = 0.0
-        self._slow_until = 0.0
-
-    def _current_rate(self, now: float) -> float:
-        return self.rate / 2 if now < self._slow_until else self.rate
-
-    def acquire(self) -> None:
-        if self.rate <= 0:
-            return
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next_free)
-            self._next_free = start + 1.0 / self._current_rate(now)
-        delay = start - now
-        if delay > 0:
-            time.sleep(delay)
-
-    def throttled(self, retry_after: float | None) -> None:
-        """A 429 was seen: halve the rate for a while and hold everyone back until Retry-After passes."""
-        with self._lock:
-            now = self._clock()
-            self._slow_until = now + self.cooldown
-            if retry_after:
-                self._next_free = max(self._next_free, now + retry_after)
 
 
 @dataclass

@@ -1,0 +1,105 @@
+"""`marketing-pipeline sandbox` and `demo`: the sandbox APIs, and the newcomer's one command."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from marketing_pipeline import settings
+from marketing_pipeline.cli.display import describe_run, runs_table
+
+
+def env_lines(env: dict[str, str]) -> str:
+    return "\n".join(f"export {k}='{v}'" for k, v in env.items())
+
+
+@click.command()
+@click.option("--size", default=86, show_default=True, help="Contacts that pass the first sync's filter.")
+@click.option("--cw-port", default=8701, show_default=True)
+@click.option("--encharge-port", default=8702, show_default=True)
+@click.option(
+    "--state-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the Encharge sandbox keeps its people (default: $DAGSTER_HOME/sandbox/encharge.json).",
+)
+@click.option("--print-env", is_flag=True, help="Only print the environment variables, then exit.")
+def sandbox(size: int, cw_port: int, encharge_port: int, state_file: Path | None, print_env: bool) -> None:
+    """Serve both sandbox APIs on loopback until interrupted, and print how to point the pipeline at them."""
+    from marketing_pipeline.sandbox.launch import running_sandboxes, sandbox_env
+
+    if print_env:
+        click.echo(env_lines(sandbox_env(cw_port, encharge_port)))
+        return
+    state = state_file or settings.dagster_home().resolve() / "sandbox" / "encharge.json"
+    with running_sandboxes(size=size, cw_port=cw_port, encharge_port=encharge_port, state_file=state) as boxes:
+        click.echo(f"ConnectWise sandbox: {boxes.connectwise.base_url}")
+        click.echo(f"Encharge sandbox:    {boxes.encharge.base_url}  (state: {state})")
+        click.echo("\nPoint the pipeline at them (e.g. in another terminal, before `dagster dev`):\n")
+        click.echo(env_lines(boxes.env()))
+        click.echo("\nCtrl-C stops the sandboxes.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("stopped")
+
+
+@click.command()
+@click.option("--size", default=86, show_default=True, help="Contacts that pass the first sync's filter.")
+def demo(size: int) -> None:
+    """The newcomer's one command: sandboxes, init, a sync through Dagster, and what it did."""
+    from marketing_pipeline.launch.home import ensure_dagster_home
+    from marketing_pipeline.launch.trigger import trigger_sync
+    from marketing_pipeline.sandbox.launch import running_sandboxes
+    from marketing_pipeline.store.repository import open_store
+    from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
+
+    # The demo never touches a configured instance or database: it keeps to ./.dagster_home.
+    os.environ["DAGSTER_HOME"] = str(Path.cwd() / settings.DEFAULT_DAGSTER_HOME)
+    home = ensure_dagster_home()
+    os.environ[settings.MARKETING_DATABASE_URL] = f"sqlite:///{home / 'marketing.db'}"
+    state = home / "sandbox" / "encharge.json"
+    state.unlink(missing_ok=True)  # each demo starts from the same overlapping audience
+    with running_sandboxes(size=size, state_file=state) as boxes:
+        os.environ.update(boxes.env())
+        initialise_store(settings.database_url())
+        store = open_store()
+        manifest = boxes.dataset.manifest
+        key = str(FIRST_SYNC["key"])
+        click.echo(f"Dagster home: {home}")
+        click.echo(f"Sandboxes: ConnectWise {boxes.connectwise.base_url}, Encharge {boxes.encharge.base_url}")
+        click.echo(
+            f"ConnectWise: {len(boxes.dataset.companies)} companies, {len(boxes.dataset.contacts)} contacts"
+            f" ({len(manifest.passing_contact_ids)} pass the filter); Encharge: "
+            f"{len(boxes.dataset.people)} people\n"
+        )
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("dry run", lambda: trigger_sync(store, key, dry_run=True)),
+            ("first sync", lambda: trigger_sync(store, key)),
+            ("second sync (nothing changed)", lambda: trigger_sync(store, key)),
+        ]
+        for label, step in steps:
+            boxes.encharge.clear_log()
+            started = time.perf_counter()
+            result = step()
+            writes = boxes.encharge.request_count("POST") + boxes.encharge.request_count("DELETE")
+            text = describe_run(result.run) if result.run else f"Failed: {result.error}"
+            click.echo(f"{label:<32} {text}  [{writes} write requests, {time.perf_counter() - started:.1f}s]")
+            if not result.success:
+                sys.exit(1)
+        sync = store.get_sync(key)
+        click.echo("\n" + runs_table(store.list_runs(sync, limit=3)))
+    click.echo(
+        "\nSee it in the Dagster UI (same instance, same data), from this folder:\n"
+        "  terminal 1:  .venv/bin/marketing-pipeline sandbox\n"
+        '  terminal 2:  eval "$(.venv/bin/marketing-pipeline sandbox --print-env)"; '
+        f"DAGSTER_HOME={home} .venv/bin/dagster dev\n"
+        "  then open http://127.0.0.1:3000 (Assets > marketing_sync, or Automation for the schedule)"
+    )

@@ -1,0 +1,131 @@
+"""How syncs and runs read on a terminal: the specification's cards and run-history table, and `--json`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+from marketing_pipeline import settings
+from marketing_pipeline.store.models import Sync, SyncRun
+from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline.sync.outcome import summary_line
+from marketing_pipeline.sync.schedule import next_tick
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def duration(run: SyncRun) -> str:
+    seconds = run.duration_seconds
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def describe_run(run: SyncRun) -> str:
+    """The card's "last run" text, e.g. "85 synced, 1 new, 0 removed" or "Failed: ..."."""
+    if run.status == "failed":
+        return f"Failed: {run.error_message or 'unknown error'}"
+    if run.status == "running":
+        return "Running"
+    text = summary_line(run.counts)
+    if run.dry_run:
+        details = run.details if isinstance(run.details, dict) else {}
+        return str(details.get("summary") or f"Dry run ({text})")
+    return text
+
+
+def next_run(sync: Sync) -> datetime | None:
+    if not sync.enabled or not sync.schedule or sync.problems:
+        return None
+    return next_tick(sync.schedule, settings.schedule_timezone(), datetime.now(timezone.utc))
+
+
+def status_badge(sync: Sync) -> str:
+    return "Active" if sync.enabled else "Paused"
+
+
+def sync_json(store: SyncStore, sync: Sync) -> dict[str, Any]:
+    last = store.last_run(sync)
+    upcoming = next_run(sync)
+    return {
+        **sync.to_json_dict(),
+        "status": status_badge(sync),
+        "lastRun": last.to_json_dict() | {"result": describe_run(last)} if last else None,
+        "nextRunAt": upcoming.isoformat() if upcoming else None,
+        "timezone": settings.schedule_timezone(),
+    }
+
+
+def card(store: SyncStore, sync: Sync) -> str:
+    last = store.last_run(sync)
+    upcoming = next_run(sync)
+    lines = [f"{sync.name}  [{status_badge(sync)}]", f"  key: {sync.key}   id: {sync.id}   tag: {sync.tag_name}"]
+    if sync.description:
+        lines.append(f"  {sync.description}")
+    lines.append(f"  Schedule: {sync.schedule or 'none'} ({settings.schedule_timezone()})")
+    lines.append(f"  Last run: {when(last.started_at) + ' - ' + describe_run(last) if last else 'never'}")
+    lines.append(f"  Next run: {upcoming.strftime('%Y-%m-%d %H:%M %Z') if upcoming else '-'}")
+    for problem in sync.problems:
+        lines.append(f"  ! {problem}")
+    return "\n".join(lines)
+
+
+RUN_HEADERS = ("Date", "Trigger", "Duration", "Created", "Updated", "Removed", "Skipped", "Failed", "Status", "Run id")
+
+
+def runs_table(runs: Sequence[SyncRun]) -> str:
+    rows = [
+        (
+            when(r.started_at),
+            r.triggered_by + (" (dry run)" if r.dry_run else ""),
+            duration(r),
+            r.contacts_created,
+            r.contacts_updated,
+            r.contacts_removed,
+            r.contacts_skipped,
+            r.contacts_failed,
+            r.status,
+            r.id,
+        )
+        for r in runs
+    ]
+    return table(RUN_HEADERS, rows) if rows else "no runs yet"
+
+
+def run_details_table(run: SyncRun) -> str:
+    """The per-contact rows of a run record, or an empty string when it has none."""
+    details = run.details if isinstance(run.details, dict) else {}
+    contacts = details.get("contacts") or []
+    lines = []
+    if contacts:
+        rows = [
+            (
+                c.get("action"),
+                c.get("status"),
+                c.get("email") or c.get("contactId"),
+                c.get("error") or c.get("changes") or c.get("reason"),
+            )
+            for c in contacts
+        ]
+        lines.append("\n" + table(("Action", "Status", "Email / contact", "Detail"), rows))
+    if details.get("truncated"):
+        lines.append(f"... and {details['truncated']} more (only the first rows are kept)")
+    return "\n".join(lines)

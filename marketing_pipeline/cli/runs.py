@@ -1,0 +1,52 @@
+"""`marketing-pipeline runs`: a sync's run history and one run's per-contact details."""
+
+from __future__ import annotations
+
+import click
+
+from marketing_pipeline.cli.display import describe_run, emit_json, run_details_table, runs_table
+from marketing_pipeline.store.repository import open_store
+
+
+@click.group()
+def runs() -> None:
+    """Run history."""
+
+
+@runs.command("list")
+@click.argument("sync_ref", metavar="SYNC")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True)
+def runs_list(sync_ref: str, limit: int, offset: int, as_json: bool) -> None:
+    """A sync's runs, newest first."""
+    store = open_store()
+    sync = store.get_sync(sync_ref)
+    items = store.list_runs(sync, limit=limit, offset=offset)
+    if as_json:
+        emit_json(
+            {
+                "total": store.count_runs(sync),
+                "limit": limit,
+                "offset": offset,
+                "runs": [r.to_json_dict() for r in items],
+            }
+        )
+        return
+    click.echo(runs_table(items))
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True)
+def runs_show(run_id: str, as_json: bool) -> None:
+    """One run (by its id or its Dagster run id) with its per-contact details."""
+    run = open_store().get_run(run_id)
+    if as_json:
+        emit_json(run.to_json_dict())
+        return
+    click.echo(runs_table([run]))
+    click.echo(f"\nResult: {describe_run(run)}")
+    details = run_details_table(run)
+    if details:
+        click.echo(details)

@@ -1,0 +1,159 @@
+"""`marketing-pipeline syncs`: the specification's cards, the Settings modal and "Sync Now"."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from marketing_pipeline.cli.display import card, describe_run, emit_json, runs_table, sync_json
+from marketing_pipeline.errors import InvalidSyncConfigError, MarketingPipelineError
+from marketing_pipeline.store.repository import open_store
+from marketing_pipeline.sync.schedule import Frequency, ScheduleChoiceError, cron_for, validate_cron
+
+FLAG_OF_PART = {"time": "--at", "frequency": "--daily/--weekly/--monthly"}
+
+
+@click.group()
+def syncs() -> None:
+    """List, show, change and trigger sync automations."""
+
+
+@syncs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the specification's field names).")
+def syncs_list(as_json: bool) -> None:
+    """Every sync with its status, last run and next scheduled run."""
+    store = open_store()
+    items = store.list_syncs()
+    if as_json:
+        emit_json([sync_json(store, s) for s in items])
+        return
+    if not items:
+        click.echo("no syncs: run `marketing-pipeline init`")
+    click.echo("\n\n".join(card(store, s) for s in items))
+
+
+@syncs.command("show")
+@click.argument("sync_ref", metavar="SYNC")
+@click.option("--json", "as_json", is_flag=True)
+def syncs_show(sync_ref: str, as_json: bool) -> None:
+    """One sync (by id, key or name) and its last 10 runs."""
+    store = open_store()
+    sync = store.get_sync(sync_ref)
+    runs = store.list_runs(sync, limit=10)
+    if as_json:
+        emit_json({**sync_json(store, sync), "runs": [r.to_json_dict() for r in runs]})
+        return
+    click.echo(card(store, sync))
+    click.echo("\nLast runs:\n" + runs_table(runs))
+
+
+def cron_from_flags(daily: bool, weekly: str | None, monthly: int | None, at: str | None) -> str | None:
+    """The cron of --daily / --weekly DAY / --monthly DAY [--at HH:MM], or None when none is given."""
+    chosen: list[tuple[Frequency, str | int | None, str]] = [
+        choice
+        for choice in (("daily", None, "--daily"), ("weekly", weekly, "--weekly"), ("monthly", monthly, "--monthly"))
+        if (choice[0] == "daily" and daily) or (choice[0] != "daily" and choice[1] is not None)
+    ]
+    if not chosen:
+        if at:
+            raise InvalidSyncConfigError("--at goes with --daily, --weekly or --monthly")
+        return None
+    if len(chosen) > 1:
+        raise InvalidSyncConfigError("choose one of --daily, --weekly and --monthly")
+    frequency, day, flag = chosen[0]
+    try:
+        return cron_for(frequency, day=day, at=at)
+    except ScheduleChoiceError as exc:
+        raise InvalidSyncConfigError(f"{FLAG_OF_PART.get(exc.part, flag)} {exc.detail}") from None
+
+
+@syncs.command("update")
+@click.argument("sync_ref", metavar="SYNC")
+@click.option("--schedule", help="A five-field cron expression, e.g. '0 6 * * 1'.")
+@click.option("--enable/--disable", "enabled", default=None, help="Resume or pause the sync.")
+@click.option("--daily", is_flag=True, help="Every day (with --at).")
+@click.option("--weekly", metavar="DAY", help="Every week on DAY (mon..sun), with --at.")
+@click.option("--monthly", type=int, metavar="DAY", help="Every month on DAY (1-28), with --at.")
+@click.option("--at", "at", metavar="HH:MM", help="Time of day for --daily/--weekly/--monthly (default 06:00).")
+@click.option(
+    "--dagster-url",
+    envvar="DAGSTER_WEBSERVER_URL",
+    metavar="URL",
+    help="A running webserver (e.g. http://127.0.0.1:3000) to reload and update at once.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def syncs_update(
+    sync_ref: str,
+    schedule: str | None,
+    enabled: bool | None,
+    daily: bool,
+    weekly: str | None,
+    monthly: int | None,
+    at: str | None,
+    dagster_url: str | None,
+    as_json: bool,
+) -> None:
+    """Change a sync's schedule and/or pause or resume it (validated before anything is written)."""
+    friendly = cron_from_flags(daily, weekly, monthly, at)
+    if friendly and schedule:
+        raise InvalidSyncConfigError("give either --schedule or --daily/--weekly/--monthly, not both")
+    cron = friendly or schedule
+    if cron is None and enabled is None:
+        raise InvalidSyncConfigError(
+            "nothing to change: give --schedule, --daily/--weekly/--monthly, --enable or --disable"
+        )
+    if cron is not None:
+        validate_cron(cron)
+    store = open_store()
+    sync = store.update_sync(sync_ref, schedule=cron, enabled=enabled)
+    dagster_note = (
+        "Dagster re-reads the row at every tick, so pausing takes effect now. A new cron takes effect when the "
+        "code location reloads (Deployment > Reload in the UI, or give --dagster-url)."
+    )
+    if dagster_url and sync.key:
+        from marketing_pipeline.defs.schedules import schedule_name
+        from marketing_pipeline.launch.webserver import DagsterWebserver
+
+        try:
+            state = DagsterWebserver(dagster_url).apply_sync_change(schedule_name(sync.key))
+        except MarketingPipelineError as exc:
+            click.echo(f"warning: saved, but Dagster was not updated: {exc}", err=True)
+        else:
+            dagster_note = (
+                f"Dagster: code location reloaded; schedule {state.name} is {state.status} at '{state.cron}'"
+                if state.status
+                else f"Dagster: code location reloaded; {sync.name} has no schedule"
+            )
+    if as_json:
+        emit_json(sync_json(store, sync))
+        return
+    click.echo(card(store, sync))
+    click.echo("\n" + dagster_note)
+
+
+@syncs.command("trigger")
+@click.argument("sync_ref", metavar="SYNC")
+@click.option("--dry-run", is_flag=True, help="Compute and show the plan; write nothing to Encharge.")
+@click.option("--force", is_flag=True, help="Apply even if the safety brake would stop it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
+def syncs_trigger(sync_ref: str, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Run a sync now through Dagster (it shows in the UI's run history) and wait for it."""
+    from marketing_pipeline.launch.trigger import trigger_sync
+
+    result = trigger_sync(open_store(), sync_ref, dry_run=dry_run, force=force)
+    if as_json:
+        emit_json(
+            {
+                "dagsterRunId": result.dagster_run_id,
+                "success": result.success,
+                "run": result.run.to_json_dict() if result.run else None,
+                "error": result.error,
+            }
+        )
+    elif result.run is not None:
+        click.echo(f"{describe_run(result.run)}  (run {result.run.id}, Dagster run {result.dagster_run_id})")
+    else:
+        click.echo(f"Failed: {result.error} (Dagster run {result.dagster_run_id})")
+    if not result.success or result.run is None or result.run.status != "completed":
+        sys.exit(1)

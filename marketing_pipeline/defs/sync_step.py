@@ -1,0 +1,132 @@
+"""What every asset of a sync does around its own work, in one helper: find the sync of the partition,
+open the run's record in the ledger (once per Dagster run), time the step, and when the step fails for the
+last time, mark the record failed and turn our own errors into a one-line Failure."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import dagster as dg
+
+from marketing_pipeline.defs.resources import MarketingStoreResource
+from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineError
+from marketing_pipeline.runs.ledger import RunStart, SyncRunLedger
+from marketing_pipeline.store.models import Sync, SyncRun
+from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline.sync.domain import TRIGGERS, Trigger
+
+APPLY_ASSET = dg.AssetKey("encharge_audience")
+TRIGGER_TAG = "marketing/triggered_by"
+
+
+def is_dry_run(run_config: dict[str, Any]) -> bool:
+    """The apply step's `dry_run`, read from the run config, so the run's row is marked from the start."""
+    ops = run_config.get("ops") or {}
+    config = (ops.get(APPLY_ASSET.to_user_string()) or {}).get("config") or {}
+    return bool(config.get("dry_run", False))
+
+
+def triggered_by(run: dg.DagsterRun) -> Trigger:
+    tags = run.tags
+    if "dagster/backfill" in tags:
+        return "backfill"
+    if "dagster/schedule_name" in tags:
+        return "schedule"
+    value = tags.get(TRIGGER_TAG, "manual")
+    return cast(Trigger, value) if value in TRIGGERS else "manual"
+
+
+def includes_apply(run: dg.DagsterRun) -> bool:
+    """Only runs that apply a plan are sync runs with a MarketingSyncRun row; exploring one asset is not."""
+    return not run.asset_selection or APPLY_ASSET in run.asset_selection
+
+
+class InstanceRuns:
+    """The ledger's view of Dagster runs, through the instance."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self.instance = instance
+
+    def is_finished(self, run_id: str) -> bool:
+        run = self.instance.get_run_by_id(run_id)
+        return run is None or run.is_finished
+
+    def mark_failed(self, run_id: str, why: str) -> None:
+        run = self.instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            self.instance.report_run_failed(run, why)
+
+
+def ledger_for(store: SyncStore, instance: dg.DagsterInstance) -> SyncRunLedger:
+    return SyncRunLedger(store, InstanceRuns(instance))
+
+
+@dataclass(frozen=True)
+class SyncStep:
+    store: SyncStore
+    ledger: SyncRunLedger
+    sync: Sync
+    run: SyncRun | None  # None when the Dagster run does not apply a plan (one asset explored alone)
+    started: float
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Transient API trouble (5xx, timeouts after the client's own retries) may pass; config errors won't."""
+    if isinstance(exc, dg.Failure | ApiAuthError):
+        return False
+    if isinstance(exc, ApiError):
+        return exc.status is None or exc.status >= 500 or exc.status == 429
+    return not isinstance(exc, MarketingPipelineError)
+
+
+def _retries_left(context: dg.AssetExecutionContext) -> bool:
+    policy = context.job_def.get_retry_policy_for_handle(context.op_execution_context.op_handle)
+    return policy is not None and context.retry_number < policy.max_retries
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, dg.Failure):
+        return exc.description or str(exc)
+    if isinstance(exc, MarketingPipelineError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _begin(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
+    ledger = ledger_for(store, context.instance)
+    try:
+        sync = store.get_sync_by_key(context.partition_key)
+        sync.require_runnable()
+        run = None
+        if includes_apply(context.run):
+            start = RunStart(
+                run_id=context.run.run_id,
+                triggered_by=triggered_by(context.run),
+                dry_run=is_dry_run(context.run.run_config),
+            )
+            run = ledger.open(sync, start)
+    except MarketingPipelineError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    return SyncStep(store=store, ledger=ledger, sync=sync, run=run, started=time.perf_counter())
+
+
+@contextmanager
+def sync_step(context: dg.AssetExecutionContext, marketing_store: MarketingStoreResource) -> Iterator[SyncStep]:
+    step = _begin(context, marketing_store.store())
+    try:
+        yield step
+    except Exception as exc:
+        if _retryable(exc) and _retries_left(context):
+            raise
+        message = _message(exc)
+        try:
+            step.ledger.fail(context.run.run_id, message)
+        except MarketingPipelineError as store_error:
+            context.log.error(f"could not mark the run failed: {store_error}")
+        if isinstance(exc, MarketingPipelineError):
+            raise dg.Failure(description=message, allow_retries=False) from None
+        raise

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the ConnectWise and Encharge clients: retries, rate limiting, redaction."""
