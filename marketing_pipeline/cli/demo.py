@@ -63,7 +63,7 @@ def demo(size: int) -> None:
 
     # The demo never touches a configured instance or database: it keeps to ./.dagster_home.
     os.environ["DAGSTER_HOME"] = str(Path.cwd() / settings.DEFAULT_DAGSTER_HOME)
-    home = ensure_dagster_home()
+    home = ensure_dagster_home(postgres=False)
     os.environ[settings.MARKETING_DATABASE_URL] = f"sqlite:///{home / 'marketing.db'}"
     state = home / "sandbox" / "encharge.json"
     state.unlink(missing_ok=True)  # each demo starts from the same overlapping audience

@@ -1,14 +1,14 @@
-"""The repository's dagster.yaml, for real: the sync job on a PostgreSQL-backed Dagster instance."""
+"""The instance `init` writes for production, for real: the sync job on a PostgreSQL-backed Dagster instance."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from marketing_pipeline.launch.home import ensure_dagster_home
 from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.launch.trigger import trigger_sync
 from marketing_pipeline.sandbox.launch import Sandboxes
@@ -16,16 +16,14 @@ from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
 from marketing_pipeline_tests.conftest import SYNC_KEY
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def test_sync_job_on_the_production_instance_config(
     pg_database: Callable[[], str], sandboxes: Sandboxes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dagster_db, marketing_db = pg_database(), pg_database()
-    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_db)
+    assert ensure_dagster_home() == tmp_path.resolve()
     monkeypatch.setenv("MARKETING_DATABASE_URL", marketing_db)
     for name, value in sandboxes.env().items():
         monkeypatch.setenv(name, value)
@@ -37,6 +35,9 @@ def test_sync_job_on_the_production_instance_config(
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.get_concurrency_config().run_queue_config.tag_concurrency_limits == [
+            {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        ]
         register_sync_partitions(instance, store)
         result = trigger_sync(store, SYNC_KEY, instance=instance)
         assert result.success, result.error

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline_tests.conftest import SYNC_KEY
 from marketing_pipeline_tests.reliability.convergence import assert_converged
 
-REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("marketing-pipeline"))
 
 
@@ -31,7 +29,6 @@ def cli_env(pg_database: Callable[[], str], sandboxes: Sandboxes, tmp_path: Path
     dagster_db, marketing_db = pg_database(), pg_database()
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {
         **os.environ,
         **sandboxes.env(),
@@ -43,7 +40,8 @@ def cli_env(pg_database: Callable[[], str], sandboxes: Sandboxes, tmp_path: Path
         "ENCHARGE_CONCURRENCY": "1",
         "ENCHARGE_REQUESTS_PER_SECOND": "0",
     }
-    # As the README says: `init` first. It migrates our tables and creates Dagster's in its database.
+    # As the README says: `init` first. It writes the instance configuration (PostgreSQL storage, as
+    # DAGSTER_POSTGRES_URL is set), migrates our tables and creates Dagster's in its database.
     init = subprocess.run([CLI, "init"], env=env, capture_output=True, text=True, timeout=120)
     assert init.returncode == 0, init.stderr
     return {"env": env, "home": home, "store": SyncStore(marketing_db)}
