@@ -8,7 +8,7 @@ people who already exist; only brand-new people may carry `tags` in the upsert.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,12 +50,17 @@ def describe_encharge_error(response: requests.Response) -> ApiError:
     return ApiError(f"{SERVICE} answered HTTP {status} on {response.request.method} {path}{suffix}", status)
 
 
+Key = Hashable  # the caller's handle on one write, returned with its outcome
+Person = dict[str, Any]
+
+
 @dataclass
 class WriteOutcome:
-    """What a batch of writes did: records that succeeded (with Encharge's answer) and those that failed."""
+    """What a set of writes did, by the caller's key: the keys that succeeded (with Encharge's answer for
+    that person, when it gave one) and those that failed (with why)."""
 
-    succeeded: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
-    failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    succeeded: list[tuple[Key, Person | None]] = field(default_factory=list)
+    failed: list[tuple[Key, str]] = field(default_factory=list)
 
     def extend(self, other: WriteOutcome) -> None:
         self.succeeded.extend(other.succeeded)
@@ -187,22 +192,25 @@ class EnchargeClient:
 
     # --- writes ----------------------------------------------------------------------------------
 
-    def upsert_people(self, records: Sequence[dict[str, Any]]) -> WriteOutcome:
+    def upsert_people(self, people: Mapping[Key, Person]) -> WriteOutcome:
         """`POST /people` in batches. A batch refused with 400 is split until the bad record is alone,
         so one bad contact never fails its neighbours."""
-        for record in records:
+        items = list(people.items())
+        for _, record in items:
             if not record.get("email") and not record.get("id"):
                 raise ValueError("every upserted person needs an email or an id")
-        batches = [list(records[i : i + self.batch_size]) for i in range(0, len(records), self.batch_size)]
+        batches = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
         return self._parallel(batches, self._upsert_batch)
 
-    def _upsert_batch(self, batch: list[dict[str, Any]]) -> WriteOutcome:
+    def _upsert_batch(self, batch: list[tuple[Key, Person]]) -> WriteOutcome:
         outcome = WriteOutcome()
-        response = self.transport.request("POST", "people", json=batch, ok_statuses=(400, 422))
+        response = self.transport.request(
+            "POST", "people", json=[record for _, record in batch], ok_statuses=(400, 422)
+        )
         if response.status_code in (400, 422):
             reason = str(describe_encharge_error(response))
             if len(batch) == 1:
-                outcome.failed.append((batch[0], reason))
+                outcome.failed.append((batch[0][0], reason))
                 return outcome
             middle = len(batch) // 2
             outcome.extend(self._upsert_batch(batch[:middle]))
@@ -216,37 +224,36 @@ class EnchargeClient:
             elif isinstance(body.get("user"), dict):
                 users = [body["user"]]
         by_email = {str(u.get("email", "")).lower(): u for u in users if isinstance(u, dict)}
-        for record in batch:
-            outcome.succeeded.append((record, by_email.get(str(record.get("email", "")).lower())))
+        for key, record in batch:
+            outcome.succeeded.append((key, by_email.get(str(record.get("email", "")).lower())))
         return outcome
 
-    def add_tag(self, tag: str, people: Sequence[dict[str, Any]]) -> WriteOutcome:
+    def add_tag(self, tag: str, people: Mapping[Key, Person]) -> WriteOutcome:
         """`POST /tags` for each person (`{"email": ...}` or `{"id": ...}`); unknown people fail alone."""
         return self._tag_calls("POST", tag, people, missing_is_ok=False)
 
-    def remove_tag(self, tag: str, people: Sequence[dict[str, Any]]) -> WriteOutcome:
+    def remove_tag(self, tag: str, people: Mapping[Key, Person]) -> WriteOutcome:
         """`DELETE /tags` for each person. A person who no longer exists no longer carries the tag."""
         return self._tag_calls("DELETE", tag, people, missing_is_ok=True)
 
-    def _tag_calls(
-        self, method: str, tag: str, people: Sequence[dict[str, Any]], *, missing_is_ok: bool
-    ) -> WriteOutcome:
+    def _tag_calls(self, method: str, tag: str, people: Mapping[Key, Person], *, missing_is_ok: bool) -> WriteOutcome:
         if "," in tag or not tag.strip():
             raise ValueError(f"{tag!r} is not a single Encharge tag")
 
-        def call(person: dict[str, Any]) -> WriteOutcome:
+        def call(item: tuple[Key, Person]) -> WriteOutcome:
+            key, person = item
             identifier = {"email": person["email"]} if person.get("email") else {"id": person["id"]}
             response = self.transport.request(
                 method, "tags", json={"tag": tag, **identifier}, ok_statuses=(400, 404, 422)
             )
             outcome = WriteOutcome()
             if response.ok or (response.status_code == 404 and missing_is_ok):
-                outcome.succeeded.append((person, None))
+                outcome.succeeded.append((key, None))
             else:
-                outcome.failed.append((person, str(describe_encharge_error(response))))
+                outcome.failed.append((key, str(describe_encharge_error(response))))
             return outcome
 
-        return self._parallel(list(people), call)
+        return self._parallel(list(people.items()), call)
 
     def _parallel(self, items: Sequence[Any], work: Callable[[Any], WriteOutcome]) -> WriteOutcome:
         total = WriteOutcome()

@@ -1,22 +1,24 @@
 """Applying a plan through the Encharge client: updates, creates, tag additions, tag removals.
 
-Each phase is batched and concurrent inside the client; one person's failure is recorded and the rest
-carry on. Only a failure that no retry can fix for everyone (a 401, say) stops the run.
+Every write carries its plan row's key (the row's index in `plan.actions`), and its outcome comes back
+under that key. Each phase is batched and concurrent inside the client; one person's failure is recorded
+and the rest carry on. Only a failure that no retry can fix for everyone (a 401, say) stops the run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import pandas as pd
 
-from marketing_pipeline.encharge.client import EnchargeClient, WriteOutcome
+from marketing_pipeline.encharge.client import EnchargeClient, Person, WriteOutcome
 from marketing_pipeline.sync.outcome import ActionResult
 from marketing_pipeline.sync.people import split_tags
 from marketing_pipeline.sync.plan import SYNCED_FIELDS, SyncPlan
 
 
-def _result(row: Any, status: str, error: str | None = None) -> ActionResult:
+def result(row: Any, status: str, error: str | None = None) -> ActionResult:
     return ActionResult(
         action=row.action,
         email=row.email,
@@ -29,14 +31,19 @@ def _result(row: Any, status: str, error: str | None = None) -> ActionResult:
     )
 
 
-def _collect(rows: dict[int, Any], outcome: WriteOutcome) -> list[ActionResult]:
-    results = [_result(rows[id(record)], "ok") for record, _ in outcome.succeeded]
-    results += [_result(rows[id(record)], "failed", error) for record, error in outcome.failed]
-    return results
+def results(rows: dict[Hashable, Any], outcome: WriteOutcome) -> list[ActionResult]:
+    return [result(rows[key], "ok") for key, _ in outcome.succeeded] + [
+        result(rows[key], "failed", error) for key, error in outcome.failed
+    ]
 
 
-def _update_record(row: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": row.person_id, "email": row.email}
+def rows_of(rows: dict[Hashable, Any], action: str) -> list[tuple[Hashable, Any]]:
+    """(key, row) for every action of one kind."""
+    return [(key, row) for key, row in rows.items() if row.action == action]
+
+
+def update_record(row: Any) -> Person:
+    record: Person = {"id": row.person_id, "email": row.email}
     for column, field in SYNCED_FIELDS:
         value = getattr(row, column)
         if value is not None and not pd.isna(value):
@@ -45,45 +52,39 @@ def _update_record(row: Any) -> dict[str, Any]:
 
 
 def apply_plan(client: EnchargeClient, plan: SyncPlan) -> list[ActionResult]:
-    results: list[ActionResult] = [_result(row, "skipped") for row in plan.of("skip").itertuples(index=False)]
+    rows: dict[Hashable, Any] = {row.Index: row for row in plan.actions.itertuples(index=True)}
+    done: list[ActionResult] = [result(row, "skipped") for _, row in rows_of(rows, "skip")]
 
     # Updates never carry `tags`: whether they add or replace in an upsert is undocumented.
-    rows: dict[int, Any] = {}
-    records = []
-    for row in plan.of("update").itertuples(index=False):
-        record = _update_record(row)
-        rows[id(record)] = row
-        records.append(record)
-    results += _collect(rows, client.upsert_people(records))
+    done += results(rows, client.upsert_people({key: update_record(row) for key, row in rows_of(rows, "update")}))
 
     # New people may carry the tag in the upsert: for them, add and replace are the same thing.
-    rows, records = {}, []
-    for row in plan.of("create").itertuples(index=False):
-        record = {
+    creates = {
+        key: {
             "email": row.email,
             "firstName": row.first_name,
             "lastName": row.last_name,
             "company": row.company,
             "tags": plan.tag,
         }
-        rows[id(record)] = row
-        records.append(record)
-    created = client.upsert_people(records)
+        for key, row in rows_of(rows, "create")
+    }
+    created = client.upsert_people(creates)
     # If Encharge ignored `tags` on create, tag those people explicitly.
-    untagged = [rec for rec, user in created.succeeded if user is None or plan.tag not in split_tags(user.get("tags"))]
-    follow_up = client.add_tag(plan.tag, [{"email": rec["email"]} for rec in untagged])
-    tagging_failed = {rec["email"].lower(): error for rec, error in follow_up.failed}
-    for record, _ in created.succeeded:
-        error = tagging_failed.get(record["email"].lower())
-        row = rows[id(record)]
-        results.append(_result(row, "failed", f"created, but tagging failed: {error}") if error else _result(row, "ok"))
-    results += [_result(rows[id(record)], "failed", error) for record, error in created.failed]
+    untagged = {
+        key: {"email": creates[key]["email"]}
+        for key, user in created.succeeded
+        if user is None or plan.tag not in split_tags(user.get("tags"))
+    }
+    tagging_failed = dict(client.add_tag(plan.tag, untagged).failed)
+    for key, _ in created.succeeded:
+        error = tagging_failed.get(key)
+        done.append(
+            result(rows[key], "failed", f"created, but tagging failed: {error}") if error else result(rows[key], "ok")
+        )
+    done += [result(rows[key], "failed", error) for key, error in created.failed]
 
     for action, call in (("add_tag", client.add_tag), ("remove_tag", client.remove_tag)):
-        rows, records = {}, []
-        for row in plan.of(action).itertuples(index=False):
-            record = {"email": row.email, "id": row.person_id}
-            rows[id(record)] = row
-            records.append(record)
-        results += _collect(rows, call(plan.tag, records))
-    return results
+        people = {key: {"email": row.email, "id": row.person_id} for key, row in rows_of(rows, action)}
+        done += results(rows, call(plan.tag, people))
+    return done

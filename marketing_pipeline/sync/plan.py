@@ -1,14 +1,15 @@
 """The diff between the ConnectWise audience and the Encharge people: what a sync will write.
 
-Rules (the seed's, made exact):
-- contacts are matched to people by email, case-insensitively; two contacts with one email are one
-  person (the lower contact id wins, the other is skipped as a duplicate);
-- a contact with no usable email is skipped with the reason;
-- an existing person is updated only in the fields (first name, last name, company) whose ConnectWise
-  value is non-empty and differs, and gets the tag if it lacks it;
-- a contact with no person becomes a new person with the tag;
-- a person carrying the tag whose address is not in the audience loses the tag and nothing else;
-- people without the tag, and every other tag, are never touched.
+`build_plan` reads as its steps, each a rule of the original specification made exact:
+1. skips: a contact with no usable email is skipped with the reason; two contacts with one address
+   (matched case-insensitively) are one person, the lower contact id wins and the other is a duplicate;
+2. matching: each remaining contact is matched to the Encharge person with its address;
+3. creates: a contact no person matches becomes a new person with the tag;
+4. updates: a matched person is updated only in the fields (first name, last name, company) whose
+   ConnectWise value is non-empty and differs;
+5. tag additions: a matched person without the tag gets it;
+6. removals: a person carrying the tag whose address is not in the audience loses the tag, nothing else.
+People without the tag, and every other tag, are never touched.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ ACTION_COLUMNS = [
 ]
 # (ConnectWise column, Encharge field name)
 SYNCED_FIELDS = (("first_name", "firstName"), ("last_name", "lastName"), ("company", "company"))
+MATCHED_PERSON_COLUMNS = ["email_key", "person_id", "email", "first_name", "last_name", "company", "has_tag"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class PlanCounts:
 
 @dataclass(frozen=True)
 class SyncPlan:
+    """`actions` holds one row per action; its index (0..n-1) is each action's key, which the apply step
+    carries through every write and back to its result."""
+
     tag: str
     contacts_total: int
     tagged_before: int
@@ -92,7 +97,8 @@ class SyncPlan:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _frame(rows: pd.DataFrame, action: str, **columns: object) -> pd.DataFrame:
+def _actions(rows: pd.DataFrame, action: str, **columns: object) -> pd.DataFrame:
+    """Action rows for `rows`: the named columns set (a Series or a constant), the others empty."""
     out = pd.DataFrame(index=rows.index)
     out["action"] = action
     for name in ACTION_COLUMNS[1:]:
@@ -101,33 +107,26 @@ def _frame(rows: pd.DataFrame, action: str, **columns: object) -> pd.DataFrame:
     return out
 
 
-def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str) -> SyncPlan:
-    """The plan for one sync. `contacts` as from `audience.contact_frame`, `people` as from
-    `people.people_frame`, `tag` the sync's Encharge tag."""
-    tag = tag.strip()
-    has_tag = people["tags"].map(lambda tags: tag in split_tags(tags)).astype(bool)
-
-    # Skips: no usable email, then duplicates of an earlier contact's address.
+def skips(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the audience: one contact per address, the lowest id first; the skipped contacts with why)."""
     contacts = contacts.sort_values("contact_id")
     unusable = contacts[contacts["email_problem"].notna()]
     usable = contacts[contacts["email_problem"].isna()]
     duplicated = usable.duplicated("email_key", keep="first")
-    first_by_key = usable[~duplicated].set_index("email_key")["contact_id"]
-    duplicates = usable[duplicated]
     audience = usable[~duplicated]
-
+    duplicates = usable[duplicated]
+    first_by_key = audience.set_index("email_key")["contact_id"]
     skipped = [
-        _frame(
+        _actions(
             unusable,
             "skip",
             contact_id=unusable["contact_id"],
-            email=None,
             first_name=unusable["first_name"],
             last_name=unusable["last_name"],
             company=unusable["company"],
             reason=unusable["email_problem"],
         ),
-        _frame(
+        _actions(
             duplicates,
             "skip",
             contact_id=duplicates["contact_id"],
@@ -138,61 +137,65 @@ def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str) -> SyncPl
             reason="duplicate email: same address as contact " + duplicates["email_key"].map(first_by_key).astype(str),
         ),
     ]
+    return audience, pd.concat([s for s in skipped if len(s)] or [_actions(contacts.iloc[:0], "skip")])
 
-    # One person per address: where Encharge holds several, prefer the one with the tag, then the lowest id.
-    addressed = people[people["email_key"].notna()].assign(_has_tag=has_tag)
-    addressed = addressed.sort_values(["_has_tag", "person_id"], ascending=[False, True])
+
+def match_people(audience: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """The audience, each contact with the Encharge person at its address (`person_id` None when there is
+    none; the person's own fields suffixed `_enc`). Where Encharge holds several people with one address,
+    the one with the tag is matched, then the lowest id."""
+    addressed = people[people["email_key"].notna()]
+    addressed = addressed.sort_values(["has_tag", "person_id"], ascending=[False, True])
     addressed = addressed.drop_duplicates("email_key", keep="first")
-    merged = audience.merge(
-        addressed[["email_key", "person_id", "email", "first_name", "last_name", "company", "_has_tag"]],
-        on="email_key",
-        how="left",
-        suffixes=("", "_enc"),
-    )
+    return audience.merge(addressed[MATCHED_PERSON_COLUMNS], on="email_key", how="left", suffixes=("", "_enc"))
 
-    new = merged[merged["person_id"].isna()]
-    existing = merged[merged["person_id"].notna()]
 
-    creates = _frame(
-        new,
+def creates(unmatched: pd.DataFrame) -> pd.DataFrame:
+    return _actions(
+        unmatched,
         "create",
-        email=new["email"],
-        contact_id=new["contact_id"],
-        first_name=new["first_name"],
-        last_name=new["last_name"],
-        company=new["company"],
-        reason=new["reason"],
+        email=unmatched["email"],
+        contact_id=unmatched["contact_id"],
+        first_name=unmatched["first_name"],
+        last_name=unmatched["last_name"],
+        company=unmatched["company"],
+        reason=unmatched["reason"],
     )
 
-    changed = pd.DataFrame(index=existing.index)
+
+def changed_fields(matched: pd.DataFrame) -> pd.DataFrame:
+    """Per matched contact and synced field: True where ConnectWise has a value that Encharge does not."""
+    changed = pd.DataFrame(index=matched.index)
     for column, _ in SYNCED_FIELDS:
-        ours = existing[column].fillna("")
-        theirs = existing[f"{column}_enc"].fillna("")
-        changed[column] = (ours != "") & (ours != theirs)
-    needs_update = changed.any(axis=1)
-    upd = existing[needs_update]
-    change_names = (
-        changed[needs_update].apply(
-            lambda row: ",".join(field for column, field in SYNCED_FIELDS if row[column]), axis=1
-        )
-        if len(upd)
+        ours = matched[column].fillna("")
+        changed[column] = (ours != "") & (ours != matched[f"{column}_enc"].fillna(""))
+    return changed
+
+
+def updates(matched: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
+    """Only the differing fields are set; the others stay empty, so the upsert leaves them alone."""
+    needs = changed.any(axis=1)
+    rows, flags = matched[needs], changed[needs]
+    names = (
+        flags.apply(lambda row: ",".join(field for column, field in SYNCED_FIELDS if row[column]), axis=1)
+        if len(rows)
         else pd.Series(dtype=object)
     )
-    updates = _frame(
-        upd,
+    return _actions(
+        rows,
         "update",
-        email=upd["email_enc"],
-        person_id=upd["person_id"],
-        contact_id=upd["contact_id"],
-        first_name=upd["first_name"].where(changed.loc[upd.index, "first_name"], None),
-        last_name=upd["last_name"].where(changed.loc[upd.index, "last_name"], None),
-        company=upd["company"].where(changed.loc[upd.index, "company"], None),
-        changes=change_names,
-        reason=upd["reason"],
+        email=rows["email_enc"],
+        person_id=rows["person_id"],
+        contact_id=rows["contact_id"],
+        **{column: rows[column].where(flags[column], None) for column, _ in SYNCED_FIELDS},
+        changes=names,
+        reason=rows["reason"],
     )
 
-    untagged = existing[~existing["_has_tag"].astype(bool)]
-    tag_adds = _frame(
+
+def tag_additions(matched: pd.DataFrame) -> pd.DataFrame:
+    untagged = matched[~matched["has_tag"].astype(bool)]
+    return _actions(
         untagged,
         "add_tag",
         email=untagged["email_enc"],
@@ -201,11 +204,10 @@ def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str) -> SyncPl
         reason=untagged["reason"],
     )
 
-    unchanged = int((~needs_update & existing["_has_tag"].astype(bool)).sum())
 
-    in_audience = set(audience["email_key"])
-    leaving = people[has_tag & ~people["email_key"].isin(in_audience)]
-    removals = _frame(
+def removals(people: pd.DataFrame, audience: pd.DataFrame) -> pd.DataFrame:
+    leaving = people[people["has_tag"] & ~people["email_key"].isin(set(audience["email_key"]))]
+    return _actions(
         leaving,
         "remove_tag",
         email=leaving["email"],
@@ -216,18 +218,31 @@ def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str) -> SyncPl
         reason="no longer in the ConnectWise audience",
     )
 
-    parts = [creates, updates, tag_adds, removals, *skipped]
-    actions = (
-        pd.concat([p for p in parts if len(p)], ignore_index=True)
-        if any(len(p) for p in parts)
-        else (pd.DataFrame(columns=ACTION_COLUMNS))
-    )
+
+def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str) -> SyncPlan:
+    """The plan for one sync. `contacts` as from `audience.contact_frame`, `people` as from
+    `people.people_frame`, `tag` the sync's Encharge tag."""
+    tag = tag.strip()
+    people = people.assign(has_tag=people["tags"].map(lambda tags: tag in split_tags(tags)).astype(bool))
+
+    audience, skipped = skips(contacts)
+    matched = match_people(audience, people)
+    existing = matched[matched["person_id"].notna()]
+    changed = changed_fields(existing)
+    parts = [
+        creates(matched[matched["person_id"].isna()]),
+        updates(existing, changed),
+        tag_additions(existing),
+        removals(people, audience),
+        skipped,
+    ]
+
+    actions = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=ACTION_COLUMNS)], ignore_index=True)
     actions = actions[ACTION_COLUMNS].astype(object)
-    actions = actions.where(actions.notna(), None)
     return SyncPlan(
         tag=tag,
         contacts_total=len(contacts),
-        tagged_before=int(has_tag.sum()),
-        unchanged=unchanged,
-        actions=actions.reset_index(drop=True),
+        tagged_before=int(people["has_tag"].sum()),
+        unchanged=int((~changed.any(axis=1) & existing["has_tag"].astype(bool)).sum()),
+        actions=actions.where(actions.notna(), None),
     )

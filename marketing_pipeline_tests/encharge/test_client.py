@@ -54,20 +54,21 @@ def test_a_wrong_or_missing_people_count_costs_requests_never_people(estimate: F
 
 
 def test_upserts_go_in_batches(sandboxes: Sandboxes) -> None:
-    records = [{"email": f"new{i}@example.com", "firstName": f"N{i}"} for i in range(250)]
+    records = {i: {"email": f"new{i}@example.com", "firstName": f"N{i}"} for i in range(250)}
     with client_for(sandboxes.encharge, batch_size=100) as client:
         outcome = client.upsert_people(records)
-    assert len(outcome.succeeded) == 250 and outcome.failed == []
+    assert sorted(key for key, _ in outcome.succeeded) == list(range(250)) and outcome.failed == []
     assert sandboxes.encharge.request_count("POST", "/v1/people") == 3
     assert all(user and user["id"] for _, user in outcome.succeeded)
 
 
 def test_a_bad_record_is_isolated_and_its_neighbours_written(sandboxes: Sandboxes) -> None:
-    records = [{"email": f"ok{i}@example.com"} for i in range(7)]
-    records.insert(5, {"email": "not-an-email@"})
+    emails = [f"ok{i}@example.com" for i in range(7)]
+    emails.insert(5, "not-an-email@")
+    records = {f"row-{i}": {"email": email} for i, email in enumerate(emails)}
     with client_for(sandboxes.encharge, batch_size=100) as client:
         outcome = client.upsert_people(records)
-    assert [r["email"] for r, _ in outcome.failed] == ["not-an-email@"]
+    assert [key for key, _ in outcome.failed] == ["row-5"]
     assert "Invalid email" in outcome.failed[0][1]
     assert len(outcome.succeeded) == 7
     assert all(sandboxes.encharge.find(email=f"ok{i}@example.com") for i in range(7))
@@ -77,26 +78,26 @@ def test_a_bad_record_is_isolated_and_its_neighbours_written(sandboxes: Sandboxe
 
 def test_tags_are_added_and_removed_and_other_tags_survive(sandboxes: Sandboxes) -> None:
     with EnchargeSandbox(people(2, tags=["vip", "webinar"])) as server, client_for(server) as client:
-        added = client.add_tag(TAG, [{"email": "person0@example.com"}, {"id": "id-00001"}])
-        assert len(added.succeeded) == 2
+        added = client.add_tag(TAG, {"a": {"email": "person0@example.com"}, "b": {"id": "id-00001"}})
+        assert sorted(key for key, _ in added.succeeded) == ["a", "b"]
         assert server.tags_of("person0@example.com") == {"vip", "webinar", TAG}
-        removed = client.remove_tag(TAG, [{"email": "PERSON0@example.com"}])
-        assert len(removed.succeeded) == 1
+        removed = client.remove_tag(TAG, {"a": {"email": "PERSON0@example.com"}})
+        assert removed.succeeded == [("a", None)]
         assert server.tags_of("person0@example.com") == {"vip", "webinar"}
         assert server.tags_of("person1@example.com") == {"vip", "webinar", TAG}
 
 
 def test_tagging_an_unknown_person_fails_alone_and_untagging_one_is_fine(sandboxes: Sandboxes) -> None:
     with client_for(sandboxes.encharge) as client:
-        added = client.add_tag(TAG, [{"email": "ghost@example.com"}])
+        added = client.add_tag(TAG, {1: {"email": "ghost@example.com"}})
         assert added.succeeded == [] and "HTTP 404" in added.failed[0][1] and "Person not found" in added.failed[0][1]
-        removed = client.remove_tag(TAG, [{"email": "ghost@example.com"}])
+        removed = client.remove_tag(TAG, {1: {"email": "ghost@example.com"}})
         assert len(removed.succeeded) == 1 and removed.failed == []
 
 
 def test_tags_must_be_single_tags(sandboxes: Sandboxes) -> None:
     with client_for(sandboxes.encharge) as client, pytest.raises(ValueError, match="not a single Encharge tag"):
-        client.add_tag("a,b", [{"email": "x@example.com"}])
+        client.add_tag("a,b", {1: {"email": "x@example.com"}})
 
 
 @pytest.mark.parametrize(
@@ -162,5 +163,5 @@ def test_a_single_user_response_is_understood(sandboxes: Sandboxes) -> None:
     user = {"id": "u-1", "email": "solo@example.com", "tags": TAG}
     sandboxes.encharge.faults.inject(Fault(status=200, body={"user": user}), path="/v1/people$")
     with client_for(sandboxes.encharge) as client:
-        outcome = client.upsert_people([{"email": "SOLO@example.com"}])
-    assert outcome.succeeded == [({"email": "SOLO@example.com"}, user)]
+        outcome = client.upsert_people({"solo": {"email": "SOLO@example.com"}})
+    assert outcome.succeeded == [("solo", user)]
