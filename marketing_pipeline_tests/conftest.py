@@ -1,5 +1,6 @@
-"""Shared fixtures: real PostgreSQL databases (one per test), SQLite stores, sandboxes over HTTP, and
-Dagster instances. With `CI` set, an unreachable PostgreSQL fails the PostgreSQL tests instead of skipping."""
+"""Fixtures: real PostgreSQL databases (one per test), SQLite stores, sandboxes over HTTP, Dagster
+instances and the pipeline harness. With `CI` set, an unreachable PostgreSQL fails the PostgreSQL tests
+instead of skipping. What the fixtures build lives in `support/`."""
 
 from __future__ import annotations
 
@@ -14,19 +15,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from marketing_pipeline.connectwise.client import ConnectWiseClient
-from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
-from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.sandbox.launch import Sandboxes, running_sandboxes
 from marketing_pipeline.store.database import dispose_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline.transport.http import RetrySettings
+from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resources
 
 PG_ADMIN_URL = os.environ.get("MARKETING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-SYNC_KEY = "managed-client-newsletter"
-FAST_RETRY = RetrySettings(max_attempts=4, base_delay=0.01, max_delay=0.05)
 
 
 @pytest.fixture(scope="session")
@@ -99,56 +95,6 @@ def sandboxes() -> Iterator[Sandboxes]:
         yield boxes
 
 
-def cw_client(boxes: Sandboxes, **overrides: object) -> ConnectWiseClient:
-    env = boxes.connectwise.env()
-    kwargs: dict = {
-        "base_url": env["CW_BASE_URL"],
-        "company_id": env["CW_COMPANY_ID"],
-        "public_key": env["CW_PUBLIC_KEY"],
-        "private_key": env["CW_PRIVATE_KEY"],
-        "client_id": env["CW_CLIENT_ID"],
-        "retry": RetrySettings(
-            max_attempts=4, base_delay=0.01, max_delay=0.05, retry_statuses=frozenset({429, 502, 503, 504})
-        ),
-    }
-    kwargs.update(overrides)
-    return ConnectWiseClient(**kwargs)
-
-
-def encharge_client(boxes: Sandboxes, **overrides: object) -> EnchargeClient:
-    kwargs: dict = {
-        "base_url": boxes.encharge.base_url,
-        "api_key": boxes.encharge.token,
-        "retry": FAST_RETRY,
-        "requests_per_second": 0,
-    }
-    kwargs.update(overrides)
-    return EnchargeClient(**kwargs)
-
-
-def pipeline_resources(boxes: Sandboxes, database_url: str) -> dict[str, object]:
-    env = boxes.env()
-    return {
-        "connectwise": ConnectWiseResource(
-            base_url=env["CW_BASE_URL"],
-            company_id=env["CW_COMPANY_ID"],
-            public_key=env["CW_PUBLIC_KEY"],
-            private_key=env["CW_PRIVATE_KEY"],
-            client_id=env["CW_CLIENT_ID"],
-            max_attempts=3,
-            timeout_seconds=2,
-        ),
-        "encharge": EnchargeResource(
-            base_url=env["ENCHARGE_BASE_URL"],
-            api_key=env["ENCHARGE_REST_API_KEY"],
-            requests_per_second=0,
-            max_attempts=3,
-            timeout_seconds=2,
-        ),
-        "marketing_store": MarketingStoreResource(database_url=database_url),
-    }
-
-
 @pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as inst:
@@ -156,11 +102,6 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 @pytest.fixture
-def pipeline(store: SyncStore, sandboxes: Sandboxes, instance: dg.DagsterInstance) -> dict[str, object]:
+def pipeline(store: SyncStore, sandboxes: Sandboxes, instance: dg.DagsterInstance) -> Pipeline:
     register_sync_partitions(instance, store)
-    return {
-        "store": store,
-        "boxes": sandboxes,
-        "instance": instance,
-        "resources": pipeline_resources(sandboxes, store.url),
-    }
+    return Pipeline(store=store, boxes=sandboxes, instance=instance, resources=pipeline_resources(sandboxes, store.url))

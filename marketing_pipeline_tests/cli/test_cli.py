@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from marketing_pipeline.cli import main
 from marketing_pipeline.sandbox.launch import Sandboxes
-from marketing_pipeline_tests.conftest import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY
 
 
 @pytest.fixture

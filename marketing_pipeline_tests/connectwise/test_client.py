@@ -15,7 +15,7 @@ from marketing_pipeline.sandbox.server import Fault
 from marketing_pipeline.store.seed import FIRST_SYNC
 from marketing_pipeline.sync.audience import company_frame, contact_frame
 from marketing_pipeline.sync.domain import FilterConfig
-from marketing_pipeline_tests.conftest import cw_client
+from marketing_pipeline_tests.support.clients import cw_client
 
 SEED = FilterConfig.model_validate(FIRST_SYNC["filter_config"])
 

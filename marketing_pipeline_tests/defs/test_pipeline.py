@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import dagster as dg
 import pytest
 
 from marketing_pipeline.sandbox.dataset import TAG
 from marketing_pipeline.sandbox.server import Fault
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline_tests.conftest import SYNC_KEY
-from marketing_pipeline_tests.defs.helpers import audience_metadata, checks, run_sync
+from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support.pipeline import Pipeline, audience_metadata, checks, step_failure
 
 
-def writes(pipeline: dict[str, Any]) -> int:
-    server = pipeline["boxes"].encharge
-    return server.request_count("POST") + server.request_count("DELETE")
-
-
-def last_run(pipeline: dict[str, Any]):  # type: ignore[no-untyped-def]
-    store: SyncStore = pipeline["store"]
-    return store.last_run(store.get_sync(SYNC_KEY))
-
-
-def test_first_sync_does_exactly_what_the_rules_say(pipeline: dict[str, Any]) -> None:
-    boxes = pipeline["boxes"]
+def test_first_sync_does_exactly_what_the_rules_say(pipeline: Pipeline) -> None:
+    boxes = pipeline.boxes
     manifest = boxes.dataset.manifest
     before = boxes.encharge.snapshot()
 
-    result = run_sync(pipeline)
+    result = pipeline.run()
 
     assert result.success
     after = boxes.encharge.snapshot()
@@ -51,7 +39,7 @@ def test_first_sync_does_exactly_what_the_rules_say(pipeline: dict[str, Any]) ->
         assert after[email] == before[email], email
     assert all(after[e]["unsubscribed"] == before[e]["unsubscribed"] for e in before)
 
-    run = last_run(pipeline)
+    run = pipeline.last_run()
     assert (run.status, run.triggered_by, run.dry_run) == ("completed", "manual", False)
     assert run.counts.to_json_dict() == {
         "contactsTotal": 86,
@@ -74,76 +62,76 @@ def test_first_sync_does_exactly_what_the_rules_say(pipeline: dict[str, Any]) ->
     assert checks(result) == {"source_not_collapsed": True, "no_failed_contacts": True}
 
 
-def test_second_run_makes_zero_writes(pipeline: dict[str, Any]) -> None:
-    assert run_sync(pipeline).success
-    boxes = pipeline["boxes"]
+def test_second_run_makes_zero_writes(pipeline: Pipeline) -> None:
+    assert pipeline.run().success
+    boxes = pipeline.boxes
     boxes.encharge.clear_log()
     boxes.connectwise.clear_log()
-    result = run_sync(pipeline)
+    result = pipeline.run()
     assert result.success
-    assert writes(pipeline) == 0
+    assert pipeline.writes() == 0
     assert boxes.encharge.request_count("GET", "/people/all") == 1  # 82 + 12 people: one page
     assert boxes.encharge.request_count("GET") == 2  # and the peopleCount estimate
     assert boxes.connectwise.request_count() == 2
     assert audience_metadata(result)["summary"] == "**83 synced, 0 new, 0 removed**"
 
 
-def test_dry_run_writes_nothing_and_is_marked(pipeline: dict[str, Any]) -> None:
-    before = pipeline["boxes"].encharge.snapshot()
-    result = run_sync(pipeline, dry_run=True)
+def test_dry_run_writes_nothing_and_is_marked(pipeline: Pipeline) -> None:
+    before = pipeline.boxes.encharge.snapshot()
+    result = pipeline.run(dry_run=True)
     assert result.success
-    assert writes(pipeline) == 0
-    assert pipeline["boxes"].encharge.snapshot() == before
-    run = last_run(pipeline)
+    assert pipeline.writes() == 0
+    assert pipeline.boxes.encharge.snapshot() == before
+    run = pipeline.last_run()
     assert run.dry_run is True and run.details["dryRun"] is True
     assert run.details["summary"] == "Dry run: would create 12, update 5, tag 6, untag 3; 3 skipped"
     assert audience_metadata(result)["dry_run"] is True
 
 
-def test_brake_stops_a_plan_that_would_untag_too_many(pipeline: dict[str, Any]) -> None:
-    store: SyncStore = pipeline["store"]
+def test_brake_stops_a_plan_that_would_untag_too_many(pipeline: Pipeline) -> None:
+    store: SyncStore = pipeline.store
     store.update_sync(SYNC_KEY)  # no-op; the audience shrinks when ConnectWise drops a company
-    boxes = pipeline["boxes"]
-    assert run_sync(pipeline).success
+    boxes = pipeline.boxes
+    assert pipeline.run().success
     # Most contacts leave ConnectWise: their companies lose the Fully Managed type.
     for company in boxes.dataset.companies[1:]:
         company["types"] = [{"id": 47, "name": "Break/Fix"}]
     before = boxes.encharge.snapshot()
     boxes.encharge.clear_log()
 
-    result = run_sync(pipeline)
+    result = pipeline.run()
 
     assert not result.success
-    assert writes(pipeline) == 0 and boxes.encharge.snapshot() == before
-    run = last_run(pipeline)
+    assert pipeline.writes() == 0 and boxes.encharge.snapshot() == before
+    run = pipeline.last_run()
     assert run.status == "failed"
     assert "above the 20% limit): nothing was applied" in run.error_message
     assert "force: true" in run.error_message
 
-    forced = run_sync(pipeline, force=True)
+    forced = pipeline.run(force=True)
     assert forced.success
-    assert last_run(pipeline).contacts_removed > 0
+    assert pipeline.last_run().contacts_removed > 0
 
 
-def test_brake_when_connectwise_yields_no_contacts(pipeline: dict[str, Any]) -> None:
-    assert run_sync(pipeline).success
-    pipeline["boxes"].connectwise.data["contacts"] = []
-    pipeline["boxes"].encharge.clear_log()
-    result = run_sync(pipeline)
-    assert not result.success and writes(pipeline) == 0
-    assert "ConnectWise returned no contacts" in last_run(pipeline).error_message
+def test_brake_when_connectwise_yields_no_contacts(pipeline: Pipeline) -> None:
+    assert pipeline.run().success
+    pipeline.boxes.connectwise.data["contacts"] = []
+    pipeline.boxes.encharge.clear_log()
+    result = pipeline.run()
+    assert not result.success and pipeline.writes() == 0
+    assert "ConnectWise returned no contacts" in pipeline.last_run().error_message
 
 
-def test_one_failing_contact_is_recorded_and_the_rest_carry_on(pipeline: dict[str, Any]) -> None:
-    boxes = pipeline["boxes"]
+def test_one_failing_contact_is_recorded_and_the_rest_carry_on(pipeline: Pipeline) -> None:
+    boxes = pipeline.boxes
     rejected = sorted(boxes.dataset.manifest.creates)[0]
     boxes.encharge.reject_emails.add(rejected)
 
-    result = run_sync(pipeline)
+    result = pipeline.run()
 
     assert result.success  # the run completes; the check reports the failure
     assert checks(result)["no_failed_contacts"] is False
-    run = last_run(pipeline)
+    run = pipeline.last_run()
     assert run.status == "completed" and run.contacts_failed == 1
     assert run.contacts_created == len(boxes.dataset.manifest.creates) - 1
     [failure] = [d for d in run.details["contacts"] if d["status"] == "failed"]
@@ -151,84 +139,82 @@ def test_one_failing_contact_is_recorded_and_the_rest_carry_on(pipeline: dict[st
     assert boxes.encharge.find(email=rejected) is None
 
     boxes.encharge.reject_emails.clear()
-    assert run_sync(pipeline).success
+    assert pipeline.run().success
     assert TAG in boxes.encharge.tags_of(rejected)  # the next run converges
 
 
-def test_an_auth_failure_mid_run_fails_the_run_and_its_record(pipeline: dict[str, Any]) -> None:
-    pipeline["boxes"].encharge.faults.inject(
+def test_an_auth_failure_mid_run_fails_the_run_and_its_record(pipeline: Pipeline) -> None:
+    pipeline.boxes.encharge.faults.inject(
         Fault(status=401, body={"error": {"message": "Token expired"}}), path="/v1/people"
     )
-    pipeline["boxes"].encharge.faults.inject(Fault(status=200, body={"people": []}), path="/v1/people/all")
-    result = run_sync(pipeline)
+    pipeline.boxes.encharge.faults.inject(Fault(status=200, body={"people": []}), path="/v1/people/all")
+    result = pipeline.run()
     assert not result.success
-    run = last_run(pipeline)
+    run = pipeline.last_run()
     assert run.status == "failed"
     assert run.error_message == "Encharge rejected the API key (HTTP 401: Token expired): check ENCHARGE_REST_API_KEY"
 
 
-def test_read_failure_marks_the_record_failed(pipeline: dict[str, Any]) -> None:
-    pipeline["boxes"].connectwise.faults.inject(Fault(status=403))
-    result = run_sync(pipeline)
+def test_read_failure_marks_the_record_failed(pipeline: Pipeline) -> None:
+    pipeline.boxes.connectwise.faults.inject(Fault(status=403))
+    result = pipeline.run()
     assert not result.success
-    run = last_run(pipeline)
+    run = pipeline.last_run()
     assert run.status == "failed" and "HTTP 403" in run.error_message and run.completed_at is not None
 
 
-def test_a_crashed_runs_row_is_released_by_the_next_run(pipeline: dict[str, Any]) -> None:
-    store: SyncStore = pipeline["store"]
+def test_a_crashed_runs_row_is_released_by_the_next_run(pipeline: Pipeline) -> None:
+    store: SyncStore = pipeline.store
     sync = store.get_sync(SYNC_KEY)
     crashed = store.start_run(sync, triggered_by="schedule", dagster_run_id="no-such-dagster-run")
-    result = run_sync(pipeline)
+    result = pipeline.run()
     assert result.success
     old = store.get_run(crashed.id)
     assert old.status == "failed" and "killed or crashed" in old.error_message
-    assert last_run(pipeline).status == "completed"
+    assert pipeline.last_run().status == "completed"
 
 
-def test_a_sync_already_running_in_dagster_is_refused(pipeline: dict[str, Any]) -> None:
-    store: SyncStore = pipeline["store"]
-    instance: dg.DagsterInstance = pipeline["instance"]
+def test_a_sync_already_running_in_dagster_is_refused(pipeline: Pipeline) -> None:
+    store: SyncStore = pipeline.store
+    instance: dg.DagsterInstance = pipeline.instance
     other = instance.create_run_for_job(
         dg.GraphDefinition(name="other", node_defs=[]).to_job(), status=dg.DagsterRunStatus.STARTED
     )
     store.start_run(store.get_sync(SYNC_KEY), triggered_by="manual", dagster_run_id=other.run_id)
-    before = pipeline["boxes"].encharge.snapshot()
-    result = run_sync(pipeline)
+    before = pipeline.boxes.encharge.snapshot()
+    result = pipeline.run()
     assert not result.success
-    assert pipeline["boxes"].encharge.snapshot() == before
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert f"already running in Dagster run {other.run_id}" in failure.step_failure_data.error.message
+    assert pipeline.boxes.encharge.snapshot() == before
+    assert f"already running in Dagster run {other.run_id}" in step_failure(result)
     assert store.count_runs(store.get_sync(SYNC_KEY)) == 1
 
 
-def test_triggered_by_follows_the_run_tags(pipeline: dict[str, Any]) -> None:
-    assert run_sync(pipeline, tags={"dagster/backfill": "abc"}).success
-    assert last_run(pipeline).triggered_by == "backfill"
-    assert run_sync(pipeline, tags={"dagster/schedule_name": "marketing_sync_x"}).success
-    assert last_run(pipeline).triggered_by == "schedule"
+def test_triggered_by_follows_the_run_tags(pipeline: Pipeline) -> None:
+    assert pipeline.run(tags={"dagster/backfill": "abc"}).success
+    assert pipeline.last_run().triggered_by == "backfill"
+    assert pipeline.run(tags={"dagster/schedule_name": "marketing_sync_x"}).success
+    assert pipeline.last_run().triggered_by == "schedule"
 
 
-def test_an_unknown_partition_fails_clearly(pipeline: dict[str, Any]) -> None:
-    pipeline["instance"].add_dynamic_partitions("marketing_sync", ["deleted-sync"])
-    result = run_sync(pipeline, key="deleted-sync")
+def test_an_unknown_partition_fails_clearly(pipeline: Pipeline) -> None:
+    pipeline.instance.add_dynamic_partitions("marketing_sync", ["deleted-sync"])
+    result = pipeline.run(key="deleted-sync")
     assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "no sync 'deleted-sync'" in failure.step_failure_data.error.message
+    assert "no sync 'deleted-sync'" in step_failure(result)
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
-def test_on_postgresql(pipeline: dict[str, Any]) -> None:
-    assert run_sync(pipeline).success
-    assert last_run(pipeline).contacts_created == 12
+def test_on_postgresql(pipeline: Pipeline) -> None:
+    assert pipeline.run().success
+    assert pipeline.last_run().contacts_created == 12
 
 
-def test_an_encharge_that_ignores_tags_on_create_still_converges_in_one_run(pipeline: dict[str, Any]) -> None:
-    boxes = pipeline["boxes"]
+def test_an_encharge_that_ignores_tags_on_create_still_converges_in_one_run(pipeline: Pipeline) -> None:
+    boxes = pipeline.boxes
     boxes.encharge.upsert_tags = "ignore"
-    assert run_sync(pipeline).success
+    assert pipeline.run().success
     for email in boxes.dataset.manifest.audience:
         assert TAG in boxes.encharge.tags_of(email), email
     creates = len(boxes.dataset.manifest.creates)
     assert boxes.encharge.request_count("POST", "/v1/tags") == 6 + creates  # the follow-up tags the new people
-    assert last_run(pipeline).contacts_failed == 0
+    assert pipeline.last_run().contacts_failed == 0

@@ -14,7 +14,9 @@ from marketing_pipeline.launch.trigger import trigger_sync
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline_tests.conftest import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY
+
+pytestmark = pytest.mark.slow  # a PostgreSQL-backed Dagster instance
 
 
 def test_sync_job_on_the_production_instance_config(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
 import pytest
@@ -16,14 +15,15 @@ from marketing_pipeline.sandbox.dataset import TAG, apply_churn, expected_audien
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline_tests.conftest import pipeline_resources
-from marketing_pipeline_tests.defs.helpers import run_sync
+from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resources
+
+pytestmark = pytest.mark.slow  # 5,000 contacts
 
 AUDIENCE, CONTACTS, PEOPLE = 2000, 5000, 5000
 
 
 @pytest.fixture
-def at_scale(sqlite_url: str, instance: dg.DagsterInstance) -> Iterator[dict[str, Any]]:
+def at_scale(sqlite_url: str, instance: dg.DagsterInstance) -> Iterator[Pipeline]:
     from marketing_pipeline.store.seed import initialise_store
 
     data = generate(AUDIENCE, companies=300, other_contacts=CONTACTS - AUDIENCE, encharge="empty")
@@ -37,7 +37,7 @@ def at_scale(sqlite_url: str, instance: dg.DagsterInstance) -> Iterator[dict[str
     register_sync_partitions(instance, store)
     with ConnectWiseSandbox(data.companies, data.contacts, indexed=True) as cw, EnchargeSandbox(readers) as en:
         boxes = Sandboxes(dataset=data, connectwise=cw, encharge=en)
-        yield {"store": store, "boxes": boxes, "instance": instance, "resources": pipeline_resources(boxes, sqlite_url)}
+        yield Pipeline(store=store, boxes=boxes, instance=instance, resources=pipeline_resources(boxes, sqlite_url))
 
 
 def counts(boxes: Sandboxes) -> dict[str, int]:
@@ -56,12 +56,12 @@ def check_state(boxes: Sandboxes) -> None:
     assert sum("blog" in p["tags"] for p in people) == PEOPLE - AUDIENCE
 
 
-def test_cold_steady_and_churn_at_5000_contacts(at_scale: dict[str, Any]) -> None:
-    boxes: Sandboxes = at_scale["boxes"]
+def test_cold_steady_and_churn_at_5000_contacts(at_scale: Pipeline) -> None:
+    boxes: Sandboxes = at_scale.boxes
     audience = len(expected_audience(boxes.dataset))
     qualifying = 300
 
-    assert run_sync(at_scale).success
+    assert at_scale.run().success
     check_state(boxes)
     cold = counts(boxes)
     fetched = boxes.connectwise.request_count("GET", "company/contacts")
@@ -72,7 +72,7 @@ def test_cold_steady_and_churn_at_5000_contacts(at_scale: dict[str, Any]) -> Non
 
     boxes.encharge.clear_log()
     boxes.connectwise.clear_log()
-    assert run_sync(at_scale).success
+    assert at_scale.run().success
     steady = counts(boxes)
     assert steady["writes"] == 0
     assert steady["people_pages"] == (PEOPLE - AUDIENCE + audience) // 100 + 1
@@ -82,9 +82,9 @@ def test_cold_steady_and_churn_at_5000_contacts(at_scale: dict[str, Any]) -> Non
     assert apply_churn(boxes.dataset, 21, seed=9) == {"renamed": 7, "left": 7, "joined": 7}
     boxes.connectwise.invalidate()
     boxes.encharge.clear_log()
-    assert run_sync(at_scale).success
+    assert at_scale.run().success
     check_state(boxes)
     churn = counts(boxes)
     assert churn["writes"] == 1 + 1 + 7  # one update batch, one create batch, seven tag removals
-    run = at_scale["store"].last_run(at_scale["store"].get_sync("managed-client-newsletter"))
+    run = at_scale.store.last_run(at_scale.store.get_sync("managed-client-newsletter"))
     assert (run.contacts_created, run.contacts_updated, run.contacts_removed) == (7, 7, 7)

@@ -20,7 +20,7 @@ from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.schema import marketing_sync
 from marketing_pipeline.store.seed import FIRST_SYNC
-from marketing_pipeline_tests.conftest import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY
 
 TZ = "Europe/London"
 

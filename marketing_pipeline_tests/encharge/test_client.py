@@ -9,7 +9,7 @@ from marketing_pipeline.errors import ApiAuthError, ApiError
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.sandbox.server import Fault
-from marketing_pipeline_tests.conftest import FAST_RETRY
+from marketing_pipeline_tests.support.clients import FAST_RETRY
 
 TAG = "managed-client-newsletter"
 

@@ -21,7 +21,9 @@ from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline_tests.conftest import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY
+
+pytestmark = pytest.mark.slow  # real dagster-webserver and daemon processes
 
 REPO = Path(__file__).resolve().parents[2]
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")

@@ -12,8 +12,8 @@ from marketing_pipeline.sandbox.dataset import TAG
 from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.schema import marketing_sync
-from marketing_pipeline_tests.conftest import SYNC_KEY
-from marketing_pipeline_tests.defs.helpers import run_sync
+from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support.pipeline import Pipeline
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -60,8 +60,8 @@ def hostile_contacts(template: dict[str, Any], start: int) -> list[tuple[dict[st
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_hostile_contacts_and_people(pipeline: dict[str, Any]) -> None:
-    boxes = pipeline["boxes"]
+def test_hostile_contacts_and_people(pipeline: Pipeline) -> None:
+    boxes = pipeline.boxes
     data = boxes.dataset
     template = next(c for c in data.contacts if c["id"] in set(data.manifest.passing_contact_ids))
     cases = hostile_contacts(template, 800000)
@@ -82,10 +82,10 @@ def test_hostile_contacts_and_people(pipeline: dict[str, Any]) -> None:
         )
     before = boxes.encharge.snapshot()
 
-    result = run_sync(pipeline)
+    result = pipeline.run()
 
     assert result.success
-    store: SyncStore = pipeline["store"]
+    store: SyncStore = pipeline.store
     run = store.last_run(store.get_sync(SYNC_KEY))
     details = {d.get("contactId"): d for d in run.details["contacts"]}
     for contact, expected in cases:
@@ -123,13 +123,13 @@ def test_hostile_contacts_and_people(pipeline: dict[str, Any]) -> None:
     ],
 )
 def test_bad_configuration_fails_clearly_and_writes_nothing(
-    pipeline: dict[str, Any], values: dict[str, Any], message: str
+    pipeline: Pipeline, values: dict[str, Any], message: str
 ) -> None:
-    with get_engine(pipeline["store"].url).begin() as conn:
+    with get_engine(pipeline.store.url).begin() as conn:
         conn.execute(update(marketing_sync).values(**values))
-    result = run_sync(pipeline)
+    result = pipeline.run()
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert message in failure.step_failure_data.error.message
-    boxes = pipeline["boxes"]
+    boxes = pipeline.boxes
     assert boxes.encharge.request_count() == 0 and boxes.connectwise.request_count() == 0

@@ -18,8 +18,10 @@ import pytest
 
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline_tests.conftest import SYNC_KEY
-from marketing_pipeline_tests.reliability.convergence import assert_converged
+from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support.convergence import assert_converged
+
+pytestmark = pytest.mark.slow  # real CLI processes, SIGKILL
 
 CLI = str(Path(sys.executable).with_name("marketing-pipeline"))
 

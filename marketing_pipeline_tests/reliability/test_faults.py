@@ -11,9 +11,11 @@ from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.errors import StoreUnavailableError
 from marketing_pipeline.sandbox.server import Fault
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline_tests.conftest import SYNC_KEY
-from marketing_pipeline_tests.defs.helpers import run_sync
-from marketing_pipeline_tests.reliability.convergence import assert_converged
+from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support.convergence import assert_converged
+from marketing_pipeline_tests.support.pipeline import Pipeline, step_failure
+
+pytestmark = pytest.mark.slow  # fault injection with retries and timeouts
 
 # (name, server, path the faults apply to, faults, what a failure must say)
 SCENARIOS = [
@@ -56,14 +58,14 @@ SCENARIOS = [
 @pytest.mark.parametrize("name, server, path, faults, failure", SCENARIOS, ids=[s[0] for s in SCENARIOS])
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_fault_then_convergence(
-    pipeline: dict[str, Any], name: str, server: str, path: str | None, faults: list[Fault], failure: str | None
+    pipeline: Pipeline, name: str, server: str, path: str | None, faults: list[Fault], failure: str | None
 ) -> None:
-    boxes = pipeline["boxes"]
-    store: SyncStore = pipeline["store"]
+    boxes = pipeline.boxes
+    store: SyncStore = pipeline.store
     before = boxes.encharge.snapshot()
     getattr(boxes, server).faults.inject(*faults, path=path)
 
-    result = run_sync(pipeline)
+    result = pipeline.run()
 
     run = store.last_run(store.get_sync(SYNC_KEY))
     if result.success:
@@ -75,30 +77,21 @@ def test_fault_then_convergence(
         assert run.status == "failed" and failure in run.error_message
         assert "\n" not in run.error_message and "Traceback" not in run.error_message
     getattr(boxes, server).faults.reset()
-    assert run_sync(pipeline).success
+    assert pipeline.run().success
     assert_converged(boxes, before)
     assert store.last_run(store.get_sync(SYNC_KEY)).status == "completed"
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_database_unavailable_at_the_start(pipeline: dict[str, Any]) -> None:
-    boxes = pipeline["boxes"]
+def test_database_unavailable_at_the_start(pipeline: Pipeline) -> None:
+    boxes = pipeline.boxes
     before = boxes.encharge.snapshot()
-    broken = {
-        **pipeline,
-        "resources": {
-            **pipeline["resources"],
-            "marketing_store": MarketingStoreResource(database_url="postgresql://nobody@127.0.0.1:1/marketing"),
-        },
-    }
-    result = run_sync(broken)
+    unreachable = MarketingStoreResource(database_url="postgresql://nobody@127.0.0.1:1/marketing")
+    result = pipeline.with_resource("marketing_store", unreachable).run()
     assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "cannot use the marketing database postgresql://nobody@127.0.0.1:1/marketing" in (
-        failure.step_failure_data.error.message
-    )
-    assert boxes.encharge.request_count("POST") + boxes.encharge.request_count("DELETE") == 0
-    assert run_sync(pipeline).success
+    assert "cannot use the marketing database postgresql://nobody@127.0.0.1:1/marketing" in step_failure(result)
+    assert pipeline.writes() == 0
+    assert pipeline.run().success
     assert_converged(boxes, before)
 
 
@@ -118,20 +111,16 @@ class OutageAtTheEnd(MarketingStoreResource):
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_database_unavailable_at_the_end(pipeline: dict[str, Any]) -> None:
-    boxes = pipeline["boxes"]
-    store: SyncStore = pipeline["store"]
+def test_database_unavailable_at_the_end(pipeline: Pipeline) -> None:
+    boxes = pipeline.boxes
+    store: SyncStore = pipeline.store
     before = boxes.encharge.snapshot()
-    broken = {
-        **pipeline,
-        "resources": {**pipeline["resources"], "marketing_store": OutageAtTheEnd(database_url=store.url)},
-    }
-    result = run_sync(broken)
+    result = pipeline.with_resource("marketing_store", OutageAtTheEnd(database_url=store.url)).run()
     assert not result.success
     stuck = store.last_run(store.get_sync(SYNC_KEY))
     assert stuck.status == "running"  # nothing could be written: the next run must clear it
 
-    assert run_sync(pipeline).success
+    assert pipeline.run().success
     assert_converged(boxes, before)
     cleared = store.get_run(stuck.id)
     assert cleared.status == "failed" and "ended without recording a result" in cleared.error_message

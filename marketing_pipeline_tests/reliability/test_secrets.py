@@ -21,7 +21,9 @@ from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.server import Fault
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline_tests.conftest import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY
+
+pytestmark = pytest.mark.slow  # every error path, with timeouts
 
 PUBLIC, PRIVATE = "PUB-sekrit-4f1c", "PRIV-sekrit-9a7e"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzZWtyaXQiOjF9.SEKRIT-SIGNATURE-77c2"

@@ -1,0 +1,90 @@
+"""The sync job in tests: run in process through Dagster, against the sandboxes and a real store."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from marketing_pipeline.defs.assets import SYNC_ASSETS
+from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
+from marketing_pipeline.sandbox.launch import Sandboxes
+from marketing_pipeline.store.models import SyncRun
+from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline_tests.support import SYNC_KEY
+
+
+def pipeline_resources(boxes: Sandboxes, database_url: str) -> dict[str, Any]:
+    env = boxes.env()
+    return {
+        "connectwise": ConnectWiseResource(
+            base_url=env["CW_BASE_URL"],
+            company_id=env["CW_COMPANY_ID"],
+            public_key=env["CW_PUBLIC_KEY"],
+            private_key=env["CW_PRIVATE_KEY"],
+            client_id=env["CW_CLIENT_ID"],
+            max_attempts=3,
+            timeout_seconds=2,
+        ),
+        "encharge": EnchargeResource(
+            base_url=env["ENCHARGE_BASE_URL"],
+            api_key=env["ENCHARGE_REST_API_KEY"],
+            requests_per_second=0,
+            max_attempts=3,
+            timeout_seconds=2,
+        ),
+        "marketing_store": MarketingStoreResource(database_url=database_url),
+    }
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A store with the first sync, both sandboxes, a Dagster instance with the sync's partition, and the
+    resources that point the job at them."""
+
+    store: SyncStore
+    boxes: Sandboxes
+    instance: dg.DagsterInstance
+    resources: dict[str, Any]
+
+    def with_resource(self, name: str, resource: Any) -> Pipeline:
+        return dataclasses.replace(self, resources={**self.resources, name: resource})
+
+    def run(
+        self, *, key: str = SYNC_KEY, tags: dict[str, str] | None = None, **config: Any
+    ) -> dg.ExecuteInProcessResult:
+        """Materialize every asset of the sync for one partition; `config` is the apply step's config."""
+        run_config = {"ops": {"encharge_audience": {"config": config}}} if config else None
+        return dg.materialize(
+            SYNC_ASSETS,
+            partition_key=key,
+            instance=self.instance,
+            resources=self.resources,
+            run_config=run_config,
+            tags=tags,
+            raise_on_error=False,
+        )
+
+    def last_run(self, key: str = SYNC_KEY) -> SyncRun | None:
+        return self.store.last_run(self.store.get_sync(key))
+
+    def writes(self) -> int:
+        """Write requests the Encharge sandbox has seen since its log was last cleared."""
+        return self.boxes.encharge.request_count("POST") + self.boxes.encharge.request_count("DELETE")
+
+
+def audience_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    [materialization] = result.asset_materializations_for_node("encharge_audience")
+    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+
+
+def step_failure(result: dg.ExecuteInProcessResult) -> str:
+    """The message of the run's first failed step."""
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    return failure.step_failure_data.error.message
