@@ -17,6 +17,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from marketing_pipeline.sandbox.names import FIRST, LAST, WORDS
+
 TAG = "managed-client-newsletter"
 COMPANY_TYPES = {48: "Fully Managed", 35: "Owner", 5: "Partner", 47: "Break/Fix", 12: "Prospect"}
 STATUSES = {1: "Active", 19: "Active - Onboarding", 2: "Inactive", 3: "Not Approved"}
@@ -28,79 +30,6 @@ CONTACT_TYPES = {
     3: "End User",
     7: "Billing",
 }
-FIRST = [
-    "Alice",
-    "Ben",
-    "Chloé",
-    "Dmitri",
-    "Eve",
-    "Farah",
-    "George",
-    "Hana",
-    "Ivan",
-    "José",
-    "Kate",
-    "Liam",
-    "Maja",
-    "Noah",
-    "Olivia",
-    "Pádraig",
-    "Quinn",
-    "Rosa",
-    "Søren",
-    "Tomás",
-    "Uma",
-    "Victor",
-    "Wen",
-    "Xavier",
-    "Yusuf",
-    "Zoë",
-    "Łukasz",
-    "Ana",
-    "Björn",
-    "Ciarán",
-]
-LAST = [
-    "Smith",
-    "Jones",
-    "Müller",
-    "García",
-    "O'Brien",
-    "Nguyen",
-    "Kowalski",
-    "Rossi",
-    "Dubois",
-    "Ivanova",
-    "Tanaka",
-    "Hughes",
-    "Patel",
-    "Walsh",
-    "Novák",
-    "Fernández",
-    "Schröder",
-    "Andersen",
-    "Byrne",
-    "Kelly",
-]
-WORDS = [
-    "Acme",
-    "Northwind",
-    "Contoso",
-    "Fabrikam",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Stark",
-    "Wayne",
-    "Tyrell",
-    "Cyberdyne",
-    "Soylent",
-    "Hooli",
-    "Vandelay",
-    "Pied Piper",
-    "Aperture",
-    "Oscorp",
-]
 
 
 @dataclass
