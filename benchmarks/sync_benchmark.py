@@ -34,8 +34,8 @@ from marketing_pipeline.connectwise.client import CONTACT_FIELDS, MAX_URL_LENGTH
 from marketing_pipeline.connectwise.conditions import chunk_ids_for_url
 from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
 from marketing_pipeline.sandbox.dataset import TAG, apply_churn, expected_audience, generate, new_person
-from marketing_pipeline.sandbox.names import FIRST, LAST
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
+from marketing_pipeline.sandbox.names import FIRST, LAST
 from marketing_pipeline.store.seed import initialise_store
 
 KEY = "managed-client-newsletter"
