@@ -37,3 +37,7 @@ class ApiError(MarketingPipelineError):
 
 class ApiAuthError(ApiError):
     pass
+
+
+class UntrustworthyReadError(MarketingPipelineError):
+    """A read of Encharge stayed inconsistent after every retry: nothing may be written from it."""

@@ -21,7 +21,7 @@ ASSET_GRAPH = {
     "cw_companies": ((), ("connectwise", "pandas"), ()),
     "cw_contacts": (("cw_companies",), ("connectwise", "pandas"), ()),
     "encharge_people": ((), ("encharge", "pandas"), ()),
-    "sync_plan": (("cw_contacts", "encharge_people"), ("pandas",), ("source_not_collapsed",)),
+    "sync_plan": (("cw_contacts", "encharge_people"), ("encharge", "pandas"), ("source_not_collapsed",)),
     "encharge_audience": (("sync_plan",), ("encharge",), ("no_failed_contacts",)),
 }
 SENSORS = {"marketing_sync_registry", "mark_failed_sync_runs", "mark_canceled_sync_runs"}

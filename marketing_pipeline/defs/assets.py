@@ -8,6 +8,8 @@ Each asset is thin glue: read through a resource, compute with the pure core in 
 result in metadata a marketer can read in the Dagster UI.
 """
 
+import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -18,12 +20,17 @@ from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
 from marketing_pipeline.defs.sync_step import sync_step
 from marketing_pipeline.runs.apply import apply_plan
+from marketing_pipeline.runs.approval import approval_problem, stale_plan_reason
+from marketing_pipeline.runs.listing import read_everyone
 from marketing_pipeline.runs.metrics import step_metrics
+from marketing_pipeline.store.repository import utcnow
 from marketing_pipeline.sync.audience import company_frame, company_lookup, contact_rows, frame_from_contact_rows
+from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
-from marketing_pipeline.sync.people import people_frame, split_tags
+from marketing_pipeline.sync.people import people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import SyncPlan, build_plan
-from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason
+from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
+from marketing_pipeline.sync.written import written_frame
 
 GROUP = "marketing_sync"
 READ_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -114,14 +121,20 @@ def cw_contacts(
     group_name=GROUP,
     kinds={"encharge", "pandas"},
     retry_policy=READ_RETRY,
-    description="Everyone in the Encharge account as it is now (all pages of GET /people/all).",
+    description="Everyone in the Encharge account as it is now (all pages of GET /people/all), checked before "
+    "anything is written: no person twice, no short or empty page before the end, as many people as "
+    "peopleCount says (read again, up to 3 reads, when not).",
 )
 def encharge_people(
     context: dg.AssetExecutionContext, encharge: EnchargeResource, marketing_store: MarketingStoreResource
 ) -> dg.Output[pd.DataFrame]:
     with sync_step(context, marketing_store) as step, encharge.get_client() as client:
-        frame = people_frame(client.all_people())
+        listing = read_everyone(client)
+        frame = people_frame(listing.people)
         requests = client.transport.stats.total
+    if listing.note:
+        frame.attrs["listing_note"] = listing.note  # travels with the frame to the plan and the run details
+        context.log.warning(listing.note)
     sync = step.sync
     tagged = int(frame["tags"].map(lambda t: sync.tag_name in split_tags(t)).sum())
     return dg.Output(
@@ -130,6 +143,9 @@ def encharge_people(
             "dagster/row_count": len(frame),
             "tagged_with_sync_tag": tagged,
             "tag": sync.tag_name,
+            "people_count": listing.people_count if listing.people_count is not None else -1,
+            "reads": listing.reads,
+            "listing_note": listing.note or "",
             "requests": requests,
             **step_metrics(step.started),
         },
@@ -139,9 +155,10 @@ def encharge_people(
 @dg.asset(
     partitions_def=SYNC_PARTITIONS,
     group_name=GROUP,
-    kinds={"pandas"},
+    kinds={"encharge", "pandas"},
     description="The computed diff: people to create, people to update (and which fields), people that need "
-    "the tag, people that lose it, and contacts skipped with the reason.",
+    "the tag, people that lose it, and contacts skipped with the reason. Addresses to create are looked up "
+    "in Encharge first (archived people included): people found are handled as existing.",
     check_specs=[
         dg.AssetCheckSpec(
             "source_not_collapsed",
@@ -153,6 +170,7 @@ def encharge_people(
 )
 def sync_plan(
     context: dg.AssetExecutionContext,
+    encharge: EnchargeResource,
     marketing_store: MarketingStoreResource,
     cw_contacts: pd.DataFrame,
     encharge_people: pd.DataFrame,
@@ -160,7 +178,21 @@ def sync_plan(
 
     with sync_step(context, marketing_store) as step:
         sync = step.sync
-        plan = build_plan(cw_contacts, encharge_people, sync.tag_name)
+        written = written_frame(step.store.written_fields(sync))
+        plan = build_plan(cw_contacts, encharge_people, sync.tag_name, written)
+        notes = [encharge_people.attrs["listing_note"]] if encharge_people.attrs.get("listing_note") else []
+        creates = plan.of("create")
+        found = 0
+        if len(creates):
+            # A person the listing left out (archived, say) must never be "created" again.
+            with encharge.get_client() as client:
+                looked_up = people_frame(client.lookup(list(creates["email"])))
+            people = with_found(encharge_people, looked_up, set(creates["email"].map(email_key)))
+            found = len(people) - len(encharge_people)
+            if found:
+                plan = build_plan(cw_contacts, people, sync.tag_name, written)
+                notes.append(f"{found} people not in the listing were found by lookup and handled as existing")
+        plan = dataclasses.replace(plan, notes=notes, computed_in_run=context.run.run_id, computed_at=utcnow())
         previous = step.store.last_run(sync, completed_only=True)
     counts = plan.counts
     previous_total = previous.contacts_total if previous else None
@@ -189,6 +221,8 @@ def sync_plan(
             "skipped": counts.skip,
             "unchanged": counts.unchanged,
             "tagged_before": counts.tagged_before,
+            "found_by_lookup": found,
+            "duplicate_addresses": len(plan.duplicates),
             "plan_hash": plan.fingerprint,
             **step_metrics(step.started),
             "summary": dg.MetadataValue.md(
@@ -206,7 +240,19 @@ class ApplyConfig(dg.Config):
     force: bool = Field(default=False, description="Apply even if the brake would stop the plan.")
     max_removal_fraction: float = Field(
         default=DEFAULT_MAX_REMOVAL_FRACTION,
-        description="Stop (unless forced) when the plan would untag more than this share of tagged people.",
+        description="Stop (unless forced) when the plan would untag more than this share of tagged people, "
+        "in this run or together with the removals of the last removal_window_hours.",
+    )
+    removal_window_hours: float = Field(
+        default=24.0, description="The rolling window over which removals count towards the brake."
+    )
+    approved_plan_hash: str | None = Field(
+        default=None,
+        description="Apply only if the plan computed in this run has this hash (shown by a recent dry run of "
+        "the same sync); an approved plan passes the brake.",
+    )
+    approval_max_age_hours: float = Field(
+        default=24.0, description="How recent the dry run that showed the approved plan must be."
     )
 
 
@@ -234,32 +280,63 @@ def encharge_audience(
 
     dry_run = config.dry_run
     with sync_step(context, marketing_store) as step:
-        sync, run = step.sync, step.run
-        brake = None if config.force else brake_reason(sync_plan.counts, config.max_removal_fraction)
-        if brake and not dry_run:
+        sync, run, store = step.sync, step.run, step.store
+        stale = stale_plan_reason(sync_plan, context.run.run_id)
+        if stale:
+            raise dg.Failure(description=f"sync {sync.label!r}: {stale}", allow_retries=False)
+        now = utcnow()
+        window = timedelta(hours=config.removal_window_hours)
+        recent = removed_in_window(store.removals_since(sync, now - window), now, window)
+        brake = brake_reason(sync_plan.counts, config.max_removal_fraction, removed_recently=recent, window=window)
+        approved = False
+        if config.approved_plan_hash and not dry_run:
+            max_age = timedelta(hours=config.approval_max_age_hours)
+            problem = approval_problem(store, sync, sync_plan, config.approved_plan_hash, now, max_age)
+            if problem:
+                raise dg.Failure(description=f"sync {sync.label!r}: {problem}", allow_retries=False)
+            approved = True
+        overridden = config.force or approved
+        if brake and not overridden and not dry_run:
             raise dg.Failure(description=f"sync {sync.label!r}: {brake}", allow_retries=False)
         if dry_run:
             results = planned_results(sync_plan)
             requests = 0
         else:
             with encharge.get_client() as client:
-                results = apply_plan(client, sync_plan)
+                applied = apply_plan(client, sync_plan)
                 requests = client.transport.stats.total
+            results = applied.results
+            store.record_written(sync, applied.written)
         outcome = SyncOutcome(
-            plan=sync_plan.counts, results=results, dry_run=dry_run, plan_fingerprint=sync_plan.fingerprint
+            plan=sync_plan.counts,
+            results=results,
+            dry_run=dry_run,
+            plan_fingerprint=sync_plan.fingerprint,
+            brake=brake,
+            forced=not dry_run and (config.force or (approved and brake is not None)),
+            duplicates=sync_plan.duplicates,
+            notes=sync_plan.notes,
         )
         counts = outcome.counts()
         if run is not None:
             step.ledger.complete(run, counts=counts, details=outcome.details(), dry_run=dry_run)
     failures = outcome.failures
     metadata: dict[str, Any] = {
-        "summary": dg.MetadataValue.md(f"**{outcome.summary()}**" + (f"\n\nBrake: {brake}" if brake else "")),
+        "summary": dg.MetadataValue.md(f"**{outcome.summary()}**" + (f"\n\nBrake overridden: {brake}" if brake and not dry_run else "")),
+        "braked": bool(brake),
         **{name: value for name, value in counts.to_json_dict().items()},
         "dry_run": dry_run,
         "write_requests": requests,
         **step_metrics(step.started),
         "plan_hash": sync_plan.fingerprint,
+        "duplicate_addresses": len(sync_plan.duplicates),
     }
+    if sync_plan.duplicates:
+        metadata["duplicates"] = dg.MetadataValue.md(
+            "\n".join(f"- {d['email']}: people {', '.join(d['personIds'])}" for d in sync_plan.duplicates[:50])
+        )
+    if sync_plan.notes:
+        metadata["notes"] = dg.MetadataValue.md("\n".join(f"- {note}" for note in sync_plan.notes))
     if run is not None:
         metadata["marketing_sync_run_id"] = run.id
     if failures:

@@ -55,6 +55,7 @@ class EnchargeResource(dg.ConfigurableResource):
     api_key: str = Field(description="ENCHARGE_REST_API_KEY, sent as X-Encharge-Token")
     timeout_seconds: float = 30.0
     batch_size: int = Field(default=100, description="people per POST /people request")
+    lookup_batch_size: int = Field(default=20, description="addresses per GET /people lookup (before creating)")
     read_concurrency: int = 4
     write_concurrency: int = 4
     requests_per_second: float = Field(default=20.0, description="0 disables the client-side limiter")
@@ -66,6 +67,7 @@ class EnchargeResource(dg.ConfigurableResource):
             api_key=self.api_key,
             timeout=self.timeout_seconds,
             batch_size=self.batch_size,
+            lookup_batch_size=self.lookup_batch_size,
             read_concurrency=self.read_concurrency,
             write_concurrency=self.write_concurrency,
             requests_per_second=self.requests_per_second,

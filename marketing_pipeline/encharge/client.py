@@ -1,8 +1,10 @@
-"""An Encharge REST client for the calls a sync needs: read everyone, upsert people, add and remove tags.
+"""An Encharge REST client for the calls a sync needs: read everyone, look people up, upsert people, add
+and remove tags.
 
-It never deletes a person and never changes subscription state: no method here can.
-Whether `tags` inside `POST /people` adds or replaces is undocumented, so `upsert_people` refuses it for
-people who already exist; only brand-new people may carry `tags` in the upsert.
+It never deletes a person and never changes subscription state: no method here can. It never sends `tags`
+in `POST /people` either: whether they add or replace there is undocumented, so tags only ever go through
+`POST /tags` and `DELETE /tags`, by person id whenever the id is known (an address may be shared, up to
+case, by several people).
 """
 
 from __future__ import annotations
@@ -12,15 +14,21 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
 from marketing_pipeline.errors import ApiAuthError, ApiError
+from marketing_pipeline.sync.listing import PeopleListing, PeoplePage
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 from marketing_pipeline.transport.rate import RateLimiter
 
 SERVICE = "Encharge"
 MAX_PAGE_SIZE = 100
+# Encharge documents no cap on people per `GET /people` lookup; 20 is the smallest limit any public client
+# sets, and the URL is kept short whatever the addresses are.
+DEFAULT_LOOKUP_BATCH = 20
+MAX_LOOKUP_URL = 2000
 
 
 def describe_encharge_error(response: requests.Response) -> ApiError:
@@ -76,6 +84,7 @@ class EnchargeClient:
         timeout: float = 30.0,
         page_size: int = MAX_PAGE_SIZE,
         batch_size: int = 100,
+        lookup_batch_size: int = DEFAULT_LOOKUP_BATCH,
         read_concurrency: int = 4,
         write_concurrency: int = 4,
         requests_per_second: float = 20.0,
@@ -86,10 +95,14 @@ class EnchargeClient:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if lookup_batch_size < 1:
+            raise ValueError("lookup_batch_size must be at least 1")
         if not api_key:
             raise ApiAuthError(f"{SERVICE}: no API key: set ENCHARGE_REST_API_KEY")
         self.page_size = page_size
         self.batch_size = batch_size
+        self.lookup_batch_size = lookup_batch_size
+        self.base_url = base_url
         self.read_concurrency = max(1, read_concurrency)
         self.write_concurrency = max(1, write_concurrency)
         self.transport = HttpTransport(
@@ -139,66 +152,120 @@ class EnchargeClient:
             return None
         return count if isinstance(count, int) and count >= 0 else None
 
-    def all_people(self) -> list[dict[str, Any]]:
-        """Everyone, page by page until a short or empty page.
+    def read_listing(self) -> PeopleListing:
+        """One read of everyone (`GET /people/all`, every page), for `sync.listing` to check.
 
         `peopleCount` (one request) says how many pages to expect, so they are fetched concurrently from
-        the start without running past the end. The count only steers speculation: paging still stops at
-        the first short page, so a stale or missing count costs requests, never people.
+        the start. Pages are read until a short page at or past the expected end, or a short page followed
+        by an empty one; a short page before the expected end does not stop the read, so a page that came
+        back short by mistake shows as a non-empty page after it. When the number read does not confirm
+        the end (it differs from the count, or there is none), one probe is read just past the short page.
         """
-        estimate = self.people_estimate()
-        expected_pages = estimate // self.page_size + 1 if estimate is not None else 1
+        count = self.people_estimate()
+        size = self.page_size
+        expected_pages = count // size + 1 if count is not None else 1
         pages: dict[int, list[dict[str, Any]]] = {}
-        end: int | None = None
-        next_offset = 0
+        next_index = 0
+        finished = False
         with ThreadPoolExecutor(max_workers=self.read_concurrency) as pool:
             in_flight: dict[Future[list[dict[str, Any]]], int] = {}
             while True:
-                while end is None or next_offset < end:
-                    index = next_offset // self.page_size
-                    # Within the expected pages: fill the window. Past them (or with no estimate): one
-                    # page at a time until the first full page beyond shows the estimate was short.
-                    limit = self.read_concurrency if index < expected_pages else 1
+                while not finished:
+                    # Within the expected pages: fill the window. Past them: one page at a time until the
+                    # first full page beyond shows the count was short.
+                    limit = self.read_concurrency if next_index < expected_pages else 1
                     if len(in_flight) >= limit:
                         break
-                    in_flight[pool.submit(self._page, next_offset)] = next_offset
-                    next_offset += self.page_size
+                    in_flight[pool.submit(self._page, next_index * size)] = next_index
+                    next_index += 1
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    offset = in_flight.pop(future)
-                    page = future.result()
-                    pages[offset] = page
-                    if len(page) < self.page_size:
-                        end = offset if end is None else min(end, offset)
-                    elif offset // self.page_size + 1 >= expected_pages:
-                        expected_pages += self.read_concurrency  # more people than estimated: widen again
-        people: list[dict[str, Any]] = []
-        for offset in sorted(pages):
-            if end is not None and offset > end:
-                break
-            people.extend(pages[offset])
-        return people
+                    index = in_flight.pop(future)
+                    pages[index] = future.result()
+                    if len(pages[index]) == size and index + 1 >= expected_pages:
+                        expected_pages = index + 1 + self.read_concurrency  # more than counted: widen again
+                finished = finished or _listing_ended(pages, expected_pages, size)
+        listing = PeopleListing(
+            page_size=size,
+            people_count=count,
+            pages=[PeoplePage(index * size, pages[index]) for index in sorted(pages)],
+        )
+        short = listing.first_short
+        if short is not None and (count is None or len(listing.people) != count):
+            offset = short.offset + len(short.people)
+            listing = PeopleListing(size, count, listing.pages, PeoplePage(offset, self._page(offset)))
+        return listing
+
+    def all_people(self) -> list[dict[str, Any]]:
+        """Everyone in one read, unchecked (the pipeline reads through `runs.listing`, which checks)."""
+        return self.read_listing().people
 
     def lookup(self, emails: Sequence[str]) -> list[dict[str, Any]]:
-        params = {f"people[{i}][email]": email for i, email in enumerate(emails)}
+        """The people with these addresses, archived people included (`GET /people?people[i][email]=...`).
+
+        Batched by `lookup_batch_size` and by URL length. Nobody found is an empty `users` or a 404; a 404
+        for a batch of several could mean "one of them is missing", so such a batch is split until each
+        404 is about one address.
+        """
+        batches = self._lookup_batches(list(dict.fromkeys(emails)))
+        if len(batches) <= 1 or self.read_concurrency == 1:
+            return [person for batch in batches for person in self._lookup_batch(batch)]
+        with ThreadPoolExecutor(max_workers=min(self.read_concurrency, len(batches))) as pool:
+            return [person for found in pool.map(self._lookup_batch, batches) for person in found]
+
+    def _lookup_batches(self, emails: list[str]) -> list[list[str]]:
+        fixed = len(self.base_url) + len("people?includeArchived=true")
+        batches: list[list[str]] = []
+        current: list[str] = []
+        length = fixed
+        for email in emails:
+            extra = len("&" + urlencode({f"people[{len(current)}][email]": email}))
+            if current and (len(current) >= self.lookup_batch_size or length + extra > MAX_LOOKUP_URL):
+                batches.append(current)
+                current, length = [], fixed
+                extra = len("&" + urlencode({"people[0][email]": email}))
+            current.append(email)
+            length += extra
+        if current:
+            batches.append(current)
+        return batches
+
+    def _lookup_batch(self, emails: list[str]) -> list[dict[str, Any]]:
+        params = {"includeArchived": "true", **{f"people[{i}][email]": email for i, email in enumerate(emails)}}
         response = self.transport.request("GET", "people", params=params, ok_statuses=(404,))
         if response.status_code == 404:
-            return []
+            try:
+                response.json()
+            except ValueError:
+                # Express's HTML "Cannot GET": the route itself is missing, which is not "nobody found".
+                raise ApiError(f"{SERVICE}: GET /people is not there (HTTP 404 without a JSON body)", 404) from None
+            if len(emails) == 1:
+                return []
+            middle = len(emails) // 2
+            return self._lookup_batch(emails[:middle]) + self._lookup_batch(emails[middle:])
         body = self.transport.json(response)
-        users = body.get("users") if isinstance(body, dict) else None
-        return users if isinstance(users, list) else []
+        if not isinstance(body, dict):
+            raise ApiError(f"{SERVICE}: GET /people did not return an object")
+        users = body.get("users")
+        if users is None:
+            return []
+        if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
+            raise ApiError(f'{SERVICE}: GET /people did not return {{"users": [...]}}')
+        return users
 
     # --- writes ----------------------------------------------------------------------------------
 
     def upsert_people(self, people: Mapping[Key, Person]) -> WriteOutcome:
         """`POST /people` in batches. A batch refused with 400 is split until the bad record is alone,
-        so one bad contact never fails its neighbours."""
+        so one bad contact never fails its neighbours. `tags` is refused: it may replace a person's tags."""
         items = list(people.items())
         for _, record in items:
             if not record.get("email") and not record.get("id"):
                 raise ValueError("every upserted person needs an email or an id")
+            if "tags" in record:
+                raise ValueError("tags are never sent in POST /people (they may replace); use add_tag")
         batches = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
         return self._parallel(batches, self._upsert_batch)
 
@@ -229,7 +296,7 @@ class EnchargeClient:
         return outcome
 
     def add_tag(self, tag: str, people: Mapping[Key, Person]) -> WriteOutcome:
-        """`POST /tags` for each person (`{"email": ...}` or `{"id": ...}`); unknown people fail alone."""
+        """`POST /tags` for each person, by `id` when given, else by `email`; unknown people fail alone."""
         return self._tag_calls("POST", tag, people, missing_is_ok=False)
 
     def remove_tag(self, tag: str, people: Mapping[Key, Person]) -> WriteOutcome:
@@ -242,7 +309,9 @@ class EnchargeClient:
 
         def call(item: tuple[Key, Person]) -> WriteOutcome:
             key, person = item
-            identifier = {"email": person["email"]} if person.get("email") else {"id": person["id"]}
+            # By id whenever known: several people may share an address up to case, and an address
+            # names only one of them.
+            identifier = {"id": person["id"]} if person.get("id") else {"email": person["email"]}
             response = self.transport.request(
                 method, "tags", json={"tag": tag, **identifier}, ok_statuses=(400, 404, 422)
             )
@@ -274,3 +343,14 @@ class EnchargeClient:
             for future in [pool.submit(run, item) for item in items]:
                 future.result()
         return total
+
+
+def _listing_ended(pages: Mapping[int, list[dict[str, Any]]], expected_pages: int, size: int) -> bool:
+    """The pages read so far, from 0 without a gap, end on a short page at or past the expected end, or on
+    an empty page right after a short one."""
+    last = -1
+    while last + 1 in pages:
+        last += 1
+    if last < 0 or len(pages[last]) >= size:
+        return False
+    return last >= expected_pages - 1 or (last > 0 and not pages[last] and len(pages[last - 1]) < size)

@@ -3,26 +3,41 @@
 Every write carries its plan row's key (the row's index in `plan.actions`), and its outcome comes back
 under that key. Each phase is batched and concurrent inside the client; one person's failure is recorded
 and the rest carry on. Only a failure that no retry can fix for everyone (a 401, say) stops the run.
+
+`tags` is never sent in `POST /people`, for anyone: whether it adds or replaces there is undocumented, so a
+"create" of someone who in fact exists could otherwise wipe their tags. New people get the tag through
+`POST /tags` after their upsert, by the id Encharge returned (by address when it returned none). Tags are
+added and removed by person id, so every one of several people sharing an address up to case is reached.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from marketing_pipeline.encharge.client import EnchargeClient, Person, WriteOutcome
+from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import ActionResult
-from marketing_pipeline.sync.people import split_tags
 from marketing_pipeline.sync.plan import SYNCED_FIELDS, SyncPlan
+from marketing_pipeline.sync.written import WrittenFields
 
 
-def result(row: Any, status: str, error: str | None = None) -> ActionResult:
+@dataclass
+class Applied:
+    """Each action's result, and the synced fields written (for `sync.written`'s memory)."""
+
+    results: list[ActionResult] = field(default_factory=list)
+    written: list[WrittenFields] = field(default_factory=list)
+
+
+def result(row: Any, status: str, error: str | None = None, person_id: str | None = None) -> ActionResult:
     return ActionResult(
         action=row.action,
         email=row.email,
-        person_id=row.person_id,
+        person_id=person_id or row.person_id,
         contact_id=row.contact_id,
         status=status,
         reason=row.reason,
@@ -42,49 +57,52 @@ def rows_of(rows: dict[Hashable, Any], action: str) -> list[tuple[Hashable, Any]
     return [(key, row) for key, row in rows.items() if row.action == action]
 
 
+def _value(row: Any, column: str) -> str | None:
+    value = getattr(row, column)
+    return None if value is None or pd.isna(value) or value == "" else str(value)
+
+
+def synced_fields(row: Any) -> Person:
+    """The synced fields the row sets, by Encharge name; empty values are left out (never blank a field)."""
+    return {name: value for column, name in SYNCED_FIELDS if (value := _value(row, column)) is not None}
+
+
 def update_record(row: Any) -> Person:
-    record: Person = {"id": row.person_id, "email": row.email}
-    for column, field in SYNCED_FIELDS:
-        value = getattr(row, column)
-        if value is not None and not pd.isna(value):
-            record[field] = value
-    return record
+    return {"id": row.person_id, "email": row.email, **synced_fields(row)}
 
 
-def apply_plan(client: EnchargeClient, plan: SyncPlan) -> list[ActionResult]:
+def create_record(row: Any) -> Person:
+    return {"email": row.email, **synced_fields(row)}
+
+
+def written(row: Any, person_id: str | None) -> WrittenFields:
+    return WrittenFields(
+        email_key=email_key(row.email),
+        person_id=person_id,
+        **{column: _value(row, column) for column, _ in SYNCED_FIELDS},
+    )
+
+
+def apply_plan(client: EnchargeClient, plan: SyncPlan) -> Applied:
     rows: dict[Hashable, Any] = {row.Index: row for row in plan.actions.itertuples(index=True)}
-    done: list[ActionResult] = [result(row, "skipped") for _, row in rows_of(rows, "skip")]
+    applied = Applied(results=[result(row, "skipped") for _, row in rows_of(rows, "skip")])
 
-    # Updates never carry `tags`: whether they add or replace in an upsert is undocumented.
-    done += results(rows, client.upsert_people({key: update_record(row) for key, row in rows_of(rows, "update")}))
+    updated = client.upsert_people({key: update_record(row) for key, row in rows_of(rows, "update")})
+    applied.results += results(rows, updated)
+    applied.written += [written(rows[key], rows[key].person_id) for key, _ in updated.succeeded]
 
-    # New people may carry the tag in the upsert: for them, add and replace are the same thing.
-    creates = {
-        key: {
-            "email": row.email,
-            "firstName": row.first_name,
-            "lastName": row.last_name,
-            "company": row.company,
-            "tags": plan.tag,
-        }
-        for key, row in rows_of(rows, "create")
-    }
-    created = client.upsert_people(creates)
-    # If Encharge ignored `tags` on create, tag those people explicitly.
-    untagged = {
-        key: {"email": creates[key]["email"]}
-        for key, user in created.succeeded
-        if user is None or plan.tag not in split_tags(user.get("tags"))
-    }
-    tagging_failed = dict(client.add_tag(plan.tag, untagged).failed)
+    created = client.upsert_people({key: create_record(row) for key, row in rows_of(rows, "create")})
+    ids = {key: str(user["id"]) for key, user in created.succeeded if user and user.get("id")}
+    tagging = {key: {"id": ids[key]} if key in ids else {"email": rows[key].email} for key, _ in created.succeeded}
+    tagging_failed = dict(client.add_tag(plan.tag, tagging).failed)
     for key, _ in created.succeeded:
-        error = tagging_failed.get(key)
-        done.append(
-            result(rows[key], "failed", f"created, but tagging failed: {error}") if error else result(rows[key], "ok")
-        )
-    done += [result(rows[key], "failed", error) for key, error in created.failed]
+        row, error = rows[key], tagging_failed.get(key)
+        status = ("failed", f"created, but tagging failed: {error}") if error else ("ok", None)
+        applied.results.append(result(row, *status, person_id=ids.get(key)))
+        applied.written.append(written(row, ids.get(key)))
+    applied.results += [result(rows[key], "failed", error) for key, error in created.failed]
 
     for action, call in (("add_tag", client.add_tag), ("remove_tag", client.remove_tag)):
-        people = {key: {"email": row.email, "id": row.person_id} for key, row in rows_of(rows, action)}
-        done += results(rows, call(plan.tag, people))
-    return done
+        people = {key: {"id": row.person_id, "email": row.email} for key, row in rows_of(rows, action)}
+        applied.results += results(rows, call(plan.tag, people))
+    return applied

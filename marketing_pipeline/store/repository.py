@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -22,11 +23,14 @@ from marketing_pipeline.errors import (
 )
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.models import Sync, SyncRun
-from marketing_pipeline.store.schema import marketing_sync, marketing_sync_run
+from marketing_pipeline.store.schema import marketing_sync, marketing_sync_run, marketing_sync_written
 from marketing_pipeline.sync.domain import TRIGGERS, FilterConfig, SyncCounts, parse_filter_config, validate_tag_name
+from marketing_pipeline.sync.safety import PastRemovals
 from marketing_pipeline.sync.schedule import cron_problem, validate_cron
+from marketing_pipeline.sync.written import WrittenFields
 
 RUNS_PAGE_MAX = 500
+WRITTEN_CHUNK = 1000
 
 
 def utcnow() -> datetime:
@@ -41,7 +45,52 @@ def slugify(name: str) -> str:
     return slug or "sync"
 
 
-def _sync_from_row(row: RowMapping) -> Sync:
+def _tag_key(tag: Any) -> str:
+    """Tags are compared trimmed and case-insensitively: Encharge may well treat `News` and `news` as one."""
+    return tag.strip().lower() if isinstance(tag, str) else ""
+
+
+def _tag_clash(name: str, tag: str, others: Sequence[RowMapping]) -> str | None:
+    """The problem of a row whose tag other rows use too (rows the NestJS app wrote, say)."""
+    if not others:
+        return None
+    named = ", ".join(repr(o["key"] or o["name"]) for o in others)
+    return (
+        f"sync {name!r}: tagName {tag!r} is also the tag of sync {named}: two syncs sharing a tag take it from "
+        "each other's people; give each sync its own tag (nothing is run until then)"
+    )
+
+
+def _require_free_tag(conn: Connection, tag: str, *, name: str, sync_id: str | None = None) -> None:
+    """The one rule: no two syncs share a tag (checked wherever a tag is set)."""
+    t = marketing_sync
+    query = select(t.c.key, t.c.name).where(func.lower(func.trim(t.c.tagName)) == _tag_key(tag))
+    if sync_id is not None:
+        query = query.where(t.c.id != sync_id)
+    other = conn.execute(query).mappings().first()
+    if other is not None:
+        raise InvalidSyncConfigError(
+            f"sync {name!r}: tagName {tag!r} is already the tag of sync {other['key'] or other['name']!r}; "
+            "two syncs sharing a tag would take it from each other's people"
+        )
+
+
+def _with_clash(conn: Connection, row: RowMapping) -> Sync:
+    t = marketing_sync
+    others = (
+        conn.execute(
+            select(t.c.key, t.c.name)
+            .where(func.lower(func.trim(t.c.tagName)) == _tag_key(row["tagName"]))
+            .where(t.c.id != row["id"])
+            .order_by(t.c.createdAt)
+        )
+        .mappings()
+        .all()
+    )
+    return _sync_from_row(row, _tag_clash(row["name"], row["tagName"], others))
+
+
+def _sync_from_row(row: RowMapping, clash: str | None = None) -> Sync:
     name = row["name"]
     problems: list[str] = []
     filter_config: FilterConfig | None = None
@@ -57,6 +106,8 @@ def _sync_from_row(row: RowMapping) -> Sync:
     problem = cron_problem(row["schedule"])
     if problem:
         problems.append(f"sync {name!r}: schedule: {problem}")
+    if clash:
+        problems.append(clash)
     return Sync(
         id=row["id"],
         key=row["key"],
@@ -88,23 +139,30 @@ class SyncStore:
 
     def list_syncs(self) -> list[Sync]:
         with connect(self.url) as conn:
-            rows = conn.execute(select(marketing_sync).order_by(marketing_sync.c.createdAt)).mappings()
-            return [_sync_from_row(row) for row in rows]
+            rows = conn.execute(select(marketing_sync).order_by(marketing_sync.c.createdAt)).mappings().all()
+        by_tag: dict[str, list[RowMapping]] = {}
+        for row in rows:
+            by_tag.setdefault(_tag_key(row["tagName"]), []).append(row)
+        syncs = []
+        for row in rows:
+            others = [o for o in by_tag[_tag_key(row["tagName"])] if o is not row]
+            syncs.append(_sync_from_row(row, _tag_clash(row["name"], row["tagName"], others)))
+        return syncs
 
     def get_sync(self, ref: str) -> Sync:
         """A sync by id, key or name (names match case-insensitively)."""
         ref = ref.strip()
         with connect(self.url) as conn:
             row = self._find_sync_row(conn, ref)
-            return _sync_from_row(row)
+            return _with_clash(conn, row)
 
     def get_sync_by_key(self, key: str) -> Sync:
         """The sync whose stable key is `key` (a Dagster partition key): never by id or name."""
         with connect(self.url) as conn:
             row = conn.execute(select(marketing_sync).where(marketing_sync.c.key == key)).mappings().first()
-        if row is None:
-            raise UnknownSyncError(f"no sync {key!r}: its MarketingSync row was deleted or its key changed")
-        return _sync_from_row(row)
+            if row is None:
+                raise UnknownSyncError(f"no sync {key!r}: its MarketingSync row was deleted or its key changed")
+            return _with_clash(conn, row)
 
     def _find_sync_row(self, conn: Connection, ref: str) -> RowMapping:
         t = marketing_sync
@@ -136,6 +194,7 @@ class SyncStore:
         cron = validate_cron(schedule, sync_name=name)
         now = utcnow()
         with connect(self.url) as conn:
+            _require_free_tag(conn, tag, name=name)
             sync_id = str(uuid.uuid4())
             conn.execute(
                 insert(marketing_sync).values(
@@ -153,7 +212,7 @@ class SyncStore:
                     updatedAt=now,
                 )
             )
-            return _sync_from_row(self._find_sync_row(conn, sync_id))
+            return _with_clash(conn, self._find_sync_row(conn, sync_id))
 
     def _free_key(self, conn: Connection, base: str) -> str:
         taken = set(conn.execute(select(marketing_sync.c.key).where(marketing_sync.c.key.isnot(None))).scalars())
@@ -182,8 +241,16 @@ class SyncStore:
         self.ensure_keys()
         return [sync.key for sync in self.list_syncs() if sync.key]
 
-    def update_sync(self, ref: str, *, schedule: str | None = None, enabled: bool | None = None) -> Sync:
-        """Change a sync's schedule and/or enabled flag; the cron is validated before anything is written."""
+    def update_sync(
+        self,
+        ref: str,
+        *,
+        schedule: str | None = None,
+        enabled: bool | None = None,
+        tag_name: str | None = None,
+    ) -> Sync:
+        """Change a sync's schedule, enabled flag and/or tag; each is validated before anything is written
+        (a tag another sync uses is refused)."""
         with connect(self.url) as conn:
             row = self._find_sync_row(conn, ref)
             values: dict[str, Any] = {}
@@ -191,10 +258,13 @@ class SyncStore:
                 values["schedule"] = validate_cron(schedule, sync_name=row["name"])
             if enabled is not None:
                 values["enabled"] = enabled
+            if tag_name is not None:
+                values["tagName"] = validate_tag_name(tag_name, sync_name=row["name"])
+                _require_free_tag(conn, values["tagName"], name=row["name"], sync_id=row["id"])
             if values:
                 values["updatedAt"] = utcnow()
                 conn.execute(update(marketing_sync).where(marketing_sync.c.id == row["id"]).values(**values))
-            return _sync_from_row(self._find_sync_row(conn, row["id"]))
+            return _with_clash(conn, self._find_sync_row(conn, row["id"]))
 
     # --- runs ------------------------------------------------------------------------------------
 
@@ -329,6 +399,81 @@ class SyncStore:
         with connect(self.url) as conn:
             row = conn.execute(query.order_by(t.c.startedAt.desc(), t.c.id.desc()).limit(1)).mappings().first()
         return _run_from_row(row) if row else None
+
+    def removals_since(self, sync: Sync, since: datetime) -> list[PastRemovals]:
+        """The tag removals of this sync's completed, real (not dry) runs that finished since `since`."""
+        t = marketing_sync_run
+        query = (
+            select(t.c.completedAt, t.c.contactsRemoved, t.c.details["forced"].as_boolean())
+            .where(t.c.syncId == sync.id)
+            .where(t.c.status == "completed")
+            .where(or_(t.c.dryRun.is_(None), t.c.dryRun.is_(False)))
+            .where(t.c.completedAt >= since)
+        )
+        with connect(self.url) as conn:
+            rows = conn.execute(query).all()
+        return [PastRemovals(finished_at=at, removed=removed, forced=bool(forced)) for at, removed, forced in rows]
+
+    def dry_run_with_plan(self, sync: Sync, plan_hash: str, since: datetime) -> SyncRun | None:
+        """The latest completed dry run of this sync since `since` that showed the plan with this hash."""
+        t = marketing_sync_run
+        query = (
+            select(t)
+            .where(t.c.syncId == sync.id)
+            .where(t.c.status == "completed")
+            .where(t.c.dryRun.is_(True))
+            .where(t.c.completedAt >= since)
+            .where(t.c.details["planHash"].as_string() == plan_hash)
+            .order_by(t.c.completedAt.desc())
+            .limit(1)
+        )
+        with connect(self.url) as conn:
+            row = conn.execute(query).mappings().first()
+        return _run_from_row(row) if row else None
+
+    # --- what the sync last wrote ------------------------------------------------------------------
+
+    def written_fields(self, sync: Sync) -> list[WrittenFields]:
+        t = marketing_sync_written
+        with connect(self.url) as conn:
+            rows = conn.execute(
+                select(t.c.emailKey, t.c.personId, t.c.firstName, t.c.lastName, t.c.company).where(
+                    t.c.syncId == sync.id
+                )
+            ).all()
+        return [WrittenFields(*row) for row in rows]
+
+    def record_written(self, sync: Sync, records: Sequence[WrittenFields]) -> None:
+        """Remember what was written; a field a write left alone (None) keeps its remembered value."""
+        if not records:
+            return
+        t = marketing_sync_written
+        now = utcnow()
+        latest = {r.email_key: r for r in records}  # one row per person per statement
+        values = [
+            {
+                "syncId": sync.id,
+                "emailKey": r.email_key,
+                "personId": r.person_id,
+                "firstName": r.first_name,
+                "lastName": r.last_name,
+                "company": r.company,
+                "writtenAt": now,
+            }
+            for r in latest.values()
+        ]
+        with connect(self.url) as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(t)
+            keep = {
+                name: func.coalesce(statement.excluded[name], t.c[name])
+                for name in ("personId", "firstName", "lastName", "company")
+            }
+            statement = statement.on_conflict_do_update(
+                index_elements=[t.c.syncId, t.c.emailKey], set_={**keep, "writtenAt": statement.excluded.writtenAt}
+            )
+            for start in range(0, len(values), WRITTEN_CHUNK):
+                conn.execute(statement, values[start : start + WRITTEN_CHUNK])
 
 
 def open_store() -> SyncStore:

@@ -89,3 +89,25 @@ Index(
     postgresql_where=text("status = 'running'"),
     sqlite_where=text("status = 'running'"),
 )
+
+# Ours (migration 0002): per sync and person, the synced fields as the sync last wrote them, for where
+# Encharge's reads are silent about a field. Keyed by the lower-cased address, as the sync matches people.
+marketing_sync_written = Table(
+    "MarketingSyncWrittenFields",
+    metadata,
+    Column("syncId", Text, nullable=False),
+    Column("emailKey", Text, nullable=False),
+    Column("personId", Text),
+    Column("firstName", Text),
+    Column("lastName", Text),
+    Column("company", Text),
+    Column("writtenAt", Timestamp3, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("syncId", "emailKey", name="MarketingSyncWrittenFields_pkey"),
+    ForeignKeyConstraint(
+        ["syncId"],
+        ["MarketingSync.id"],
+        name="MarketingSyncWrittenFields_syncId_fkey",
+        ondelete="CASCADE",
+        onupdate="CASCADE",
+    ),
+)

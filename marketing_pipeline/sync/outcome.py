@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from marketing_pipeline.sync.domain import SyncCounts
@@ -43,10 +43,18 @@ def _key(result: ActionResult) -> str:
 
 @dataclass(frozen=True)
 class SyncOutcome:
+    """`brake` is why the plan was (or, in a dry run, would be) stopped; `forced` that the operator
+    overrode it; `duplicates` the addresses several Encharge people share; `notes` what else the operator
+    should know about the reads (a count that differs, people found by lookup)."""
+
     plan: PlanCounts
     results: list[ActionResult]
     dry_run: bool
     plan_fingerprint: str
+    brake: str | None = None
+    forced: bool = False
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[ActionResult]:
@@ -73,10 +81,11 @@ class SyncOutcome:
     def summary(self) -> str:
         if self.dry_run:
             p = self.plan
-            return (
+            line = (
                 f"Dry run: would create {p.create}, update {p.update}, tag {p.add_tag}, "
                 f"untag {p.remove_tag}; {p.skip} skipped"
             )
+            return line + (f"; the real run would be braked: {self.brake}" if self.brake else "")
         return summary_line(self.counts())
 
     def details(self, limit: int = DETAILS_LIMIT) -> dict[str, Any]:
@@ -87,6 +96,10 @@ class SyncOutcome:
             "dryRun": self.dry_run,
             "planHash": self.plan_fingerprint,
             "summary": self.summary(),
+            "forced": self.forced,
+            "brake": self.brake,
+            "duplicates": self.duplicates,
+            "notes": self.notes,
             "contacts": failures + kept,
             "truncated": len(others) - len(kept),
         }

@@ -1,4 +1,9 @@
-"""Encharge people as a table the plan can match against."""
+"""Encharge people as a table the plan can match against.
+
+A synced field (first name, last name, company) that Encharge does not return, returns as null or as an
+empty string is held as None: Encharge was silent about it, and the plan compares with what the sync last
+wrote instead (see `sync.written`). The reference leaves open whether reads return `company` at all.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.frames import with_none
 
 PEOPLE_COLUMNS = ["person_id", "email", "email_key", "first_name", "last_name", "company", "tags"]
+TEXT_COLUMNS = ["email", "email_key", "first_name", "last_name", "company"]
 
 
 def split_tags(tags: Any) -> frozenset[str]:
@@ -26,7 +32,8 @@ def join_tags(tags: Iterable[str]) -> str:
 
 
 def people_frame(people: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """Rows from `GET /people/all` items. People without an id are dropped (nothing can address them)."""
+    """Rows from `GET /people/all` (or `GET /people`) items. People without an id are dropped (nothing can
+    address them), and a person listed twice is kept once."""
     rows = []
     for person in people:
         person_id = person.get("id")
@@ -45,8 +52,29 @@ def people_frame(people: Iterable[dict[str, Any]]) -> pd.DataFrame:
                 "tags": join_tags(split_tags(person.get("tags"))),
             }
         )
-    return with_none(pd.DataFrame(rows, columns=PEOPLE_COLUMNS), ["email", "email_key"])
+    frame = pd.DataFrame(rows, columns=PEOPLE_COLUMNS).drop_duplicates("person_id", ignore_index=True)
+    return with_none(frame, TEXT_COLUMNS)
 
 
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+def with_found(people: pd.DataFrame, found: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
+    """The people read, plus those a lookup found at `keys` (addresses the read did not have)."""
+    found = found[found["email_key"].isin(set(keys)) & ~found["person_id"].isin(set(people["person_id"]))]
+    if found.empty:
+        return people
+    return with_none(pd.concat([people, found], ignore_index=True), TEXT_COLUMNS)
+
+
+def duplicate_people(people: pd.DataFrame) -> list[dict[str, Any]]:
+    """Addresses that several people share up to case: [{"email", "personIds", "emails"}], by address."""
+    addressed = people[people["email_key"].notna()]
+    shared = addressed[addressed.duplicated("email_key", keep=False)].sort_values(["email_key", "person_id"])
+    return [
+        {"email": key, "personIds": list(group["person_id"]), "emails": list(group["email"])}
+        for key, group in shared.groupby("email_key", sort=True)
+    ]
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None

@@ -6,22 +6,28 @@
 2. matching: each remaining contact is matched to the Encharge person with its address;
 3. creates: a contact no person matches becomes a new person with the tag;
 4. updates: a matched person is updated only in the fields (first name, last name, company) whose
-   ConnectWise value is non-empty and differs;
+   ConnectWise value is non-empty and differs from Encharge's, or, where Encharge's read is silent about
+   the field, from what the sync last wrote there (`sync.written`);
 5. tag additions: a matched person without the tag gets it;
-6. removals: a person carrying the tag whose address is not in the audience loses the tag, nothing else.
-People without the tag, and every other tag, are never touched.
+6. removals: a person carrying the tag whose address is not in the audience loses the tag, nothing else;
+   every person carrying it, by person id, when several share the address up to case.
+People without the tag, and every other tag, are never touched. Addresses several people share are listed
+in `duplicates`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 import pandas as pd
 
-from marketing_pipeline.sync.people import split_tags
+from marketing_pipeline.sync.people import duplicate_people, split_tags
+from marketing_pipeline.sync.written import WRITTEN_COLUMNS, written_frame
 
 ACTIONS = ("create", "update", "add_tag", "remove_tag", "skip")
 ACTION_COLUMNS = [
@@ -64,13 +70,18 @@ class PlanCounts:
 @dataclass(frozen=True)
 class SyncPlan:
     """`actions` holds one row per action; its index (0..n-1) is each action's key, which the apply step
-    carries through every write and back to its result."""
+    carries through every write and back to its result. `computed_in_run` and `computed_at` say where the
+    plan comes from, so that a plan from another run is never applied blind."""
 
     tag: str
     contacts_total: int
     tagged_before: int
     unchanged: int
     actions: pd.DataFrame
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the reads behind the plan were like, for the operator
+    computed_in_run: str | None = None
+    computed_at: datetime | None = None
 
     def of(self, action: str) -> pd.DataFrame:
         return self.actions[self.actions["action"] == action]
@@ -140,14 +151,17 @@ def skips(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return audience, pd.concat([s for s in skipped if len(s)] or [_actions(contacts.iloc[:0], "skip")])
 
 
-def match_people(audience: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+def match_people(audience: pd.DataFrame, people: pd.DataFrame, written: pd.DataFrame) -> pd.DataFrame:
     """The audience, each contact with the Encharge person at its address (`person_id` None when there is
-    none; the person's own fields suffixed `_enc`). Where Encharge holds several people with one address,
-    the one with the tag is matched, then the lowest id."""
+    none; the person's own fields suffixed `_enc`) and what the sync last wrote there (suffixed
+    `_written`). Where Encharge holds several people with one address, the one with the tag is matched,
+    then the lowest id."""
     addressed = people[people["email_key"].notna()]
     addressed = addressed.sort_values(["has_tag", "person_id"], ascending=[False, True])
     addressed = addressed.drop_duplicates("email_key", keep="first")
-    return audience.merge(addressed[MATCHED_PERSON_COLUMNS], on="email_key", how="left", suffixes=("", "_enc"))
+    matched = audience.merge(addressed[MATCHED_PERSON_COLUMNS], on="email_key", how="left", suffixes=("", "_enc"))
+    memory = written.rename(columns={c: f"{c}_written" for c in WRITTEN_COLUMNS if c != "email_key"})
+    return matched.merge(memory, on="email_key", how="left").set_axis(matched.index)
 
 
 def creates(unmatched: pd.DataFrame) -> pd.DataFrame:
@@ -164,11 +178,15 @@ def creates(unmatched: pd.DataFrame) -> pd.DataFrame:
 
 
 def changed_fields(matched: pd.DataFrame) -> pd.DataFrame:
-    """Per matched contact and synced field: True where ConnectWise has a value that Encharge does not."""
+    """Per matched contact and synced field: True where ConnectWise has a value that Encharge does not.
+    Where Encharge is silent about the field, its value is taken to be what the sync last wrote; where
+    neither is known, the field is written (once: it is remembered from then on)."""
     changed = pd.DataFrame(index=matched.index)
     for column, _ in SYNCED_FIELDS:
         ours = matched[column].fillna("")
-        changed[column] = (ours != "") & (ours != matched[f"{column}_enc"].fillna(""))
+        theirs = matched[f"{column}_enc"]
+        known = theirs.where(theirs.notna(), matched[f"{column}_written"]).fillna("")
+        changed[column] = (ours != "") & (ours != known)
     return changed
 
 
@@ -219,14 +237,16 @@ def removals(people: pd.DataFrame, audience: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str) -> SyncPlan:
+def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str, written: pd.DataFrame | None = None) -> SyncPlan:
     """The plan for one sync. `contacts` as from `audience.contact_frame`, `people` as from
-    `people.people_frame`, `tag` the sync's Encharge tag."""
+    `people.people_frame`, `tag` the sync's Encharge tag, `written` what the sync last wrote (as from
+    `written.written_frame`; none when omitted)."""
     tag = tag.strip()
     people = people.assign(has_tag=people["tags"].map(lambda tags: tag in split_tags(tags)).astype(bool))
+    memory = written if written is not None else written_frame([])
 
     audience, skipped = skips(contacts)
-    matched = match_people(audience, people)
+    matched = match_people(audience, people, memory)
     existing = matched[matched["person_id"].notna()]
     changed = changed_fields(existing)
     parts = [
@@ -245,4 +265,5 @@ def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str) -> SyncPl
         tagged_before=int(people["has_tag"].sum()),
         unchanged=int((~changed.any(axis=1) & existing["has_tag"].astype(bool)).sum()),
         actions=actions.where(actions.notna(), None),
+        duplicates=duplicate_people(people),
     )

@@ -1,0 +1,36 @@
+"""What the sync last wrote to each person's synced fields, for where Encharge's reads are silent.
+
+When a read leaves a synced field out (or returns it null or empty), the plan compares ConnectWise's value
+with the value the sync last wrote there: a steady state writes nothing, and a real change in ConnectWise
+(a renamed company) still differs and is written. A field that neither Encharge nor the memory knows is
+written once, and remembered from then on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from marketing_pipeline.sync.frames import with_none
+
+WRITTEN_COLUMNS = ["email_key", "first_name", "last_name", "company"]
+
+
+@dataclass(frozen=True)
+class WrittenFields:
+    """One person's synced fields as the sync wrote them; None where a write left the field alone."""
+
+    email_key: str
+    person_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+
+
+def written_frame(records: Iterable[WrittenFields]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [(r.email_key, r.first_name, r.last_name, r.company) for r in records], columns=WRITTEN_COLUMNS
+    ).drop_duplicates("email_key", keep="last")
+    return with_none(frame, WRITTEN_COLUMNS)
