@@ -321,8 +321,9 @@ def encharge_audience(
         if run is not None:
             step.ledger.complete(run, counts=counts, details=outcome.details(), dry_run=dry_run)
     failures = outcome.failures
+    override_note = f"\n\nBrake overridden: {brake}" if brake and not dry_run else ""
     metadata: dict[str, Any] = {
-        "summary": dg.MetadataValue.md(f"**{outcome.summary()}**" + (f"\n\nBrake overridden: {brake}" if brake and not dry_run else "")),
+        "summary": dg.MetadataValue.md(f"**{outcome.summary()}**{override_note}"),
         "braked": bool(brake),
         **{name: value for name, value in counts.to_json_dict().items()},
         "dry_run": dry_run,

@@ -1,7 +1,9 @@
 """A stateful fake of the Encharge REST endpoints a sync uses, following the reference's contract.
 
 Deliberately the worst plausible case where the real API is undocumented: `tags` inside `POST /people`
-REPLACES the person's tags, so a client that relied on it being additive would be caught.
+REPLACES the person's tags, so a client that relied on it being additive would be caught; an upsert by
+address does not see an archived person and creates a second one. `modes` (see `encharge_modes`) switches
+on every other way a read can be incomplete, inconsistent or silent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from marketing_pipeline.sandbox.encharge_modes import EnchargeModes
 from marketing_pipeline.sandbox.server import Request, Response, SandboxServer
 from marketing_pipeline.sync.emails import email_problem
 
@@ -64,18 +67,25 @@ class EnchargeSandbox(SandboxServer):
         super().__init__(port=port)
         self.token = token
         self.reject_emails: set[str] = set()  # addresses this server refuses as invalid (lower-case)
-        # What `tags` in POST /people does (undocumented): "replace" (the default: the worst case for an
-        # existing person) or "ignore" (the worst case for a new one).
-        self.upsert_tags = "replace"
+        self.modes = EnchargeModes()
         self.state_file = Path(state_file) if state_file else None
         self._lock = threading.RLock()
         self.people: dict[str, dict[str, Any]] = {}
-        self._order: list[str] = []  # ids in creation order, for O(page) paging
-        self._by_email: dict[str, str] = {}
+        self._order: list[str] = []  # ids of listed (not archived) people in creation order, for O(page) paging
+        self._archived: list[str] = []
+        self._by_email: dict[str, list[str]] = {}  # lower-cased address -> everyone with it, oldest first
         if self.state_file and self.state_file.exists():
             people = json.loads(self.state_file.read_text(encoding="utf-8"))["people"]
         for person in people or []:
             self._insert({**person, "tags": _split(person.get("tags"))})
+
+    @property
+    def upsert_tags(self) -> str:
+        return self.modes.upsert_tags
+
+    @upsert_tags.setter
+    def upsert_tags(self, value: str) -> None:
+        self.modes.configure({"upsert_tags": value})
 
     @property
     def base_url(self) -> str:
@@ -91,18 +101,61 @@ class EnchargeSandbox(SandboxServer):
 
     def _insert(self, person: dict[str, Any]) -> None:
         if person["id"] not in self.people:
-            self._order.append(person["id"])
+            (self._archived if person.get("archived") else self._order).append(person["id"])
         self.people[person["id"]] = person
         if person.get("email"):
-            self._by_email[person["email"].lower()] = person["id"]
+            self._by_email.setdefault(person["email"].lower(), []).append(person["id"])
 
-    def find(self, *, email: str | None = None, person_id: str | None = None) -> dict[str, Any] | None:
+    def add_person(self, person: dict[str, Any]) -> dict[str, Any]:
+        """Insert a person as given (a case-variant duplicate, say); tags as a list or a string."""
         with self._lock:
-            if person_id:
-                return self.people.get(person_id)
-            if email:
-                found = self._by_email.get(email.strip().lower())
-                return self.people.get(found) if found else None
+            record = {"id": str(uuid.uuid4()), "unsubscribed": False, "createdAt": _now(), **person}
+            record["tags"] = _split(person.get("tags"))
+            record["updatedAt"] = record.get("updatedAt") or record["createdAt"]
+            self._insert(record)
+            self._save()
+            return record
+
+    def archive(self, email: str) -> None:
+        """Archive everyone with this address (any case): left out of the listing, kept otherwise."""
+        with self._lock:
+            for person in self.people.values():
+                if (person.get("email") or "").lower() == email.strip().lower() and not person.get("archived"):
+                    person["archived"] = True
+                    self._order.remove(person["id"])
+                    self._archived.append(person["id"])
+            self._save()
+
+    def delete(self, email: str) -> None:
+        """Delete everyone with this address (a marketer's doing, not the sync's)."""
+        with self._lock:
+            for person in [p for p in self.people.values() if (p.get("email") or "").lower() == email.lower()]:
+                del self.people[person["id"]]
+                for index in (self._order, self._archived):
+                    if person["id"] in index:
+                        index.remove(person["id"])
+            self._reindex()
+            self._save()
+
+    def _reindex(self) -> None:
+        self._by_email.clear()
+        for person in self.people.values():
+            if person.get("email"):
+                self._by_email.setdefault(person["email"].lower(), []).append(person["id"])
+
+    def find(
+        self, *, email: str | None = None, person_id: str | None = None, include_archived: bool = True
+    ) -> dict[str, Any] | None:
+        """By id, or the oldest person with the address (exactly as given in `case_sensitive_emails` mode)."""
+        with self._lock:
+            if person_id or not email:
+                return self.people.get(person_id) if person_id else None
+            wanted = email.strip()
+            for candidate in (self.people[i] for i in self._by_email.get(wanted.lower(), [])):
+                if self.modes.case_sensitive_emails and candidate.get("email") != wanted:
+                    continue
+                if include_archived or not candidate.get("archived"):
+                    return candidate
         return None
 
     def tags_of(self, email: str) -> set[str]:
@@ -114,6 +167,11 @@ class EnchargeSandbox(SandboxServer):
         with self._lock:
             return {(p.get("email") or p["id"]).lower(): json.loads(json.dumps(p)) for p in self.people.values()}
 
+    def snapshot_by_id(self) -> dict[str, dict[str, Any]]:
+        """A deep copy of everyone, keyed by id (people sharing an address stay apart)."""
+        with self._lock:
+            return {p["id"]: json.loads(json.dumps(p)) for p in self.people.values()}
+
     def _save(self) -> None:
         if not self.state_file:
             return
@@ -124,12 +182,29 @@ class EnchargeSandbox(SandboxServer):
             handle.write(data)
         os.replace(tmp, self.state_file)
 
-    def render(self, person: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in person.items() if k != "tags"}
+    def render(self, person: dict[str, Any], *, read: bool = False) -> dict[str, Any]:
+        """A person as the API shows them; a read leaves out the fields `modes.omit_fields` names."""
+        hidden = {"tags", "archived", *(self.modes.omit_fields if read else ())}
+        out = {k: v for k, v in person.items() if k not in hidden}
         out["tags"] = ",".join(person["tags"]) if person["tags"] else None
         if person.get("firstName") or person.get("lastName"):
             out["name"] = " ".join(x for x in (person.get("firstName"), person.get("lastName")) if x)
         return out
+
+    def control(self, request: Request) -> Response | None:
+        if request.path != "/_sandbox/modes":
+            return None
+        if request.method == "POST":
+            body = request.json() or {}
+            try:
+                self.modes.configure(body)
+            except ValueError as exc:
+                return Response(400, {"message": str(exc)})
+            for email in body.get("archive", []):
+                self.archive(email)
+            for person in body.get("add_people", []):
+                self.add_person(person)
+        return Response(200, self.modes.as_dict())
 
     # --- HTTP ------------------------------------------------------------------------------------
 
@@ -174,10 +249,12 @@ class EnchargeSandbox(SandboxServer):
         return handler(request, body)
 
     def _account(self, request: Request, _: Any) -> Response:
+        with self._lock:
+            count = len(self._order) + (len(self._archived) if self.modes.count_archived else 0)
         return Response(
             200,
             {
-                "peopleCount": len(self.people),
+                "peopleCount": count,
                 "status": "active",
                 "timezone": "Europe/London",
                 "name": "Sandbox",
@@ -196,9 +273,19 @@ class EnchargeSandbox(SandboxServer):
             return _envelope(400, "limit must be positive and offset not negative")
         with self._lock:
             page = [self.people[i] for i in self._order[offset : offset + limit]]
-            return Response(200, {"people": [self.render(p) for p in page]})
+            fault = self.modes.take_page_fault(offset)
+            if fault == "short":
+                page = page[: len(page) // 2]
+            elif fault == "empty":
+                page = []
+            body = {"people": [self.render(p, read=True) for p in page]}
+            deleted = self.modes.take_deletion(offset)
+            if deleted:
+                self.delete(deleted)
+            return Response(200, body)
 
     def _lookup(self, request: Request, _: Any) -> Response:
+        archived = request.query.get("includeArchived", "").lower() in ("true", "1")
         found = []
         for key, value in request.query.items():
             match = re.fullmatch(r"people\[\d+\]\[(email|id|userId)\]", key)
@@ -208,10 +295,15 @@ class EnchargeSandbox(SandboxServer):
             with self._lock:
                 if kind == "userId":
                     person = next((p for p in self.people.values() if p.get("userId") == value), None)
+                elif kind == "email":
+                    person = self.find(email=value, include_archived=archived)
                 else:
-                    person = self.find(email=value) if kind == "email" else self.find(person_id=value)
+                    person = self.find(person_id=value)
+                    person = person if person and (archived or not person.get("archived")) else None
             if person:
-                found.append(self.render(person))
+                found.append(self.render(person, read=True))
+            elif self.modes.lookup_404:
+                return _envelope(404, "Person not found")
         return Response(200, {"users": found})
 
     def _upsert(self, request: Request, body: Any) -> Response:
@@ -243,7 +335,7 @@ class EnchargeSandbox(SandboxServer):
         if person is None and record.get("userId"):
             person = next((p for p in self.people.values() if p.get("userId") == record["userId"]), None)
         if person is None and record.get("email"):
-            person = self.find(email=record["email"])
+            person = self.find(email=record["email"], include_archived=False)
         now = _now()
         if person is None:
             person = {"id": str(uuid.uuid4()), "tags": [], "unsubscribed": False, "createdAt": now}
@@ -258,10 +350,8 @@ class EnchargeSandbox(SandboxServer):
             if name in record and name != "email":
                 person[name] = record[name]
         if record.get("email") and record["email"].strip().lower() != (person.get("email") or "").lower():
-            if person.get("email"):
-                self._by_email.pop(person["email"].lower(), None)
             person["email"] = record["email"].strip()
-            self._by_email[person["email"].lower()] = person["id"]
+            self._reindex()
         if "tags" in record and self.upsert_tags == "replace":  # the worst case: replace, not add
             person["tags"] = _split(record["tags"])
         person["updatedAt"] = now
@@ -272,7 +362,11 @@ class EnchargeSandbox(SandboxServer):
             return None, None, _envelope(400, "tag is required")
         if not any(body.get(k) for k in ("email", "id", "userId")):
             return None, None, _envelope(400, "An email, id or userId is required")
-        person = self.find(person_id=body.get("id")) if body.get("id") else self.find(email=body.get("email"))
+        person = (
+            self.find(person_id=body.get("id"))
+            if body.get("id")
+            else self.find(email=body.get("email"), include_archived=False)
+        )
         if person is None:
             return None, None, _envelope(404, "Person not found")
         return person, body["tag"], None

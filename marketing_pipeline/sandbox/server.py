@@ -209,6 +209,9 @@ class SandboxServer:
             with self._log_lock:
                 self._send(handler, Response(200, {"requests": dict(self.requests), "total": len(self.log)}))
             return
+        if request.path.startswith("/_sandbox/"):
+            self._send(handler, self.control(request) or Response(404, {"message": f"no {request.path}"}))
+            return
         with self._log_lock:
             self.log.append((request.method, request.path, request.body_bytes))
             self.targets.append(handler.path)
@@ -256,6 +259,10 @@ class SandboxServer:
 
     def fault_body(self, status: int) -> Any:
         return {"message": f"injected HTTP {status}"}
+
+    def control(self, request: Request) -> Response | None:
+        """A server's own `/_sandbox/...` switches (besides faults and stats); None when it has none there."""
+        return None
 
     def _send(self, handler: BaseHTTPRequestHandler, response: Response) -> None:
         data = response.encoded()

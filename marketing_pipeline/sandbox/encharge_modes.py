@@ -1,0 +1,70 @@
+"""The Encharge sandbox's switchable behaviours: each way a read of Encharge can be incomplete, inconsistent
+or silent, and each reading of what the public documentation leaves open.
+
+Set them from Python (`sandbox.modes.short_pages.append(100)`) or over HTTP:
+`POST /_sandbox/modes` with a JSON object of the same names (plus `archive`: addresses to archive, and
+`add_people`: people to insert as they are, case-variant duplicates say); `GET /_sandbox/modes` shows them.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+UPSERT_TAGS = ("replace", "ignore")
+
+
+@dataclass
+class EnchargeModes:
+    # What `tags` inside POST /people does (undocumented): "replace" (the worst case for an existing person)
+    # or "ignore" (the worst case for a new one).
+    upsert_tags: str = "replace"
+    # Archived people are left out of /people/all (and of GET /people without includeArchived); this says
+    # whether peopleCount counts them all the same.
+    count_archived: bool = True
+    # Offsets of /people/all pages served once with half their people, or with none.
+    short_pages: list[int] = field(default_factory=list)
+    empty_pages: list[int] = field(default_factory=list)
+    # [offset, email]: once the page at that offset has been served, that person is deleted (a marketer
+    # deleting someone while the sync pages through everyone).
+    delete_after_page: list[Any] | None = None
+    # Fields left out of every read (listing and lookups), e.g. ["company"].
+    omit_fields: list[str] = field(default_factory=list)
+    # Addresses that differ in case are different people: upserts and tag calls by email match the exact
+    # address only, so case-variant duplicates can exist and be reached one by one, by id.
+    case_sensitive_emails: bool = False
+    # GET /people answers 404 when any address asked for is unknown (instead of leaving it out).
+    lookup_404: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def take_page_fault(self, offset: int) -> str | None:
+        """ "short", "empty" or None for a page about to be served; each injected fault serves once."""
+        with self._lock:
+            for kind, offsets in (("empty", self.empty_pages), ("short", self.short_pages)):
+                if offset in offsets:
+                    offsets.remove(offset)
+                    return kind
+        return None
+
+    def take_deletion(self, offset: int) -> str | None:
+        with self._lock:
+            if self.delete_after_page and int(self.delete_after_page[0]) == offset:
+                email = str(self.delete_after_page[1])
+                self.delete_after_page = None
+                return email
+        return None
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        with self._lock:
+            for name, value in settings.items():
+                if name.startswith("_") or name not in self.__dataclass_fields__:
+                    continue
+                if name == "upsert_tags" and value not in UPSERT_TAGS:
+                    raise ValueError(f"upsert_tags must be one of {UPSERT_TAGS}")
+                setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {k: copy.deepcopy(getattr(self, k)) for k in self.__dataclass_fields__ if not k.startswith("_")}
