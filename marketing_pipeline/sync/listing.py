@@ -163,7 +163,7 @@ def verdict(checks: Sequence[ListingCheck]) -> Verdict:
 def describe(checks: Sequence[ListingCheck]) -> str:
     last = checks[-1]
     parts = list(last.problems)
-    if not last.complete:
+    if last.people_count != last.read:
         parts.append(last.count_text())
     if len(checks) > 1 and all(c.sound for c in checks[-2:]):
         parts.append("and consecutive reads listed different people")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from marketing_pipeline.sync.domain import SyncCounts
 from marketing_pipeline.sync.outcome import ActionResult, SyncOutcome, summary_line
 from marketing_pipeline.sync.plan import PlanCounts
-from marketing_pipeline.sync.safety import brake_reason
+from marketing_pipeline.sync.safety import PastRemovals, brake_reason, removed_in_window
 
 
 def counts(**kw: int) -> PlanCounts:
@@ -72,3 +74,39 @@ def test_brake() -> None:
     empty = brake_reason(counts(contacts_total=0, remove_tag=10))
     assert empty is not None and "no contacts" in empty
     assert brake_reason(counts(contacts_total=0, tagged_before=0)) is None  # nothing to lose
+
+
+NOW = datetime(2026, 3, 2, 12, 0)
+
+
+def test_removals_spread_over_runs_are_braked_within_24_hours() -> None:
+    # 100 tagged; 15 removed an hour ago (under the limit on its own); 15 more now: 30 of 100 in 24 hours.
+    past = [PastRemovals(NOW - timedelta(hours=1), 15, False)]
+    recent = removed_in_window(past, NOW)
+    assert recent == 15
+    reason = brake_reason(counts(tagged_before=85, remove_tag=15), removed_recently=recent)
+    assert reason is not None and "30 of 100 people (30%, above the 20% limit over 24 hours)" in reason
+    assert "15 lost it in the last 24 hours" in reason
+    assert brake_reason(counts(tagged_before=85, remove_tag=5), removed_recently=recent) is None  # 20 of 100
+    assert brake_reason(counts(tagged_before=85, remove_tag=0), removed_recently=50) is None  # removes nobody
+
+
+def test_the_window_rolls_and_starts_after_a_forced_run() -> None:
+    old = PastRemovals(NOW - timedelta(hours=25), 40, False)
+    assert removed_in_window([old], NOW) == 0
+    forced = PastRemovals(NOW - timedelta(hours=3), 40, True)
+    after = PastRemovals(NOW - timedelta(hours=2), 4, False)
+    before = PastRemovals(NOW - timedelta(hours=4), 9, False)
+    assert removed_in_window([before, forced, after], NOW) == 4
+    assert removed_in_window([before, after], NOW, timedelta(hours=3)) == 4
+
+
+def test_a_dry_run_says_whether_the_real_run_would_be_braked() -> None:
+    outcome = SyncOutcome(
+        plan=counts(remove_tag=5), results=[], dry_run=True, plan_fingerprint="x", brake="too many removals"
+    )
+    assert outcome.summary() == (
+        "Dry run: would create 0, update 0, tag 0, untag 5; 0 skipped; the real run would be braked: too many removals"
+    )
+    details = outcome.details()
+    assert details["brake"] == "too many removals" and details["forced"] is False

@@ -9,8 +9,9 @@ import pytest
 
 from marketing_pipeline.sync.audience import CONTACT_COLUMNS
 from marketing_pipeline.sync.emails import email_key, normalise_email
-from marketing_pipeline.sync.people import people_frame, split_tags
+from marketing_pipeline.sync.people import duplicate_people, people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import build_plan
+from marketing_pipeline.sync.written import WrittenFields, written_frame
 
 TAG = "newsletter"
 
@@ -209,3 +210,82 @@ def test_people_without_an_id_are_ignored_and_other_fields_tolerated() -> None:
             "tags": "t",
         }
     ]
+
+
+# --- Encharge silent about a synced field: compare with what the sync last wrote ----------------------
+
+
+def test_a_silent_field_without_memory_is_written_once() -> None:
+    silent = people({"email": "ann@x.com", "firstName": "Ann", "lastName": "Lee", "tags": TAG})  # no company
+    plan = build_plan(contacts((1, "ann@x.com", "Ann", "Lee", "Co")), silent, TAG)
+    [update] = actions(plan, "update")
+    assert update["changes"] == "company" and update["company"] == "Co"
+
+
+def test_a_silent_field_that_the_sync_wrote_is_steady() -> None:
+    silent = people({"email": "ann@x.com", "firstName": "Ann", "lastName": "Lee", "tags": TAG})
+    memory = written_frame([WrittenFields("ann@x.com", "p0", company="Co")])
+    plan = build_plan(contacts((1, "ANN@x.com", "Ann", "Lee", "Co")), silent, TAG, memory)
+    assert plan.counts.writes == 0 and plan.counts.unchanged == 1
+
+
+def test_a_renamed_company_reaches_encharge_although_encharge_is_silent() -> None:
+    silent = people({"email": "ann@x.com", "firstName": "Ann", "lastName": "Lee", "tags": TAG})
+    memory = written_frame([WrittenFields("ann@x.com", "p0", company="Co")])
+    plan = build_plan(contacts((1, "ann@x.com", "Ann", "Lee", "Co Renamed")), silent, TAG, memory)
+    [update] = actions(plan, "update")
+    assert (update["changes"], update["company"]) == ("company", "Co Renamed")
+
+
+def test_null_and_empty_values_are_silence_too() -> None:
+    for value in (None, "", "  "):
+        person = people({"email": "ann@x.com", "firstName": "Ann", "lastName": "Lee", "company": value, "tags": TAG})
+        memory = written_frame([WrittenFields("ann@x.com", company="Co")])
+        assert build_plan(contacts((1, "ann@x.com", "Ann", "Lee", "Co")), person, TAG, memory).counts.writes == 0
+
+
+def test_what_encharge_returns_wins_over_memory() -> None:
+    # A marketer changed the company in Encharge after the sync wrote it: ConnectWise's value is written again.
+    person = people({"email": "ann@x.com", "firstName": "Ann", "lastName": "Lee", "company": "Edited", "tags": TAG})
+    memory = written_frame([WrittenFields("ann@x.com", company="Co")])
+    [update] = actions(build_plan(contacts((1, "ann@x.com", "Ann", "Lee", "Co")), person, TAG, memory), "update")
+    assert update["changes"] == "company"
+
+
+# --- case-variant duplicates and people found by lookup --------------------------------------------
+
+
+def test_case_variant_duplicates_all_lose_the_tag_by_id_and_are_listed() -> None:
+    plan = build_plan(
+        contacts((1, "bob@x.com", "Bob", "Ray", "Co")),
+        people(
+            {"email": "ann@x.com", "tags": f"{TAG},vip"},
+            {"email": "ANN@x.com", "tags": TAG},
+            {"email": "Ann@X.com", "tags": "vip"},
+        ),
+        TAG,
+    )
+    assert sorted(r["person_id"] for r in actions(plan, "remove_tag")) == ["p0", "p1"]
+    assert plan.duplicates == [
+        {"email": "ann@x.com", "personIds": ["p0", "p1", "p2"], "emails": ["ann@x.com", "ANN@x.com", "Ann@X.com"]}
+    ]
+    assert duplicate_people(people({"email": "a@x.com"}, {"email": "b@x.com"})) == []
+
+
+def test_people_found_by_lookup_are_handled_as_existing() -> None:
+    listed = people({"email": "reader@x.com", "tags": "blog"})
+    found = people_frame([{"id": "hidden", "email": "Ann@x.com", "firstName": "Ann", "tags": "customer"}])
+    audience = contacts((1, "ann@x.com", "Ann", "Lee", "Co"))
+    assert build_plan(audience, listed, TAG).counts.create == 1
+    plan = build_plan(audience, with_found(listed, found, {"ann@x.com"}), TAG)
+    assert plan.counts.create == 0
+    assert [(a["person_id"], a["changes"]) for a in actions(plan, "update")] == [("hidden", "lastName,company")]
+    assert [a["person_id"] for a in actions(plan, "add_tag")] == ["hidden"]
+
+
+def test_with_found_keeps_only_the_addresses_asked_for_and_new_people() -> None:
+    listed = people({"email": "reader@x.com"})
+    found = people_frame(
+        [{"id": "p0", "email": "reader@x.com"}, {"id": "x", "email": "other@x.com"}, {"id": "y", "email": "a@x.com"}]
+    )
+    assert list(with_found(listed, found, {"a@x.com", "reader@x.com"})["person_id"]) == ["p0", "y"]
