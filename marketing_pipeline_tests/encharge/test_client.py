@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlsplit
+
 import pytest
 
 from marketing_pipeline.encharge.client import EnchargeClient
-from marketing_pipeline.errors import ApiAuthError, ApiError
+from marketing_pipeline.errors import ApiAuthError, ApiError, UntrustworthyReadError
+from marketing_pipeline.runs.listing import read_everyone
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.sandbox.server import Fault
+from marketing_pipeline.sync.listing import check_listing
 from marketing_pipeline_tests.support.clients import FAST_RETRY
 
 TAG = "managed-client-newsletter"
@@ -165,3 +169,114 @@ def test_a_single_user_response_is_understood(sandboxes: Sandboxes) -> None:
     with client_for(sandboxes.encharge) as client:
         outcome = client.upsert_people({"solo": {"email": "SOLO@example.com"}})
     assert outcome.succeeded == [("solo", user)]
+
+
+# --- reads that go wrong, and lookups ---------------------------------------------------------------
+
+
+def test_a_short_page_in_the_middle_does_not_end_the_read() -> None:
+    with EnchargeSandbox(people(250)) as server, client_for(server) as client:
+        server.modes.short_pages.append(100)
+        check = check_listing(client.read_listing())
+        assert not check.sound and "offset 100 held 50 people" in check.problems[0]
+        assert check_listing(client.read_listing()).complete  # served short once only
+
+
+def test_an_empty_first_page_does_not_end_the_read() -> None:
+    with EnchargeSandbox(people(150)) as server, client_for(server) as client:
+        server.modes.empty_pages.append(0)
+        listing = client.read_listing()
+        assert [len(p.people) for p in listing.pages] == [0, 50]
+        assert not check_listing(listing).sound
+
+
+def test_archived_people_counted_but_not_listed_cost_one_probe_and_one_more_read() -> None:
+    with EnchargeSandbox(people(250)) as server, client_for(server) as client:
+        for i in range(0, 250, 50):
+            server.archive(f"person{i}@example.com")
+        listing = client.read_listing()
+        assert (listing.people_count, len(listing.people)) == (250, 245)
+        assert listing.probe is not None and listing.probe.people == []
+        trusted = read_everyone(client)
+        assert trusted.reads == 2 and "5 counted people are not listed" in (trusted.note or "")
+        server.modes.count_archived = False
+        assert read_everyone(client).reads == 1
+
+
+def test_a_read_that_stays_inconsistent_fails_after_three_reads() -> None:
+    with EnchargeSandbox(people(250)) as server, client_for(server) as client:
+        server.modes.short_pages.extend([100, 100, 100])
+        with pytest.raises(UntrustworthyReadError) as caught:
+            read_everyone(client)
+        assert "could not be trusted after 3 reads, so nothing was written" in str(caught.value)
+        assert "the page at offset 100 held 50 people where 100 were asked" in str(caught.value)
+
+
+def test_one_bad_page_costs_one_more_read() -> None:
+    with EnchargeSandbox(people(250)) as server, client_for(server) as client:
+        server.modes.empty_pages.append(200)
+        trusted = read_everyone(client)
+        assert trusted.reads == 2 and len(trusted.people) == 250 and trusted.note is None
+
+
+def test_a_deletion_while_paging_is_caught_by_the_count_and_read_again() -> None:
+    with EnchargeSandbox(people(250)) as server, client_for(server, read_concurrency=1) as client:
+        server.modes.delete_after_page = [0, "person5@example.com"]
+        first = check_listing(client.read_listing())
+        assert first.sound and (first.read, first.people_count) == (249, 250)  # person100 slipped by
+        assert "id-00100" not in first.ids
+        assert check_listing(client.read_listing()).complete
+
+
+def lookup_params(server: EnchargeSandbox) -> list[dict[str, str]]:
+    return [dict(parse_qsl(urlsplit(t).query)) for t in server.targets if urlsplit(t).path == "/v1/people"]
+
+
+def test_lookups_are_batched_include_archived_and_keep_the_url_short() -> None:
+    with EnchargeSandbox(people(60)) as server, client_for(server, lookup_batch_size=20) as client:
+        server.archive("person7@example.com")
+        asked = [f"PERSON{i}@example.com" for i in range(50)] + [f"ghost{i}@example.com" for i in range(5)]
+        found = client.lookup(asked)
+        assert sorted(p["email"] for p in found) == sorted(f"person{i}@example.com" for i in range(50))
+        params = lookup_params(server)
+        assert len(params) == 3 and all(p["includeArchived"] == "true" for p in params)
+        assert max(len(t) for t in server.targets) < 2000
+    long_addresses = [f"{'x' * 200}{i}@example.com" for i in range(20)]
+    with EnchargeSandbox([]) as server, client_for(server) as client:
+        assert client.lookup(long_addresses) == []
+        assert max(len(t) for t in server.targets) <= 2000 - len("http://127.0.0.1:65535")
+        assert server.request_count("GET", "/v1/people") > 1
+
+
+def test_a_404_lookup_is_split_until_it_is_about_one_address() -> None:
+    with EnchargeSandbox(people(4)) as server, client_for(server, lookup_batch_size=8) as client:
+        server.modes.lookup_404 = True
+        found = client.lookup(["person0@example.com", "ghost@example.com", "person3@example.com"])
+        assert sorted(p["email"] for p in found) == ["person0@example.com", "person3@example.com"]
+        assert client.lookup(["ghost@example.com"]) == []
+
+
+def test_a_lookup_route_that_is_not_there_is_an_error_not_nobody(sandboxes: Sandboxes) -> None:
+    # Express's HTML 404 ("Cannot GET") means a wrong base URL, not "nobody has these addresses".
+    wrong = client_for(sandboxes.encharge, base_url=sandboxes.encharge.root_url + "/v2/")
+    with wrong, pytest.raises(ApiError, match="GET /people is not there"):
+        wrong.lookup(["a@example.com"])
+    sandboxes.encharge.faults.inject(Fault(status=404), path="/v1/people$")  # a JSON envelope: nobody found
+    with client_for(sandboxes.encharge) as client:
+        assert client.lookup([sandboxes.dataset.people[0]["email"]]) == []
+
+
+def test_tags_are_never_sent_in_an_upsert(sandboxes: Sandboxes) -> None:
+    with client_for(sandboxes.encharge) as client, pytest.raises(ValueError, match="never sent in POST /people"):
+        client.upsert_people({1: {"email": "a@example.com", "tags": TAG}})
+    assert sandboxes.encharge.request_count("POST") == 0
+
+
+def test_tags_go_by_id_so_each_case_variant_duplicate_is_reached() -> None:
+    with EnchargeSandbox([]) as server, client_for(server) as client:
+        server.modes.case_sensitive_emails = True
+        one = server.add_person({"email": "ann@example.com", "tags": [TAG, "vip"]})
+        two = server.add_person({"email": "ANN@example.com", "tags": [TAG]})
+        removed = client.remove_tag(TAG, {"a": {"id": one["id"], "email": "ann@example.com"}, "b": {"id": two["id"]}})
+        assert sorted(k for k, _ in removed.succeeded) == ["a", "b"]
+        assert server.people[one["id"]]["tags"] == ["vip"] and server.people[two["id"]]["tags"] == []

@@ -57,3 +57,44 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     assert json.loads(state.read_text())["people"][0]["email"] == "kept@example.com"
     with EnchargeSandbox([], state_file=state) as again:
         assert again.find(email="KEPT@example.com") is not None
+
+
+def control(boxes: Sandboxes, body: dict | None = None):  # type: ignore[no-untyped-def]
+    url = boxes.encharge.root_url + "/_sandbox/modes"
+    return requests.post(url, json=body, timeout=10) if body is not None else requests.get(url, timeout=10)
+
+
+def test_modes_switch_over_http(sandboxes: Sandboxes) -> None:
+    first = sandboxes.dataset.people[0]["email"]
+    total = len(sandboxes.dataset.people)
+    shown = control(
+        sandboxes,
+        {"omit_fields": ["company"], "short_pages": [0], "archive": [first], "count_archived": False},
+    ).json()
+    assert shown["omit_fields"] == ["company"] and shown["short_pages"] == [0]
+    assert call(sandboxes, "GET", "accounts/info").json()["peopleCount"] == total - 1
+    page = call(sandboxes, "GET", "people/all").json()["people"]
+    assert len(page) == (total - 1) // 2 and all("company" not in p for p in page)
+    assert first not in {p["email"] for p in call(sandboxes, "GET", "people/all").json()["people"]}
+    lookup = {"people[0][email]": first}
+    assert call(sandboxes, "GET", "people", params=lookup).json()["users"] == []
+    assert call(sandboxes, "GET", "people", params={**lookup, "includeArchived": "true"}).json()["users"]
+    assert control(sandboxes, {"upsert_tags": "sometimes"}).status_code == 400
+    assert control(sandboxes).json()["count_archived"] is False
+
+
+def test_an_upsert_by_address_does_not_see_an_archived_person(sandboxes: Sandboxes) -> None:
+    email = sandboxes.dataset.people[0]["email"]
+    sandboxes.encharge.archive(email)
+    call(sandboxes, "POST", "people", json=[{"email": email}])
+    assert sum(p.get("email") == email for p in sandboxes.encharge.people.values()) == 2  # the worst case
+
+
+def test_case_variant_duplicates_and_404_lookups(sandboxes: Sandboxes) -> None:
+    control(sandboxes, {"case_sensitive_emails": True, "lookup_404": True, "add_people": [{"email": "X@a.com"}]})
+    control(sandboxes, {"add_people": [{"email": "x@a.com", "tags": "t"}]})
+    assert call(sandboxes, "POST", "tags", json={"tag": "u", "email": "x@a.com"}).status_code == 201
+    assert sandboxes.encharge.find(email="X@a.com")["tags"] == []
+    assert sandboxes.encharge.find(email="x@a.com")["tags"] == ["t", "u"]
+    missing = call(sandboxes, "GET", "people", params={"people[0][email]": "x@a.com", "people[1][email]": "no@a.com"})
+    assert missing.status_code == 404 and missing.json()["error"]["message"] == "Person not found"
