@@ -16,6 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from marketing_pipeline.launch.partitions import register_sync_partitions
+from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
+from marketing_pipeline.sandbox.dataset import generate
+from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.launch import Sandboxes, running_sandboxes
 from marketing_pipeline.store.database import dispose_engine
 from marketing_pipeline.store.repository import SyncStore
@@ -105,3 +108,13 @@ def instance() -> Iterator[dg.DagsterInstance]:
 def pipeline(store: SyncStore, sandboxes: Sandboxes, instance: dg.DagsterInstance) -> Pipeline:
     register_sync_partitions(instance, store)
     return Pipeline(store=store, boxes=sandboxes, instance=instance, resources=pipeline_resources(sandboxes, store.url))
+
+
+@pytest.fixture
+def paged_pipeline(store: SyncStore, instance: dg.DagsterInstance) -> Iterator[Pipeline]:
+    """The pipeline over an Encharge of four pages (the first sync's dataset plus 250 unrelated people)."""
+    data = generate(86, unrelated_people=250)
+    with ConnectWiseSandbox(data.companies, data.contacts) as cw, EnchargeSandbox(data.people) as en:
+        boxes = Sandboxes(dataset=data, connectwise=cw, encharge=en)
+        register_sync_partitions(instance, store)
+        yield Pipeline(store=store, boxes=boxes, instance=instance, resources=pipeline_resources(boxes, store.url))

@@ -35,3 +35,36 @@ def assert_converged(boxes: Sandboxes, before: dict[str, dict[str, Any]]) -> Non
             assert {k: v for k, v in now.items() if k not in VOLATILE} == {
                 k: v for k, v in person.items() if k not in VOLATILE
             }, f"{key} changed beyond the sync's fields"
+
+
+def assert_safe(
+    boxes: Sandboxes,
+    before: dict[str, dict[str, Any]],
+    *,
+    converged: bool = True,
+    deleted: frozenset[str] = frozenset(),
+    also_tagged: frozenset[str] = frozenset(),
+) -> None:
+    """The guarantees, person by person (`before` is `snapshot_by_id()`, so people sharing an address up to
+    case stay apart): nobody lost but those a test deleted, nobody duplicated, no tag but the sync's and
+    no subscription changed; and, when `converged`, exactly the audience carries the tag (plus
+    `also_tagged`: people the sync cannot see, who keep it).
+    """
+    after = boxes.encharge.snapshot_by_id()
+    lost = set(before) - set(after) - deleted
+    assert lost == set(), f"people lost: {[before[i].get('email') for i in lost]}"
+    known = {(p.get("email") or "").lower() for i, p in before.items() if i not in deleted}
+    new = [(p.get("email") or "").lower() for i, p in after.items() if i not in before]
+    assert [e for e in new if e in known] == [], "people created again although they exist"
+    assert len(new) == len(set(new)), f"new people duplicated: {sorted(new)}"
+    for person_id, was in before.items():
+        if person_id not in after:
+            continue
+        now = after[person_id]
+        assert set(now["tags"]) - {TAG} == set(was["tags"]) - {TAG}, f"other tags of {was.get('email')} changed"
+        assert now.get("unsubscribed") == was.get("unsubscribed"), f"subscription of {was.get('email')} changed"
+        assert now.get("archived") == was.get("archived"), f"{was.get('email')} (un)archived"
+    if converged:
+        tagged = {(p.get("email") or "").lower() for p in after.values() if TAG in p["tags"]}
+        expected = boxes.dataset.manifest.audience | also_tagged
+        assert tagged == expected, f"missing {expected - tagged}, extra {tagged - expected}"
