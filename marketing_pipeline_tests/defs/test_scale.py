@@ -45,6 +45,9 @@ def counts(boxes: Sandboxes) -> dict[str, int]:
         "cw_companies": boxes.connectwise.request_count("GET", "company/companies"),
         "cw_contacts": boxes.connectwise.request_count("GET", "company/contacts"),
         "people_pages": boxes.encharge.request_count("GET", "/people/all"),
+        "lookups": boxes.encharge.requests["GET /v1/people"],
+        "upserts": boxes.encharge.requests["POST /v1/people"],
+        "tag_calls": boxes.encharge.requests["POST /v1/tags"] + boxes.encharge.requests["DELETE /v1/tags"],
         "writes": boxes.encharge.request_count("POST") + boxes.encharge.request_count("DELETE"),
     }
 
@@ -68,13 +71,16 @@ def test_cold_steady_and_churn_at_5000_contacts(at_scale: Pipeline) -> None:
     assert cold["cw_companies"] == math.ceil(qualifying / 1000)
     assert cold["cw_contacts"] <= math.ceil(1.05 * math.ceil(AUDIENCE / 1000)) + 1, fetched
     assert cold["people_pages"] == (PEOPLE - AUDIENCE) // 100 + 1
-    assert cold["writes"] == math.ceil(audience / 100)  # creates in batches, tags carried by the creates
+    assert cold["lookups"] == math.ceil(audience / 20)  # every address to create, looked up first
+    assert cold["upserts"] == math.ceil(audience / 100)  # creates in batches, without tags
+    assert cold["tag_calls"] == audience  # then one POST /tags per new person
+    assert cold["writes"] == cold["upserts"] + cold["tag_calls"]
 
     boxes.encharge.clear_log()
     boxes.connectwise.clear_log()
     assert at_scale.run().success
     steady = counts(boxes)
-    assert steady["writes"] == 0
+    assert steady["writes"] == 0 and steady["lookups"] == 0
     assert steady["people_pages"] == (PEOPLE - AUDIENCE + audience) // 100 + 1
     check_state(boxes)
 
@@ -85,6 +91,7 @@ def test_cold_steady_and_churn_at_5000_contacts(at_scale: Pipeline) -> None:
     assert at_scale.run().success
     check_state(boxes)
     churn = counts(boxes)
-    assert churn["writes"] == 1 + 1 + 7  # one update batch, one create batch, seven tag removals
+    assert churn["lookups"] == 1  # the seven joiners' addresses
+    assert churn["writes"] == 1 + 1 + 7 + 7  # an update batch, a create batch, seven new people tagged, seven untagged
     run = at_scale.store.last_run(at_scale.store.get_sync("managed-client-newsletter"))
     assert (run.contacts_created, run.contacts_updated, run.contacts_removed) == (7, 7, 7)
