@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -23,14 +22,14 @@ from marketing_pipeline.errors import (
 )
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.models import Sync, SyncRun
-from marketing_pipeline.store.schema import marketing_sync, marketing_sync_run, marketing_sync_written
+from marketing_pipeline.store.schema import marketing_sync, marketing_sync_run
+from marketing_pipeline.store.tags import clash_of, require_free_tag, tag_clash, tag_key
+from marketing_pipeline.store.written import WrittenFieldsStore
 from marketing_pipeline.sync.domain import TRIGGERS, FilterConfig, SyncCounts, parse_filter_config, validate_tag_name
 from marketing_pipeline.sync.safety import PastRemovals
 from marketing_pipeline.sync.schedule import cron_problem, validate_cron
-from marketing_pipeline.sync.written import WrittenFields
 
 RUNS_PAGE_MAX = 500
-WRITTEN_CHUNK = 1000
 
 
 def utcnow() -> datetime:
@@ -45,49 +44,8 @@ def slugify(name: str) -> str:
     return slug or "sync"
 
 
-def _tag_key(tag: Any) -> str:
-    """Tags are compared trimmed and case-insensitively: Encharge may well treat `News` and `news` as one."""
-    return tag.strip().lower() if isinstance(tag, str) else ""
-
-
-def _tag_clash(name: str, tag: str, others: Sequence[RowMapping]) -> str | None:
-    """The problem of a row whose tag other rows use too (rows the NestJS app wrote, say)."""
-    if not others:
-        return None
-    named = ", ".join(repr(o["key"] or o["name"]) for o in others)
-    return (
-        f"sync {name!r}: tagName {tag!r} is also the tag of sync {named}: two syncs sharing a tag take it from "
-        "each other's people; give each sync its own tag (nothing is run until then)"
-    )
-
-
-def _require_free_tag(conn: Connection, tag: str, *, name: str, sync_id: str | None = None) -> None:
-    """The one rule: no two syncs share a tag (checked wherever a tag is set)."""
-    t = marketing_sync
-    query = select(t.c.key, t.c.name).where(func.lower(func.trim(t.c.tagName)) == _tag_key(tag))
-    if sync_id is not None:
-        query = query.where(t.c.id != sync_id)
-    other = conn.execute(query).mappings().first()
-    if other is not None:
-        raise InvalidSyncConfigError(
-            f"sync {name!r}: tagName {tag!r} is already the tag of sync {other['key'] or other['name']!r}; "
-            "two syncs sharing a tag would take it from each other's people"
-        )
-
-
 def _with_clash(conn: Connection, row: RowMapping) -> Sync:
-    t = marketing_sync
-    others = (
-        conn.execute(
-            select(t.c.key, t.c.name)
-            .where(func.lower(func.trim(t.c.tagName)) == _tag_key(row["tagName"]))
-            .where(t.c.id != row["id"])
-            .order_by(t.c.createdAt)
-        )
-        .mappings()
-        .all()
-    )
-    return _sync_from_row(row, _tag_clash(row["name"], row["tagName"], others))
+    return _sync_from_row(row, clash_of(conn, row))
 
 
 def _sync_from_row(row: RowMapping, clash: str | None = None) -> Sync:
@@ -129,7 +87,7 @@ def _run_from_row(row: RowMapping) -> SyncRun:
     return SyncRun.model_validate(dict(row))
 
 
-class SyncStore:
+class SyncStore(WrittenFieldsStore):
     """The marketing store at one database URL."""
 
     def __init__(self, url: str) -> None:
@@ -142,11 +100,11 @@ class SyncStore:
             rows = conn.execute(select(marketing_sync).order_by(marketing_sync.c.createdAt)).mappings().all()
         by_tag: dict[str, list[RowMapping]] = {}
         for row in rows:
-            by_tag.setdefault(_tag_key(row["tagName"]), []).append(row)
+            by_tag.setdefault(tag_key(row["tagName"]), []).append(row)
         syncs = []
         for row in rows:
-            others = [o for o in by_tag[_tag_key(row["tagName"])] if o is not row]
-            syncs.append(_sync_from_row(row, _tag_clash(row["name"], row["tagName"], others)))
+            others = [o for o in by_tag[tag_key(row["tagName"])] if o is not row]
+            syncs.append(_sync_from_row(row, tag_clash(row["name"], row["tagName"], others)))
         return syncs
 
     def get_sync(self, ref: str) -> Sync:
@@ -194,7 +152,7 @@ class SyncStore:
         cron = validate_cron(schedule, sync_name=name)
         now = utcnow()
         with connect(self.url) as conn:
-            _require_free_tag(conn, tag, name=name)
+            require_free_tag(conn, tag, name=name)
             sync_id = str(uuid.uuid4())
             conn.execute(
                 insert(marketing_sync).values(
@@ -260,7 +218,7 @@ class SyncStore:
                 values["enabled"] = enabled
             if tag_name is not None:
                 values["tagName"] = validate_tag_name(tag_name, sync_name=row["name"])
-                _require_free_tag(conn, values["tagName"], name=row["name"], sync_id=row["id"])
+                require_free_tag(conn, values["tagName"], name=row["name"], sync_id=row["id"])
             if values:
                 values["updatedAt"] = utcnow()
                 conn.execute(update(marketing_sync).where(marketing_sync.c.id == row["id"]).values(**values))
@@ -430,50 +388,6 @@ class SyncStore:
         with connect(self.url) as conn:
             row = conn.execute(query).mappings().first()
         return _run_from_row(row) if row else None
-
-    # --- what the sync last wrote ------------------------------------------------------------------
-
-    def written_fields(self, sync: Sync) -> list[WrittenFields]:
-        t = marketing_sync_written
-        with connect(self.url) as conn:
-            rows = conn.execute(
-                select(t.c.emailKey, t.c.personId, t.c.firstName, t.c.lastName, t.c.company).where(
-                    t.c.syncId == sync.id
-                )
-            ).all()
-        return [WrittenFields(*row) for row in rows]
-
-    def record_written(self, sync: Sync, records: Sequence[WrittenFields]) -> None:
-        """Remember what was written; a field a write left alone (None) keeps its remembered value."""
-        if not records:
-            return
-        t = marketing_sync_written
-        now = utcnow()
-        latest = {r.email_key: r for r in records}  # one row per person per statement
-        values = [
-            {
-                "syncId": sync.id,
-                "emailKey": r.email_key,
-                "personId": r.person_id,
-                "firstName": r.first_name,
-                "lastName": r.last_name,
-                "company": r.company,
-                "writtenAt": now,
-            }
-            for r in latest.values()
-        ]
-        with connect(self.url) as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(t)
-            keep = {
-                name: func.coalesce(statement.excluded[name], t.c[name])
-                for name in ("personId", "firstName", "lastName", "company")
-            }
-            statement = statement.on_conflict_do_update(
-                index_elements=[t.c.syncId, t.c.emailKey], set_={**keep, "writtenAt": statement.excluded.writtenAt}
-            )
-            for start in range(0, len(values), WRITTEN_CHUNK):
-                conn.execute(statement, values[start : start + WRITTEN_CHUNK])
 
 
 def open_store() -> SyncStore:

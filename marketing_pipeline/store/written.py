@@ -1,0 +1,62 @@
+"""The memory of what each sync last wrote to each person's synced fields (`sync.written`), in the table
+`MarketingSyncWrittenFields`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from marketing_pipeline.store.database import connect
+from marketing_pipeline.store.models import Sync
+from marketing_pipeline.store.schema import marketing_sync_written
+from marketing_pipeline.sync.written import WrittenFields
+
+WRITTEN_CHUNK = 1000
+
+
+class WrittenFieldsStore:
+    """Part of `SyncStore`: read and record the memory."""
+
+    url: str
+
+    def written_fields(self, sync: Sync) -> list[WrittenFields]:
+        t = marketing_sync_written
+        with connect(self.url) as conn:
+            rows = conn.execute(
+                select(t.c.emailKey, t.c.personId, t.c.firstName, t.c.lastName, t.c.company).where(
+                    t.c.syncId == sync.id
+                )
+            ).all()
+        return [WrittenFields(*row) for row in rows]
+
+    def record_written(self, sync: Sync, records: Sequence[WrittenFields]) -> None:
+        """Remember what was written; a field a write left alone (None) keeps its remembered value."""
+        if not records:
+            return
+        t = marketing_sync_written
+        latest = {r.email_key: r for r in records}  # one row per person per statement
+        values = [
+            {
+                "syncId": sync.id,
+                "emailKey": r.email_key,
+                "personId": r.person_id,
+                "firstName": r.first_name,
+                "lastName": r.last_name,
+                "company": r.company,
+            }
+            for r in latest.values()
+        ]
+        with connect(self.url) as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(t)
+            keep = {
+                name: func.coalesce(statement.excluded[name], t.c[name])
+                for name in ("personId", "firstName", "lastName", "company")
+            }
+            statement = statement.on_conflict_do_update(
+                index_elements=[t.c.syncId, t.c.emailKey], set_={**keep, "writtenAt": func.current_timestamp()}
+            )
+            for start in range(0, len(values), WRITTEN_CHUNK):
+                conn.execute(statement, values[start : start + WRITTEN_CHUNK])
