@@ -20,6 +20,13 @@ from marketing_pipeline.sandbox.launch import Sandboxes, running_sandboxes
 from marketing_pipeline.store.database import dispose_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
+from marketing_pipeline_tests.support.alerts import (
+    Certificate,
+    Mailbox,
+    WebhookListener,
+    self_signed_certificate,
+    smtp_server,
+)
 from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resources
 
 PG_ADMIN_URL = os.environ.get("MARKETING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -105,3 +112,24 @@ def instance() -> Iterator[dg.DagsterInstance]:
 def pipeline(store: SyncStore, sandboxes: Sandboxes, instance: dg.DagsterInstance) -> Pipeline:
     register_sync_partitions(instance, store)
     return Pipeline(store=store, boxes=sandboxes, instance=instance, resources=pipeline_resources(sandboxes, store.url))
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookListener]:
+    with WebhookListener() as listener:
+        yield listener
+
+
+@pytest.fixture
+def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Certificate:
+    """A self-signed certificate for 127.0.0.1 that this process's TLS clients trust (SSL_CERT_FILE)."""
+    cert = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
+    return cert
+
+
+@pytest.fixture
+def smtp(certificate: Certificate) -> Iterator[tuple[Mailbox, int]]:
+    """A local SMTP server offering STARTTLS."""
+    with smtp_server(certificate=certificate) as server:
+        yield server

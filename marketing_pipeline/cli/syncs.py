@@ -137,11 +137,31 @@ def syncs_update(
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; write nothing to Encharge.")
 @click.option("--force", is_flag=True, help="Apply even if the safety brake would stop it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
-def syncs_trigger(sync_ref: str, dry_run: bool, force: bool, as_json: bool) -> None:
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show each step and its counts on stderr as the run goes (default: only when stderr is a terminal "
+    "and --json is not given).",
+)
+def syncs_trigger(sync_ref: str, dry_run: bool, force: bool, as_json: bool, progress: bool | None) -> None:
     """Run a sync now through Dagster (it shows in the UI's run history) and wait for it."""
+    from marketing_pipeline.cli.progress import TerminalProgress
     from marketing_pipeline.launch.trigger import trigger_sync
 
-    result = trigger_sync(open_store(), sync_ref, dry_run=dry_run, force=force)
+    terminal = sys.stderr.isatty()
+    show = progress if progress is not None else terminal and not as_json
+    view = TerminalProgress(sys.stderr, live=terminal) if show else None
+    result = trigger_sync(open_store(), sync_ref, dry_run=dry_run, force=force, progress=view)
+    for problem in result.alerts.problems:
+        click.echo(f"warning: {problem}", err=True)
+    for outcome in result.alerts.outcomes:
+        for delivery in outcome.deliveries:
+            if not delivery.ok:
+                click.echo(f"warning: alert not delivered: {delivery.error}", err=True)
+        if view is not None and outcome.alert is not None:
+            view.note(outcome.describe())
+    if view is not None and result.alerts.note:
+        view.note(result.alerts.note)
     if as_json:
         emit_json(
             {
