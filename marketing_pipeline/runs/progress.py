@@ -22,17 +22,17 @@ def progress_text(message: str) -> str | None:
 
 
 class StepProgress:
-    """Named counts ("pages read", "people upserted"), in the order they first appear."""
+    """Named counts ("pages read: 12, contacts read: 9,400"), in the order they first appear."""
 
     def __init__(
         self,
         report: Callable[[str], None],
         *,
-        every: float = REPORT_EVERY_SECONDS,
+        every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._report = report
-        self._every = every
+        self._every = REPORT_EVERY_SECONDS if every is None else every
         self._clock = clock
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -48,18 +48,17 @@ class StepProgress:
             self._report(PROGRESS_PREFIX + text)
 
     def _text(self) -> str:
-        return ", ".join(f"{count:,} {label}" for label, count in self._counts.items())
+        return ", ".join(f"{label}: {count:,}" for label, count in self._counts.items())
 
     def responses(self, labels: Mapping[str, str]) -> Callable[[str, int, int], None]:
-        """An HTTP observer: each successful response to an endpoint in `labels` ("GET /people/all": "pages
-        read") adds the items it carried (a batch of people counts each person); refused ones are counted
-        apart."""
+        """An HTTP observer: each accepted (2xx) response to an endpoint in `labels` ("GET /people/all": "pages
+        read") adds the items its request carried (a batch of people counts each person). What was refused
+        shows in the step's result, not here."""
 
         def observe(endpoint: str, status: int, items: int) -> None:
             label = labels.get(endpoint)
-            if label is None:
-                return
-            self.add(label if 200 <= status < 300 else "refused", items)
+            if label is not None and 200 <= status < 300:
+                self.add(label, items)
 
         return observe
 

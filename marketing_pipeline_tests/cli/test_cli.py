@@ -166,3 +166,30 @@ def test_an_unexpected_error_is_one_line_unless_debugging(monkeypatch: pytest.Mo
     )
     monkeypatch.setenv("MARKETING_PIPELINE_DEBUG", "1")
     assert isinstance(CliRunner().invoke(main, ["syncs", "list"]).exception, RuntimeError)
+
+
+STEPS = sorted(["cw_companies", "cw_contacts", "encharge_people", "sync_plan", "encharge_audience"])
+
+
+def test_trigger_shows_each_step_and_its_counts_when_asked(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("syncs", "trigger", SYNC_KEY, "--progress")
+    lines = result.stderr.splitlines()
+    assert sorted(line.split()[0] for line in lines) == STEPS  # one line per step (stderr is not a terminal)
+    assert [line.split()[0] for line in lines[-2:]] == ["sync_plan", "encharge_audience"]
+    by_step = {line.split()[0]: line for line in lines}
+    assert all(" done in " in line for line in lines)
+    assert by_step["cw_companies"].endswith(": 9 companies pass the filter (11 read)")
+    assert by_step["cw_contacts"].endswith(": 86 contacts (87 read, 2 without a usable email)")
+    assert by_step["encharge_people"].endswith(": 82 people in Encharge, 68 with the tag 'managed-client-newsletter'")
+    assert by_step["sync_plan"].endswith(": planned: create 12, update 5, tag 6, untag 3, skip 3, unchanged 60")
+    assert by_step["encharge_audience"].endswith(": 83 synced, 12 new, 3 removed")
+    assert result.stdout.startswith("83 synced, 12 new, 3 removed")
+
+
+def test_progress_stays_off_with_json_and_off_a_terminal_unless_asked(cli) -> None:  # type: ignore[no-untyped-def]
+    quiet = cli("syncs", "trigger", SYNC_KEY, "--dry-run")
+    assert quiet.stderr == "" and quiet.stdout.startswith("Dry run: would create 12")
+    as_json = cli("syncs", "trigger", SYNC_KEY, "--json")
+    assert as_json.stderr == "" and json.loads(as_json.stdout)["success"] is True
+    asked = cli("syncs", "trigger", SYNC_KEY, "--json", "--progress")
+    assert len(asked.stderr.splitlines()) == 5 and json.loads(asked.stdout)["success"] is True
