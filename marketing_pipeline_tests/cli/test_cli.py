@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -193,3 +194,34 @@ def test_progress_stays_off_with_json_and_off_a_terminal_unless_asked(cli) -> No
     assert as_json.stderr == "" and json.loads(as_json.stdout)["success"] is True
     asked = cli("syncs", "trigger", SYNC_KEY, "--json", "--progress")
     assert len(asked.stderr.splitlines()) == 5 and json.loads(asked.stdout)["success"] is True
+
+
+@pytest.mark.parametrize("group", [(), ("syncs",), ("runs",)])
+def test_help_lists_every_command_in_full(group: tuple[str, ...]) -> None:
+    out = CliRunner().invoke(main, [*group, "--help"], terminal_width=80).output
+    commands = out.split("Commands:\n")[1].splitlines()
+    assert commands and not any(line.rstrip().endswith("...") for line in commands), out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("syncs", "list"),
+        ("syncs", "show"),
+        ("syncs", "update"),
+        ("syncs", "trigger"),
+        ("runs", "list"),
+        ("runs", "show"),
+        ("sandbox",),
+        ("demo",),
+        ("init",),
+    ],
+)
+def test_every_option_says_what_it_does(command: tuple[str, ...]) -> None:
+    from click import Context
+
+    node = main
+    for name in command:
+        node = node.get_command(Context(node), name)  # type: ignore[attr-defined]
+    undocumented = [p.opts[0] for p in node.params if isinstance(p, click.Option) and not p.help]
+    assert undocumented == []
