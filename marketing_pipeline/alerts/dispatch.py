@@ -48,6 +48,7 @@ SYNC_JOBS = ("marketing_sync_job", "__ephemeral_asset_job__")
 PLAN_ASSET = dg.AssetKey("sync_plan")
 HISTORY = 100  # the sync's most recent runs that are read to find the previous state
 LIVE_WITHIN_SECONDS = 180  # an alert sensor that ticked this recently is being run by a daemon
+CATCH_UP_SECONDS = 24 * 3600  # an earlier run nobody evaluated is told late, but not when it is older than this
 
 log = logging.getLogger("marketing_pipeline")
 
@@ -67,6 +68,13 @@ def is_sync_run(run: dg.DagsterRun) -> bool:
     if run.asset_selection:
         return APPLY_ASSET in run.asset_selection
     return run.job_name in SYNC_JOBS
+
+
+def says_nothing(run: dg.DagsterRun) -> bool:
+    """What Dagster alone shows of a run that cannot change a sync's state: a dry run, or one not finished
+    or cancelled (saves reading the store for it)."""
+    dry = run.tags.get(DRY_RUN_TAG) == "true" or is_dry_run(run.run_config)
+    return dry or OUTCOMES.get(run.status, "unfinished") in ("unfinished", "cancelled")
 
 
 def _start(record: dg.RunRecord) -> float:
@@ -220,12 +228,17 @@ class AlertDispatcher:
 
     def _pending(self, earlier: list[dg.RunRecord]) -> list[int]:
         """Positions (newest first) of earlier runs with a state that nobody evaluated, back to the latest one
-        that was; none at all when no run of the sync was ever evaluated (alerting was just switched on)."""
+        that was; none at all when no run of the sync was ever evaluated (alerting was just switched on), and
+        none that ended more than a day ago (old news, after alerting was off for a while)."""
         pending: list[int] = []
+        oldest = time.time() - CATCH_UP_SECONDS
         for position, record in enumerate(earlier):
-            if ALERT_TAG in record.dagster_run.tags:
+            run = record.dagster_run
+            if ALERT_TAG in run.tags:
                 return pending
-            if state_of(self.reader.view(record).facts) is not None:
+            if (record.end_time or record.update_timestamp.timestamp()) < oldest:
+                return []
+            if not says_nothing(run) and state_of(self.reader.view(record).facts) is not None:
                 pending.append(position)
         return []
 
@@ -269,6 +282,14 @@ class AlertDispatcher:
             f"{figures['tagged_before']} people carrying the tag"
         )
 
+    def _when(self, moment: datetime | None) -> str | None:
+        if moment is None:
+            return None
+        try:
+            return readable(moment, self.zone)
+        except MarketingPipelineError:  # a bad MARKETING_SCHEDULE_TIMEZONE must not cost the alert
+            return readable(moment, "UTC")
+
     def _describe(self, view: RunView) -> RunDescription:
         run, row, facts = view.run, view.row, view.facts
         key = run.tags[PARTITION_TAG]
@@ -286,7 +307,7 @@ class AlertDispatcher:
             dagster_run_id=run.run_id,
             record_id=row.id if row is not None else None,
             triggered_by=row.triggered_by if row is not None else triggered_by(run),
-            started=readable(started, self.zone) if started is not None else None,
+            started=self._when(started),
             summary=summary_line(row.counts) if row is not None and row.status == "completed" else None,
             error=facts.error,
             failed_contacts=facts.contacts_failed,

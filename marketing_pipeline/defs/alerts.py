@@ -9,6 +9,7 @@ not on every failure; see `alerts/channels.py`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -48,13 +49,16 @@ class MarketingAlertsResource(dg.ConfigurableResource):
     def channels(self) -> AlertChannels:
         return build_channels(self.alert_settings())
 
-    def dispatcher(self, instance: dg.DagsterInstance, store: SyncStore) -> AlertDispatcher:
+    def dispatcher(
+        self, instance: dg.DagsterInstance, store: SyncStore, on_log: Callable[[str], None] | None = None
+    ) -> AlertDispatcher:
         return AlertDispatcher(
             instance,
             store,
             self.channels(),
             webserver_url=self.webserver_url,
             secrets=self.alert_settings().secrets(),
+            on_log=on_log,
         )
 
 
@@ -86,12 +90,11 @@ def _evaluate(
 ) -> None:
     # Returning nothing lets one tick work through every finished run since the cursor (a SkipReason would end
     # the tick after the first).
-    dispatcher = marketing_alerts.dispatcher(context.instance, marketing_store.store())
+    dispatcher = marketing_alerts.dispatcher(context.instance, marketing_store.store(), on_log=context.log.info)
     for problem in dispatcher.channels.problems:
         context.log.warning(problem)
     if not dispatcher.channels.configured:
         return
-    dispatcher.on_log = context.log.info
     for outcome in dispatcher.evaluate(context.dagster_run.run_id):
         for delivery in outcome.deliveries:
             if not delivery.ok:

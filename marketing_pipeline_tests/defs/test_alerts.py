@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from marketing_pipeline.alerts import dispatch
 from marketing_pipeline.alerts.dispatch import ALERT_TAG
 from marketing_pipeline.defs.alerts import build_alerts_resource
 from marketing_pipeline.defs.resources import MarketingStoreResource
@@ -257,6 +258,17 @@ def test_a_run_nobody_evaluated_is_told_first_in_order(pipeline: Pipeline, alert
         "marketing-pipeline: Managed Client Newsletter: sync recovered",
     ]
     assert unseen.run_id in alerts.texts()[0] and later.run_id in alerts.texts()[1]
+
+
+def test_a_run_nobody_evaluated_for_a_day_is_old_news(
+    pipeline: Pipeline, alerts: Alerts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_and_sense(pipeline).success
+    pipeline.boxes.connectwise.faults.inject(401, path="company/companies")
+    assert not pipeline.run().success  # while alerting was off, say
+    monkeypatch.setattr(dispatch, "CATCH_UP_SECONDS", 0)
+    assert run_and_sense(pipeline).success
+    assert alerts.subjects() == ["marketing-pipeline: Managed Client Newsletter: sync recovered"]
 
 
 def test_history_from_before_alerting_is_not_replayed(pipeline: Pipeline, alerts: Alerts) -> None:
