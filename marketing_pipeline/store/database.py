@@ -99,6 +99,8 @@ def sqlite_file(url: str) -> Path | None:
         return None
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
+    if parsed.query.get("uri"):  # `file:...?uri=true` names its file (or memory) its own way
+        return None
     return Path(parsed.database)
 
 

@@ -225,3 +225,18 @@ def test_every_option_says_what_it_does(command: tuple[str, ...]) -> None:
         node = node.get_command(Context(node), name)  # type: ignore[attr-defined]
     undocumented = [p.opts[0] for p in node.params if isinstance(p, click.Option) and not p.help]
     assert undocumented == []
+
+
+def test_reading_before_init_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("MARKETING_DATABASE_URL", raising=False)
+    for args in (["syncs", "list"], ["syncs", "show", "x"], ["runs", "list", "x"], ["runs", "show", "x"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and "run `marketing-pipeline init`" in result.stderr, args
+    from marketing_pipeline.defs.schedules import load_sync_schedules
+
+    assert load_sync_schedules() == []  # loading the code location (`dg dev`) before init
+    assert not home.exists()
+    assert CliRunner().invoke(main, ["init"]).exit_code == 0
+    assert (home / "marketing.db").exists()
