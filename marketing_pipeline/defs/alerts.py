@@ -4,7 +4,8 @@ monitoring, or the next run of the sync, marks them failed). The rule and the ch
 
 They are run-status sensors rather than `make_email_on_run_failure_sensor` or the Slack/Teams failure sensors
 because the rule needs successful runs too (failed contacts, recoveries) and sends on a change of state,
-not on every failure; see `alerts/channels.py`.
+not on every failure (see `alerts/channels.py`); and rather than success/failure hooks because hooks run per
+step inside the run worker, so they never see a run as a whole, nor a crashed one.
 """
 
 from __future__ import annotations
