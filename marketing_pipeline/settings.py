@@ -34,8 +34,25 @@ DAGSTER_POSTGRES_URL = "DAGSTER_POSTGRES_URL"  # read by dagster.yaml, not by Py
 DAGSTER_WEBSERVER_URL = "DAGSTER_WEBSERVER_URL"
 # The CLI
 DEBUG = "MARKETING_PIPELINE_DEBUG"
+# Alerts (each channel is off unless configured)
+MARKETING_ALERT_WEBHOOK_URL = "MARKETING_ALERT_WEBHOOK_URL"  # secret: the URL carries the webhook's token
+MARKETING_ALERT_EMAIL_TO = "MARKETING_ALERT_EMAIL_TO"
+MARKETING_ALERT_EMAIL_FROM = "MARKETING_ALERT_EMAIL_FROM"
+SMTP_HOST = "SMTP_HOST"
+SMTP_PORT = "SMTP_PORT"
+SMTP_USER = "SMTP_USER"
+SMTP_PASSWORD = "SMTP_PASSWORD"  # secret
 
-SECRETS = (CW_PUBLIC_KEY, CW_PRIVATE_KEY, ENCHARGE_REST_API_KEY)
+ALERTS = (
+    MARKETING_ALERT_WEBHOOK_URL,
+    MARKETING_ALERT_EMAIL_TO,
+    MARKETING_ALERT_EMAIL_FROM,
+    SMTP_HOST,
+    SMTP_PORT,
+    SMTP_USER,
+    SMTP_PASSWORD,
+)
+SECRETS = (CW_PUBLIC_KEY, CW_PRIVATE_KEY, ENCHARGE_REST_API_KEY, MARKETING_ALERT_WEBHOOK_URL, SMTP_PASSWORD)
 REQUIRED = (CW_PUBLIC_KEY, CW_PRIVATE_KEY, CW_CLIENT_ID, ENCHARGE_REST_API_KEY)
 
 DEFAULT_CW_BASE_URL = "https://api-eu.myconnectwise.net/v2025_1/apis/3.0/"
@@ -43,6 +60,7 @@ DEFAULT_CW_COMPANY_ID = "computereyez"
 DEFAULT_ENCHARGE_BASE_URL = "https://api.encharge.io/v1/"
 DEFAULT_SCHEDULE_TIMEZONE = "Europe/London"
 DEFAULT_DAGSTER_HOME = ".dagster_home"
+DEFAULT_SMTP_PORT = 587
 
 
 def value(name: str) -> str | None:
@@ -62,6 +80,11 @@ def number(name: str, default: float) -> float:
 
 def missing_required() -> list[str]:
     return [name for name in REQUIRED if not os.environ.get(name)]
+
+
+def secret_values() -> list[str]:
+    """The secrets set in this process, only to scrub them from texts (configuration reads them via EnvVar)."""
+    return [v for v in (os.environ.get(name, "").strip() for name in SECRETS) if v]
 
 
 def dagster_home() -> Path:

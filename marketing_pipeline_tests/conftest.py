@@ -23,6 +23,13 @@ from marketing_pipeline.sandbox.launch import Sandboxes, running_sandboxes
 from marketing_pipeline.store.database import dispose_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
+from marketing_pipeline_tests.support.alerts import (
+    Certificate,
+    Mailbox,
+    WebhookListener,
+    self_signed_certificate,
+    smtp_server,
+)
 from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resources
 
 PG_ADMIN_URL = os.environ.get("MARKETING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -118,3 +125,24 @@ def paged_pipeline(store: SyncStore, instance: dg.DagsterInstance) -> Iterator[P
         boxes = Sandboxes(dataset=data, connectwise=cw, encharge=en)
         register_sync_partitions(instance, store)
         yield Pipeline(store=store, boxes=boxes, instance=instance, resources=pipeline_resources(boxes, store.url))
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookListener]:
+    with WebhookListener() as listener:
+        yield listener
+
+
+@pytest.fixture
+def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Certificate:
+    """A self-signed certificate for 127.0.0.1 that this process's TLS clients trust (SSL_CERT_FILE)."""
+    cert = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
+    return cert
+
+
+@pytest.fixture
+def smtp(certificate: Certificate) -> Iterator[tuple[Mailbox, int]]:
+    """A local SMTP server offering STARTTLS."""
+    with smtp_server(certificate=certificate) as server:
+        yield server

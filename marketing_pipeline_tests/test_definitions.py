@@ -24,7 +24,13 @@ ASSET_GRAPH = {
     "sync_plan": (("cw_contacts", "encharge_people"), ("encharge", "pandas"), ("source_not_collapsed",)),
     "encharge_audience": (("sync_plan",), ("encharge",), ("no_failed_contacts",)),
 }
-SENSORS = {"marketing_sync_registry", "mark_failed_sync_runs", "mark_canceled_sync_runs"}
+SENSORS = {
+    "marketing_sync_registry",
+    "mark_failed_sync_runs",
+    "mark_canceled_sync_runs",
+    "marketing_sync_alerts_on_success",
+    "marketing_sync_alerts_on_failure",
+}
 
 
 # Each test holds an instance: loading the defs folder resolves Dagster's current instance.
@@ -48,7 +54,7 @@ def test_every_asset_spec_is_as_designed(
     assert found == ASSET_GRAPH
     assert {job.name for job in repository.get_all_jobs()} >= {"marketing_sync_job"}
     assert {sensor.name for sensor in repository.sensor_defs} == SENSORS
-    assert set(defs().resources or {}) == {"connectwise", "encharge", "marketing_store"}
+    assert set(defs().resources or {}) == {"connectwise", "encharge", "marketing_store", "marketing_alerts"}
 
 
 def test_the_code_location_loads_with_the_store_unreachable(

@@ -43,7 +43,7 @@ def main() -> None:
     """Keep an Encharge audience in step with ConnectWise PSA, with Dagster."""
 
 
-@main.command()
+@main.command(short_help="Create or upgrade the tables and add the first sync.")
 def init() -> None:
     """Create or upgrade the tables and add the first sync (safe to run again)."""
     from marketing_pipeline.launch.home import ensure_dagster_home

@@ -19,10 +19,10 @@ def env_lines(env: dict[str, str]) -> str:
     return "\n".join(f"export {k}='{v}'" for k, v in env.items())
 
 
-@click.command()
+@click.command(short_help="Serve the sandbox APIs (fake ConnectWise and Encharge).")
 @click.option("--size", default=86, show_default=True, help="Contacts that pass the first sync's filter.")
-@click.option("--cw-port", default=8701, show_default=True)
-@click.option("--encharge-port", default=8702, show_default=True)
+@click.option("--cw-port", default=8701, show_default=True, help="Port of the ConnectWise sandbox (loopback).")
+@click.option("--encharge-port", default=8702, show_default=True, help="Port of the Encharge sandbox (loopback).")
 @click.option(
     "--state-file",
     type=click.Path(path_type=Path),
@@ -51,7 +51,7 @@ def sandbox(size: int, cw_port: int, encharge_port: int, state_file: Path | None
             click.echo("stopped")
 
 
-@click.command()
+@click.command(short_help="The newcomer's one command: sandboxes, init and two syncs.")
 @click.option("--size", default=86, show_default=True, help="Contacts that pass the first sync's filter.")
 def demo(size: int) -> None:
     """The newcomer's one command: sandboxes, init, a sync through Dagster, and what it did."""
@@ -65,6 +65,8 @@ def demo(size: int) -> None:
     os.environ["DAGSTER_HOME"] = str(Path.cwd() / settings.DEFAULT_DAGSTER_HOME)
     home = ensure_dagster_home(postgres=False)
     os.environ[settings.MARKETING_DATABASE_URL] = f"sqlite:///{home / 'marketing.db'}"
+    for name in settings.ALERTS:  # nor does it alert anyone about its sandbox runs
+        os.environ.pop(name, None)
     state = home / "sandbox" / "encharge.json"
     state.unlink(missing_ok=True)  # each demo starts from the same overlapping audience
     with running_sandboxes(size=size, state_file=state) as boxes:

@@ -12,6 +12,7 @@ import click
 from marketing_pipeline import settings
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline.sync.clock import readable
 from marketing_pipeline.sync.outcome import summary_line
 from marketing_pipeline.sync.schedule import next_tick
 
@@ -21,7 +22,8 @@ def emit_json(data: Any) -> None:
 
 
 def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+    """Every time on a card or table in one zone, the schedules' own (run records keep naive UTC)."""
+    return readable(value, settings.schedule_timezone())
 
 
 def duration(run: SyncRun) -> str:
@@ -82,7 +84,7 @@ def card(store: SyncStore, sync: Sync) -> str:
         lines.append(f"  {sync.description}")
     lines.append(f"  Schedule: {sync.schedule or 'none'} ({settings.schedule_timezone()})")
     lines.append(f"  Last run: {when(last.started_at) + ' - ' + describe_run(last) if last else 'never'}")
-    lines.append(f"  Next run: {upcoming.strftime('%Y-%m-%d %H:%M %Z') if upcoming else '-'}")
+    lines.append(f"  Next run: {when(upcoming)}")
     for problem in sync.problems:
         lines.append(f"  ! {problem}")
     return "\n".join(lines)

@@ -15,9 +15,9 @@ def runs() -> None:
 
 @runs.command("list")
 @click.argument("sync_ref", metavar="SYNC")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500), help="Runs per page.")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0), help="Runs to skip (newest first).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the specification's field names).")
 def runs_list(sync_ref: str, limit: int, offset: int, as_json: bool) -> None:
     """A sync's runs, newest first."""
     store = open_store()
@@ -36,9 +36,9 @@ def runs_list(sync_ref: str, limit: int, offset: int, as_json: bool) -> None:
     click.echo(runs_table(items))
 
 
-@runs.command("show")
+@runs.command("show", short_help="One run with its per-contact details.")
 @click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the specification's field names).")
 def runs_show(run_id: str, as_json: bool) -> None:
     """One run (by its id or its Dagster run id) with its per-contact details."""
     run = open_store().get_run(run_id)

@@ -35,7 +35,7 @@ def syncs_list(as_json: bool) -> None:
 
 @syncs.command("show")
 @click.argument("sync_ref", metavar="SYNC")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the specification's field names).")
 def syncs_show(sync_ref: str, as_json: bool) -> None:
     """One sync (by id, key or name) and its last 10 runs."""
     store = open_store()
@@ -68,7 +68,7 @@ def cron_from_flags(daily: bool, weekly: str | None, monthly: int | None, at: st
         raise InvalidSyncConfigError(f"{FLAG_OF_PART.get(exc.part, flag)} {exc.detail}") from None
 
 
-@syncs.command("update")
+@syncs.command("update", short_help="Change a sync's schedule, or pause or resume it.")
 @click.argument("sync_ref", metavar="SYNC")
 @click.option("--schedule", help="A five-field cron expression, e.g. '0 6 * * 1'.")
 @click.option("--enable/--disable", "enabled", default=None, help="Resume or pause the sync.")
@@ -82,7 +82,7 @@ def cron_from_flags(daily: bool, weekly: str | None, monthly: int | None, at: st
     metavar="URL",
     help="A running webserver (e.g. http://127.0.0.1:3000) to reload and update at once.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the specification's field names).")
 def syncs_update(
     sync_ref: str,
     schedule: str | None,
@@ -132,16 +132,36 @@ def syncs_update(
     click.echo("\n" + dagster_note)
 
 
-@syncs.command("trigger")
+@syncs.command("trigger", short_help="Run a sync now through Dagster and wait for it.")
 @click.argument("sync_ref", metavar="SYNC")
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; write nothing to Encharge.")
 @click.option("--force", is_flag=True, help="Apply even if the safety brake would stop it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
-def syncs_trigger(sync_ref: str, dry_run: bool, force: bool, as_json: bool) -> None:
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show each step and its counts on stderr as the run goes (default: only when stderr is a terminal "
+    "and --json is not given).",
+)
+def syncs_trigger(sync_ref: str, dry_run: bool, force: bool, as_json: bool, progress: bool | None) -> None:
     """Run a sync now through Dagster (it shows in the UI's run history) and wait for it."""
+    from marketing_pipeline.cli.progress import TerminalProgress
     from marketing_pipeline.launch.trigger import trigger_sync
 
-    result = trigger_sync(open_store(), sync_ref, dry_run=dry_run, force=force)
+    terminal = sys.stderr.isatty()
+    show = progress if progress is not None else terminal and not as_json
+    view = TerminalProgress(sys.stderr, live=terminal) if show else None
+    result = trigger_sync(open_store(), sync_ref, dry_run=dry_run, force=force, progress=view)
+    for problem in result.alerts.problems:
+        click.echo(f"warning: {problem}", err=True)
+    for outcome in result.alerts.outcomes:
+        for delivery in outcome.deliveries:
+            if not delivery.ok:
+                click.echo(f"warning: alert not delivered: {delivery.error}", err=True)
+        if view is not None and outcome.alert is not None:
+            view.note(outcome.describe())
+    if view is not None and result.alerts.note:
+        view.note(result.alerts.note)
     if as_json:
         emit_json(
             {

@@ -29,12 +29,15 @@ from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
 from marketing_pipeline.sync.people import people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import SyncPlan, build_plan
+from marketing_pipeline.sync.records import Contact
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
 from marketing_pipeline.sync.written import written_frame
 
 GROUP = "marketing_sync"
 READ_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 PREVIEW_ROWS = 25
+# Writes as the apply step's progress counts them: people in each accepted batch, one per tag call.
+WRITE_PROGRESS = {"POST /people": "people upserted", "POST /tags": "tags added", "DELETE /tags": "tags removed"}
 COLLAPSE_RATIO = 0.5
 
 
@@ -64,9 +67,11 @@ def cw_companies(
 ) -> dg.Output[pd.DataFrame]:
     with sync_step(context, marketing_store) as step, connectwise.get_client() as client:
         filters = step.sync.require_runnable()
+        client.transport.observers.append(step.progress.responses({"GET /company/companies": "pages read"}))
         companies = client.companies(filters)
         frame = company_frame(companies, filters)
         requests = client.transport.stats.total
+        step.progress.done(f"{len(frame):,} companies pass the filter ({len(companies):,} read)")
     return dg.Output(
         frame,
         metadata={
@@ -96,13 +101,18 @@ def cw_contacts(
     with sync_step(context, marketing_store) as step, connectwise.get_client() as client:
         filters = step.sync.require_runnable()
         lookup = company_lookup(cw_companies)
-        rows = client.contacts(
-            filters, cw_companies["company_id"].tolist(), per_page=lambda page: contact_rows(page, lookup, filters)
-        )
+        client.transport.observers.append(step.progress.responses({"GET /company/contacts": "pages read"}))
+
+        def rows_of(page: list[Contact]) -> list[Any]:
+            step.progress.add("contacts read", len(page))
+            return contact_rows(page, lookup, filters)
+
+        rows = client.contacts(filters, cw_companies["company_id"].tolist(), per_page=rows_of)
         frame = frame_from_contact_rows(rows)
         fetched = client.contacts_fetched
         requests = client.transport.stats.total
-    problems = int(frame["email_problem"].notna().sum())
+        problems = int(frame["email_problem"].notna().sum())
+        step.progress.done(f"{len(frame):,} contacts ({fetched:,} read, {problems:,} without a usable email)")
     return dg.Output(
         frame,
         metadata={
@@ -129,14 +139,16 @@ def encharge_people(
     context: dg.AssetExecutionContext, encharge: EnchargeResource, marketing_store: MarketingStoreResource
 ) -> dg.Output[pd.DataFrame]:
     with sync_step(context, marketing_store) as step, encharge.get_client() as client:
+        client.transport.observers.append(step.progress.responses({"GET /people/all": "pages read"}))
         listing = read_everyone(client)
         frame = people_frame(listing.people)
         requests = client.transport.stats.total
-    if listing.note:
-        frame.attrs["listing_note"] = listing.note  # travels with the frame to the plan and the run details
-        context.log.warning(listing.note)
-    sync = step.sync
-    tagged = int(frame["tags"].map(lambda t: sync.tag_name in split_tags(t)).sum())
+        if listing.note:
+            frame.attrs["listing_note"] = listing.note  # travels with the frame to the plan and the run details
+            context.log.warning(listing.note)
+        sync = step.sync
+        tagged = int(frame["tags"].map(lambda t: sync.tag_name in split_tags(t)).sum())
+        step.progress.done(f"{len(frame):,} people in Encharge, {tagged:,} with the tag {sync.tag_name!r}")
     return dg.Output(
         frame,
         metadata={
@@ -186,6 +198,7 @@ def sync_plan(
         if len(creates):
             # A person the listing left out (archived, say) must never be "created" again.
             with encharge.get_client() as client:
+                client.transport.observers.append(step.progress.responses({"GET /people": "lookups"}))
                 looked_up = people_frame(client.lookup(list(creates["email"])))
             people = with_found(encharge_people, looked_up, set(creates["email"].map(email_key)))
             found = len(people) - len(encharge_people)
@@ -194,7 +207,11 @@ def sync_plan(
                 notes.append(f"{found} people not in the listing were found by lookup and handled as existing")
         plan = dataclasses.replace(plan, notes=notes, computed_in_run=context.run.run_id, computed_at=utcnow())
         previous = step.store.last_run(sync, completed_only=True)
-    counts = plan.counts
+        counts = plan.counts
+        step.progress.done(
+            f"planned: create {counts.create:,}, update {counts.update:,}, tag {counts.add_tag:,}, "
+            f"untag {counts.remove_tag:,}, skip {counts.skip:,}, unchanged {counts.unchanged:,}"
+        )
     previous_total = previous.contacts_total if previous else None
     collapsed = bool(previous_total) and counts.contacts_total < COLLAPSE_RATIO * previous_total
     changes = plan.actions[plan.actions["action"] != "skip"]
@@ -303,6 +320,7 @@ def encharge_audience(
             requests = 0
         else:
             with encharge.get_client() as client:
+                client.transport.observers.append(step.progress.responses(WRITE_PROGRESS))
                 applied = apply_plan(client, sync_plan)
                 requests = client.transport.stats.total
             results = applied.results
@@ -320,6 +338,7 @@ def encharge_audience(
         counts = outcome.counts()
         if run is not None:
             step.ledger.complete(run, counts=counts, details=outcome.details(), dry_run=dry_run)
+        step.progress.done(outcome.summary())
     failures = outcome.failures
     override_note = f"\n\nBrake overridden: {brake}" if brake and not dry_run else ""
     metadata: dict[str, Any] = {

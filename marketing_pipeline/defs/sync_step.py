@@ -15,12 +15,14 @@ import dagster as dg
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineError
 from marketing_pipeline.runs.ledger import RunStart, SyncRunLedger
+from marketing_pipeline.runs.progress import StepProgress
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.sync.domain import TRIGGERS, Trigger
 
 APPLY_ASSET = dg.AssetKey("encharge_audience")
 TRIGGER_TAG = "marketing/triggered_by"
+DRY_RUN_TAG = "marketing/dry_run"  # "true" on dry runs, however they were launched
 
 
 def is_dry_run(run_config: dict[str, Any]) -> bool:
@@ -28,6 +30,13 @@ def is_dry_run(run_config: dict[str, Any]) -> bool:
     ops = run_config.get("ops") or {}
     config = (ops.get(APPLY_ASSET.to_user_string()) or {}).get("config") or {}
     return bool(config.get("dry_run", False))
+
+
+def mark_dry_run(context: dg.AssetExecutionContext) -> None:
+    """Tag a dry run launched with `dry_run: true` in the Launchpad as the CLI tags its own, so the Runs page
+    tells dry runs apart (tags can be added while a run runs)."""
+    if is_dry_run(context.run.run_config) and context.run.tags.get(DRY_RUN_TAG) != "true":
+        context.instance.add_run_tags(context.run.run_id, {DRY_RUN_TAG: "true"})
 
 
 def triggered_by(run: dg.DagsterRun) -> Trigger:
@@ -72,6 +81,7 @@ class SyncStep:
     sync: Sync
     run: SyncRun | None  # None when the Dagster run does not apply a plan (one asset explored alone)
     started: float
+    progress: StepProgress  # counts of the step's work, reported to the run's log as they arrive
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -103,6 +113,7 @@ def _begin(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
         sync.require_runnable()
         run = None
         if includes_apply(context.run):
+            mark_dry_run(context)
             start = RunStart(
                 run_id=context.run.run_id,
                 triggered_by=triggered_by(context.run),
@@ -111,7 +122,8 @@ def _begin(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
             run = ledger.open(sync, start)
     except MarketingPipelineError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    return SyncStep(store=store, ledger=ledger, sync=sync, run=run, started=time.perf_counter())
+    progress = StepProgress(context.log.info)
+    return SyncStep(store=store, ledger=ledger, sync=sync, run=run, started=time.perf_counter(), progress=progress)
 
 
 @contextmanager

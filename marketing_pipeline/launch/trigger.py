@@ -1,20 +1,36 @@
 """Running a sync now, through Dagster, against the instance in `$DAGSTER_HOME` (so the run shows in the
-UI's run history), and reading back its MarketingSyncRun row."""
+UI's run history), and reading back its MarketingSyncRun row. Its progress can be watched as it runs, and
+its alert is sent from here when no daemon is running the alert sensors."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
 from marketing_pipeline import settings
-from marketing_pipeline.defs.sync_step import TRIGGER_TAG, ledger_for
+from marketing_pipeline.alerts.dispatch import AlertOutcome, alert_sensors_live
+from marketing_pipeline.defs.sync_step import DRY_RUN_TAG, TRIGGER_TAG, ledger_for
 from marketing_pipeline.errors import MarketingPipelineError
 from marketing_pipeline.launch.home import ensure_dagster_home
 from marketing_pipeline.launch.partitions import register_sync_partitions
+from marketing_pipeline.launch.progress import ProgressView, run_listener
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
+
+log = logging.getLogger("marketing_pipeline")
+
+
+@dataclass(frozen=True)
+class AlertReport:
+    """What the trigger did about alerts: the alerts it sent, or why it sent none, and channel problems."""
+
+    outcomes: list[AlertOutcome] = field(default_factory=list)
+    note: str | None = None
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -23,6 +39,7 @@ class TriggerResult:
     success: bool
     run: SyncRun | None
     error: str | None
+    alerts: AlertReport = field(default_factory=AlertReport)
 
 
 def apply_run_config(dry_run: bool, force: bool) -> dict[str, Any]:
@@ -60,30 +77,48 @@ def trigger_sync(
     dry_run: bool = False,
     force: bool = False,
     instance: dg.DagsterInstance | None = None,
+    progress: ProgressView | None = None,
 ) -> TriggerResult:
-    """Run the sync job for one sync and wait for it; the instance is `$DAGSTER_HOME`'s unless given."""
+    """Run the sync job for one sync and wait for it; the instance is `$DAGSTER_HOME`'s unless given.
+    `progress` is told about each step as the run's events arrive."""
     sync = store.get_sync(sync_ref)
     sync.require_runnable()
     check_environment()
     if instance is not None:
-        return _run(store, sync, instance, dry_run=dry_run, force=force)
+        return _run(store, sync, instance, dry_run=dry_run, force=force, progress=progress)
     ensure_dagster_home()
     # Entering the instance makes it the current one for loading definitions, and disposes it after.
     with dg.DagsterInstance.get() as owned:
-        return _run(store, sync, owned, dry_run=dry_run, force=force)
+        return _run(store, sync, owned, dry_run=dry_run, force=force, progress=progress)
 
 
-def _run(store: SyncStore, sync: Sync, instance: dg.DagsterInstance, *, dry_run: bool, force: bool) -> TriggerResult:
+def run_tags(dry_run: bool) -> dict[str, str]:
+    return {TRIGGER_TAG: "manual", **({DRY_RUN_TAG: "true"} if dry_run else {})}
+
+
+def _run(
+    store: SyncStore,
+    sync: Sync,
+    instance: dg.DagsterInstance,
+    *,
+    dry_run: bool,
+    force: bool,
+    progress: ProgressView | None,
+) -> TriggerResult:
     from marketing_pipeline.definitions import defs  # loads the code location
 
     register_sync_partitions(instance, store)
     job = defs().resolve_job_def("marketing_sync_job")
+    run_id = str(uuid.uuid4())
+    if progress is not None:
+        instance.add_event_listener(run_id, run_listener(progress))
     try:
         result = job.execute_in_process(
             partition_key=sync.key,
             instance=instance,
             run_config=apply_run_config(dry_run, force),
-            tags={TRIGGER_TAG: "manual"},
+            tags=run_tags(dry_run),
+            run_id=run_id,
             raise_on_error=False,
         )
     except dg.DagsterError as exc:  # configuration refused before the run could start
@@ -95,4 +130,25 @@ def _run(store: SyncStore, sync: Sync, instance: dg.DagsterInstance, *, dry_run:
         if run is not None and run.status == "running":
             # In-process runs have no daemon to fire the failure sensor: record the failure here.
             run = ledger_for(store, instance).fail(result.run_id, error)
-    return TriggerResult(dagster_run_id=result.run_id, success=result.success, run=run, error=error)
+    alerts = send_alerts(instance, store, result.run_id)
+    return TriggerResult(dagster_run_id=result.run_id, success=result.success, run=run, error=error, alerts=alerts)
+
+
+def send_alerts(instance: dg.DagsterInstance, store: SyncStore, run_id: str) -> AlertReport:
+    """The run's alert, unless a daemon's alert sensors will see the run (they see every run of the instance).
+    Alerts never fail the trigger: trouble is reported, not raised."""
+    from marketing_pipeline.defs.alerts import build_alerts_resource
+
+    try:
+        if alert_sensors_live(instance):
+            return AlertReport(note="alerts: left to the daemon's alert sensors")
+        resource = build_alerts_resource().process_config_and_initialize()
+        dispatcher = resource.dispatcher(instance, store)
+        problems = list(dispatcher.channels.problems)
+        if not dispatcher.channels.configured:
+            return AlertReport(problems=problems)
+        return AlertReport(outcomes=dispatcher.evaluate(run_id), problems=problems)
+    except Exception as exc:  # the sync has run; a broken alert path must not hide its result
+        message = f"alerts: could not evaluate run {run_id}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        log.warning(message)
+        return AlertReport(problems=[message])

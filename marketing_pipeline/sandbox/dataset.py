@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from marketing_pipeline.sandbox.names import FIRST, LAST, WORDS
+from marketing_pipeline.sandbox.names import FIRST, LAST, WORDS, address_spelling
 
 TAG = "managed-client-newsletter"
 COMPANY_TYPES = {48: "Fully Managed", 35: "Owner", 5: "Partner", 47: "Break/Fix", 12: "Prospect"}
@@ -115,7 +115,7 @@ class _Builder:
 
     def email_for(self, first: str, last: str, company: dict[str, Any] | None) -> str:
         domain = (company["identifier"].lower() if company else "example") + ".example.com"
-        local = "".join(ch for ch in f"{first}.{last}".lower() if ch.isascii() and (ch.isalnum() or ch == "."))
+        local = address_spelling(f"{first}.{last}")
         base, n = f"{local}@{domain}", 2
         while base.lower() in self.used_emails:
             base, n = f"{local}{n}@{domain}", n + 1

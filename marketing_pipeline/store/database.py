@@ -44,8 +44,6 @@ def get_engine(url: str) -> Engine:
             raise StoreUnavailableError(f"MARKETING_DATABASE_URL is not a database URL: {safe_url(url)}") from None
         kwargs: dict = {"pool_pre_ping": True}
         if parsed.get_backend_name() == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         elif parsed.get_backend_name() == "postgresql":
             kwargs["connect_args"] = {"connect_timeout": 5}
@@ -93,9 +91,30 @@ def unavailable(url: str, exc: BaseException) -> StoreUnavailableError:
     )
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite store (None for other databases and in-memory ones)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    if parsed.query.get("uri"):  # `file:...?uri=true` names its file (or memory) its own way
+        return None
+    return Path(parsed.database)
+
+
 @contextmanager
-def connect(url: str, *, begin: bool = True) -> Iterator[Connection]:
-    """A connection (in a transaction unless `begin=False`); an unreachable database is one clear error."""
+def connect(url: str, *, begin: bool = True, create: bool = False) -> Iterator[Connection]:
+    """A connection (in a transaction unless `begin=False`); an unreachable database is one clear error.
+    Only `create=True` (migrations) may create an SQLite file: reading before `init` leaves nothing behind."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        if not create:
+            raise StoreUnavailableError(
+                f"the marketing tables are not in {safe_url(url)} yet: run `marketing-pipeline init` (no such file)"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
     engine = get_engine(url)
     try:
         with engine.begin() if begin else engine.connect() as conn:

@@ -15,6 +15,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def upgrade_database(url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with connect(url) as conn:
+    with connect(url, create=True) as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

@@ -101,6 +101,8 @@ class HttpTransport:
         self.rate_limiter = rate_limiter
         self.describe_error = describe_error
         self.stats = RequestStats()
+        # Told about every response handed back to the client: (endpoint, status, items in the request body).
+        self.observers: list[Callable[[str, int, int], None]] = []
         self._sleep = sleep
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
@@ -144,6 +146,9 @@ class HttpTransport:
                 delay = self._backoff(attempt)
             else:
                 if response.ok or response.status_code in allowed:
+                    items = len(json) if isinstance(json, list) else 1
+                    for observe in self.observers:
+                        observe(endpoint, response.status_code, items)
                     return response
                 if response.status_code not in self.retry.retry_statuses:
                     raise self._error(response)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -166,3 +167,76 @@ def test_an_unexpected_error_is_one_line_unless_debugging(monkeypatch: pytest.Mo
     )
     monkeypatch.setenv("MARKETING_PIPELINE_DEBUG", "1")
     assert isinstance(CliRunner().invoke(main, ["syncs", "list"]).exception, RuntimeError)
+
+
+STEPS = sorted(["cw_companies", "cw_contacts", "encharge_people", "sync_plan", "encharge_audience"])
+
+
+def test_trigger_shows_each_step_and_its_counts_when_asked(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("syncs", "trigger", SYNC_KEY, "--progress")
+    lines = result.stderr.splitlines()
+    assert sorted(line.split()[0] for line in lines) == STEPS  # one line per step (stderr is not a terminal)
+    assert [line.split()[0] for line in lines[-2:]] == ["sync_plan", "encharge_audience"]
+    by_step = {line.split()[0]: line for line in lines}
+    assert all(" done in " in line for line in lines)
+    assert by_step["cw_companies"].endswith(": 9 companies pass the filter (11 read)")
+    assert by_step["cw_contacts"].endswith(": 86 contacts (87 read, 2 without a usable email)")
+    assert by_step["encharge_people"].endswith(": 82 people in Encharge, 68 with the tag 'managed-client-newsletter'")
+    assert by_step["sync_plan"].endswith(": planned: create 12, update 5, tag 6, untag 3, skip 3, unchanged 60")
+    assert by_step["encharge_audience"].endswith(": 83 synced, 12 new, 3 removed")
+    assert result.stdout.startswith("83 synced, 12 new, 3 removed")
+
+
+def test_progress_stays_off_with_json_and_off_a_terminal_unless_asked(cli) -> None:  # type: ignore[no-untyped-def]
+    quiet = cli("syncs", "trigger", SYNC_KEY, "--dry-run")
+    assert quiet.stderr == "" and quiet.stdout.startswith("Dry run: would create 12")
+    as_json = cli("syncs", "trigger", SYNC_KEY, "--json")
+    assert as_json.stderr == "" and json.loads(as_json.stdout)["success"] is True
+    asked = cli("syncs", "trigger", SYNC_KEY, "--json", "--progress")
+    assert len(asked.stderr.splitlines()) == 5 and json.loads(asked.stdout)["success"] is True
+
+
+@pytest.mark.parametrize("group", [(), ("syncs",), ("runs",)])
+def test_help_lists_every_command_in_full(group: tuple[str, ...]) -> None:
+    out = CliRunner().invoke(main, [*group, "--help"], terminal_width=80).output
+    commands = out.split("Commands:\n")[1].splitlines()
+    assert commands and not any(line.rstrip().endswith("...") for line in commands), out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("syncs", "list"),
+        ("syncs", "show"),
+        ("syncs", "update"),
+        ("syncs", "trigger"),
+        ("runs", "list"),
+        ("runs", "show"),
+        ("sandbox",),
+        ("demo",),
+        ("init",),
+    ],
+)
+def test_every_option_says_what_it_does(command: tuple[str, ...]) -> None:
+    from click import Context
+
+    node = main
+    for name in command:
+        node = node.get_command(Context(node), name)  # type: ignore[attr-defined]
+    undocumented = [p.opts[0] for p in node.params if isinstance(p, click.Option) and not p.help]
+    assert undocumented == []
+
+
+def test_reading_before_init_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("MARKETING_DATABASE_URL", raising=False)
+    for args in (["syncs", "list"], ["syncs", "show", "x"], ["runs", "list", "x"], ["runs", "show", "x"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and "run `marketing-pipeline init`" in result.stderr, args
+    from marketing_pipeline.defs.schedules import load_sync_schedules
+
+    assert load_sync_schedules() == []  # loading the code location (`dg dev`) before init
+    assert not home.exists()
+    assert CliRunner().invoke(main, ["init"]).exit_code == 0
+    assert (home / "marketing.db").exists()

@@ -86,6 +86,11 @@ def test_dry_run_writes_nothing_and_is_marked(pipeline: Pipeline) -> None:
     assert run.dry_run is True and run.details["dryRun"] is True
     assert run.details["summary"] == "Dry run: would create 12, update 5, tag 6, untag 3; 3 skipped"
     assert audience_metadata(result)["dry_run"] is True
+    # Launched with `dry_run: true` in the Launchpad: the run carries the tag the CLI gives its dry runs.
+    launched = pipeline.instance.get_run_by_id(result.run_id)
+    assert launched is not None and launched.tags["marketing/dry_run"] == "true"
+    real = pipeline.run()
+    assert "marketing/dry_run" not in pipeline.instance.get_run_by_id(real.run_id).tags  # type: ignore[union-attr]
 
 
 def test_brake_stops_a_plan_that_would_untag_too_many(pipeline: Pipeline) -> None:

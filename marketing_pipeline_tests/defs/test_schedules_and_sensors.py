@@ -113,6 +113,8 @@ def test_definitions_resolve_with_schedules(
         "marketing_sync_registry",
         "mark_failed_sync_runs",
         "mark_canceled_sync_runs",
+        "marketing_sync_alerts_on_success",
+        "marketing_sync_alerts_on_failure",
     }
 
 

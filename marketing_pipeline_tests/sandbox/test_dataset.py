@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from marketing_pipeline.sandbox.dataset import TAG, first_email, generate
+from marketing_pipeline.sandbox.names import address_spelling
 
 
 def test_deterministic() -> None:
@@ -35,3 +36,20 @@ def test_scales_up() -> None:
     data = generate(5000, encharge="empty")
     assert len(data.manifest.passing_contact_ids) == 5000
     assert len(data.manifest.creates) == 4997 and data.people == []
+
+
+def test_addresses_are_spelled_as_people_spell_them_and_names_stay_as_they_are() -> None:
+    assert address_spelling("Noah.Müller") == "noah.mueller"
+    assert address_spelling("Łukasz.Schröder") == "lukasz.schroeder"
+    assert address_spelling("Søren.O'Brien") == "soren.obrien"
+    assert address_spelling("Chloé.Fernández") == "chloe.fernandez"
+    data = generate()
+    for contact in data.contacts:
+        email = first_email(contact)
+        if not email or "@" not in email or contact["lastName"] in ("Doe",):
+            continue
+        local = email.strip().split("@")[0].split("+")[0].lower()
+        assert local.isascii(), email
+        if contact["lastName"] == "Müller":
+            assert "mueller" in local and "mller" not in local.replace("mueller", ""), email
+    assert any(c["lastName"] == "Müller" for c in data.contacts)  # the name itself is untouched

@@ -1,0 +1,143 @@
+"""Alerts in Dagster: the channels as a resource, and the run-status sensors that evaluate every finished sync
+run (UI, schedule, backfill and CLI runs alike; crashed runs reach the failure sensor once Dagster's run
+monitoring, or the next run of the sync, marks them failed). The rule and the channels live in `alerts/`.
+
+They are run-status sensors rather than `make_email_on_run_failure_sensor` or the Slack/Teams failure sensors
+because the rule needs successful runs too (failed contacts, recoveries) and sends on a change of state,
+not on every failure (see `alerts/channels.py`); and rather than success/failure hooks because hooks run per
+step inside the run worker, so they never see a run as a whole, nor a crashed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from marketing_pipeline import settings
+from marketing_pipeline.alerts.channels import AlertChannels, AlertSettings, build_channels
+from marketing_pipeline.alerts.dispatch import ALERT_ON_FAILURE, ALERT_ON_SUCCESS, AlertDispatcher
+from marketing_pipeline.defs.resources import MarketingStoreResource
+from marketing_pipeline.store.repository import SyncStore
+
+
+class MarketingAlertsResource(dg.ConfigurableResource):
+    """Where alerts go. The webhook URL and the SMTP password come through `EnvVar`, so the UI never shows
+    them; every channel is off unless configured."""
+
+    webhook_url: str = Field(default="", description="MARKETING_ALERT_WEBHOOK_URL: Slack or Teams incoming webhook")
+    email_to: str = Field(default="", description="MARKETING_ALERT_EMAIL_TO: recipients, comma-separated")
+    email_from: str = Field(default="", description="MARKETING_ALERT_EMAIL_FROM: the sender's address")
+    smtp_host: str = Field(default="", description="SMTP_HOST")
+    smtp_port: str = Field(default=str(settings.DEFAULT_SMTP_PORT), description="SMTP_PORT (STARTTLS when offered)")
+    smtp_user: str = Field(default="", description="SMTP_USER (optional)")
+    smtp_password: str = Field(default="", description="SMTP_PASSWORD (optional)")
+    webserver_url: str = Field(default="", description="DAGSTER_WEBSERVER_URL: links to the run in messages")
+
+    def alert_settings(self) -> AlertSettings:
+        return AlertSettings(
+            webhook_url=self.webhook_url,
+            email_to=self.email_to,
+            email_from=self.email_from,
+            smtp_host=self.smtp_host,
+            smtp_port=self.smtp_port,
+            smtp_user=self.smtp_user,
+            smtp_password=self.smtp_password,
+        )
+
+    def channels(self) -> AlertChannels:
+        return build_channels(self.alert_settings())
+
+    def dispatcher(
+        self, instance: dg.DagsterInstance, store: SyncStore, on_log: Callable[[str], None] | None = None
+    ) -> AlertDispatcher:
+        return AlertDispatcher(
+            instance,
+            store,
+            self.channels(),
+            webserver_url=self.webserver_url,
+            secrets=self.alert_settings().secrets(),
+            on_log=on_log,
+        )
+
+
+def _from_env(name: str, *, secret: bool = False) -> Any:
+    """`EnvVar(name)` for a secret that is set (read when used, never shown), the value for the rest."""
+    value = settings.value(name)
+    if value is None:
+        return ""
+    return dg.EnvVar(name) if secret else value
+
+
+def build_alerts_resource() -> MarketingAlertsResource:
+    return MarketingAlertsResource(
+        webhook_url=_from_env(settings.MARKETING_ALERT_WEBHOOK_URL, secret=True),
+        email_to=_from_env(settings.MARKETING_ALERT_EMAIL_TO),
+        email_from=_from_env(settings.MARKETING_ALERT_EMAIL_FROM),
+        smtp_host=_from_env(settings.SMTP_HOST),
+        smtp_port=settings.value(settings.SMTP_PORT) or str(settings.DEFAULT_SMTP_PORT),
+        smtp_user=_from_env(settings.SMTP_USER),
+        smtp_password=_from_env(settings.SMTP_PASSWORD, secret=True),
+        webserver_url=_from_env(settings.DAGSTER_WEBSERVER_URL),
+    )
+
+
+def _evaluate(
+    context: dg.RunStatusSensorContext,
+    marketing_store: MarketingStoreResource,
+    marketing_alerts: MarketingAlertsResource,
+) -> None:
+    # Returning nothing lets one tick work through every finished run since the cursor (a SkipReason would end
+    # the tick after the first).
+    dispatcher = marketing_alerts.dispatcher(context.instance, marketing_store.store(), on_log=context.log.info)
+    for problem in dispatcher.channels.problems:
+        context.log.warning(problem)
+    if not dispatcher.channels.configured:
+        return
+    for outcome in dispatcher.evaluate(context.dagster_run.run_id):
+        for delivery in outcome.deliveries:
+            if not delivery.ok:
+                context.log.error(f"alert not delivered: {delivery.error}")
+
+
+@dg.run_status_sensor(
+    name=ALERT_ON_SUCCESS,
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitor_all_code_locations=True,  # the CLI's in-process runs have no code location; filtered by tags
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts when a sync run completes with failed contacts, or completes after a failed, braked or "
+    "failing-contacts run (a recovery). Silent while a sync stays healthy.",
+)
+def marketing_sync_alerts_on_success(
+    context: dg.RunStatusSensorContext,
+    marketing_store: MarketingStoreResource,
+    marketing_alerts: MarketingAlertsResource,
+) -> None:
+    _evaluate(context, marketing_store, marketing_alerts)
+
+
+@dg.run_failure_sensor(
+    name=ALERT_ON_FAILURE,
+    monitor_all_code_locations=True,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts when a sync run fails, crashes or is stopped by the brake, once per change of state.",
+)
+def marketing_sync_alerts_on_failure(
+    context: dg.RunFailureSensorContext,
+    marketing_store: MarketingStoreResource,
+    marketing_alerts: MarketingAlertsResource,
+) -> None:
+    _evaluate(context, marketing_store, marketing_alerts)
+
+
+@dg.definitions
+def alerts() -> dg.Definitions:
+    # Resources are only registered through Definitions (and then the module's sensors must be listed too).
+    return dg.Definitions(
+        sensors=[marketing_sync_alerts_on_success, marketing_sync_alerts_on_failure],
+        resources={"marketing_alerts": build_alerts_resource()},
+    )
