@@ -1,7 +1,8 @@
 """A small threaded HTTP server base shared by both sandbox APIs, with switches for injected faults.
 
 Faults can be set from Python (tests in the same process) or over HTTP at `POST /_sandbox/faults`
-(the CLI sandbox, tests in another process). Every request is logged so tests can count them.
+(the CLI sandbox, tests in another process); so can a sandbox's own modes, at `POST /_sandbox/modes`.
+Every request is logged so tests can count them.
 """
 
 from __future__ import annotations
@@ -188,6 +189,10 @@ class SandboxServer:
     def handle(self, request: Request) -> Response:
         raise NotImplementedError
 
+    def configure_modes(self, settings: dict[str, Any]) -> Response:
+        """A sandbox with behaviours to switch overrides this."""
+        return Response(404, {"message": f"{self.name} has no modes"})
+
     def request_count(self, method: str | None = None, contains: str = "") -> int:
         with self._log_lock:
             return sum(1 for m, p, _ in self.log if (method is None or m == method) and contains in p)
@@ -204,6 +209,9 @@ class SandboxServer:
         if request.path == "/_sandbox/faults" and request.method == "POST":
             self.faults.configure(request.json() or {})
             self._send(handler, Response(200, {"ok": True}))
+            return
+        if request.path == "/_sandbox/modes" and request.method == "POST":
+            self._send(handler, self.configure_modes(request.json() or {}))
             return
         if request.path == "/_sandbox/stats" and request.method == "GET":
             with self._log_lock:
