@@ -385,13 +385,9 @@ class ConnectWiseClient:
     def _url_length(self, stream: Stream) -> int:
         """Length of the stream's URL with no company ids yet (and every narrowing it may send)."""
         narrowings = [n for n in (*stream.fixed, stream.child) if n is not None]
-        skeleton = {
-            **q.fixed_part({"fields": ",".join(field_names(stream.model)), "orderBy": "id asc"}, narrowings),
-            "page": 99999,
-            "pageSize": self.page_size,
-        }
-        prepared = requests.Request("GET", self.base_url + stream.path, params=skeleton).prepare()
-        return len(prepared.url or "")
+        fields = ",".join(field_names(stream.model))
+        url = self.base_url + stream.path
+        return q.url_length_without_ids(url, narrowings, fields=fields, page_size=self.page_size)
 
     # --- other endpoints ---------------------------------------------------------------------------
 

@@ -10,9 +10,11 @@ one query per type, merged by id).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import requests
 
 from marketing_pipeline.connectwise import conditions as cond
 
@@ -69,6 +71,11 @@ def describe(narrowing: Narrowing) -> str:
     return f"`{clause}` ({narrowing.param})"
 
 
-def fixed_part(base: Mapping[str, Any], narrowings: Iterable[Narrowing]) -> dict[str, Any]:
-    """The parameters with an empty `company/id in ()`, to measure a URL before any ids are in it."""
-    return params([*narrowings, condition("company/id", "company/id in ()")], **base)
+def url_length_without_ids(url: str, narrowings: Iterable[Narrowing], *, fields: str, page_size: int) -> int:
+    """The length of a query's URL with an empty `company/id in ()`, before any company ids are in it."""
+    skeleton = {
+        **params([*narrowings, condition("company/id", "company/id in ()")], fields=fields, orderBy="id asc"),
+        "page": 99999,
+        "pageSize": page_size,
+    }
+    return len(requests.Request("GET", url, params=skeleton).prepare().url or "")
