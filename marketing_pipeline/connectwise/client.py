@@ -87,6 +87,7 @@ class ConnectWiseClient:
         self.log: Log = log or logging.getLogger(__name__)
         self._root = cb.root_of(base_url) if base_url else cb.site_root(site)
         self._base_url = base_url if base_url is None or base_url.endswith("/") else base_url + "/"
+        self._configured = base_url is not None
         retry = retry or RetrySettings(retry_statuses=RETRYABLE)
         self.transport = HttpTransport(
             service=SERVICE,
@@ -145,8 +146,8 @@ class ConnectWiseClient:
                 return False
             self._base_url = cb.base_url(self._root, found)
         self._note(
-            f"ConnectWise answered 404 at codebase {old}; companyinfo now names {found}: using it for this run"
-            + (" (update CW_BASE_URL)" if old else "")
+            f"ConnectWise answered 404 at codebase {old or '(none)'}; companyinfo now names {found}: using it for "
+            "this run" + (" (update CW_BASE_URL)" if self._configured else "")
         )
         return True
 

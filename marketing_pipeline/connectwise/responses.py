@@ -78,14 +78,22 @@ ROLE = "the API member's security role (ConnectWise: System > Security Roles)"
 
 def lacking(record: Any, fields: Iterable[str]) -> list[str]:
     """The fields (top-level names) absent from a record, whatever their value would be."""
-    keys = {k.lower() for k in record} if isinstance(record, dict) else set()
-    return [f for f in fields if f.lower() not in keys]
+    if not isinstance(record, dict):
+        return list(fields)
+    missing = [f for f in fields if f not in record]  # exact names first: ConnectWise's own camelCase
+    if missing:
+        keys = {k.lower() for k in record}
+        missing = [f for f in missing if f.lower() not in keys]
+    return missing
 
 
 def _value(record: Any, field: str) -> Any:
     if not isinstance(record, dict):
         return None
-    return next((v for k, v in record.items() if k.lower() == field.lower()), None)
+    if field in record:
+        return record[field]
+    lowered = field.lower()
+    return next((v for k, v in record.items() if k.lower() == lowered), None)
 
 
 def carries(record: Any, field: str) -> bool:

@@ -195,8 +195,11 @@ class ConnectWiseSandbox(SandboxServer):
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/login/companyinfo/"):
             return self._companyinfo(request)
-        if self.modes.proxy_429 > 0:
-            self.modes.proxy_429 -= 1
+        with self._index_lock:
+            throttled = self.modes.proxy_429 > 0
+            if throttled:
+                self.modes.proxy_429 -= 1
+        if throttled:
             return Response(429, raw=PROXY_429, content_type="text/html")
         root = self.api_root
         if not request.path.startswith(root):

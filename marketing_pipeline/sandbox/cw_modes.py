@@ -43,7 +43,11 @@ class ConnectWiseModes:
             raise ModeError(f"unknown mode(s): {sorted(unknown)}; known: {sorted(known)}")
         staged = ConnectWiseModes(**{f.name: getattr(self, f.name) for f in fields(self)})
         for name, value in settings.items():
-            setattr(staged, name, set(value) if name == "unrecognised" else value)
+            if name == "unrecognised":
+                if isinstance(value, str) or not all(isinstance(f, str) for f in value):
+                    raise ModeError("unrecognised must be a list of field names")
+                value = set(value)
+            setattr(staged, name, value)
         staged.validate()
         for f in fields(self):
             setattr(self, f.name, getattr(staged, f.name))

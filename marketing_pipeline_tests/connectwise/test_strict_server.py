@@ -232,3 +232,16 @@ def test_a_codebase_that_moves_twice_in_a_run_fails_clearly(server: ConnectWiseS
 def test_an_unknown_company_gets_a_clear_discovery_error(server: ConnectWiseSandbox, data: Dataset) -> None:
     with pytest.raises(ApiError, match=r"codebase of company 'nobody'.*check CW_SITE and CW_COMPANY_ID"):
         read(server, data, base_url=None, site=server.root_url, company_id="nobody")
+
+
+def test_a_discovered_codebase_that_moves_is_followed_without_blaming_the_settings(
+    server: ConnectWiseSandbox, data: Dataset
+) -> None:
+    boxes = Sandboxes(dataset=data, connectwise=server, encharge=None)  # type: ignore[arg-type]
+    with cw_client(boxes, base_url=None, site=server.root_url) as client:
+        client.companies(SEED)
+        server.move_codebase("v2025_2")
+        assert len(client.companies(SEED)) > 0
+    [note] = client.notes
+    assert "companyinfo now names v2025_2/" in note and "CW_BASE_URL" not in note
+    assert len(server.companyinfo_calls) == 2  # discovered, then rediscovered once

@@ -131,6 +131,7 @@ def test_modes_switch_over_http(sandboxes: Sandboxes) -> None:
     assert named.json()["message"] == "deletedFlag is not a recognized name."
     assert modes(sandboxes, child_conditions="sometimes").status_code == 400
     assert modes(sandboxes, no_such_mode=True).status_code == 400
+    assert modes(sandboxes, unrecognised="deletedFlag").status_code == 400
     assert modes(sandboxes, reset=True).json()["child_conditions"] == "apply"
     assert requests.post(sandboxes.encharge.root_url + "/_sandbox/modes", json={}, timeout=10).status_code == 404
 
