@@ -30,17 +30,18 @@ from typing import Any
 
 import pandas as pd
 
-from marketing_pipeline.connectwise.client import CONTACT_FIELDS, MAX_URL_LENGTH
-from marketing_pipeline.connectwise.conditions import chunk_ids_for_url
+from marketing_pipeline.connectwise.bounds import fewest_requests, stream_sizes
 from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
 from marketing_pipeline.sandbox.dataset import TAG, apply_churn, expected_audience, generate, new_person
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.names import FIRST, LAST
-from marketing_pipeline.store.seed import initialise_store
+from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
+from marketing_pipeline.sync.domain import FilterConfig
 
 KEY = "managed-client-newsletter"
 CW_PAGE, ENCHARGE_PAGE, LOOKUP_BATCH = 1000, 100, 20
 ASSETS = ("cw_companies", "cw_contacts", "encharge_people", "sync_plan", "encharge_audience")
+SEED = FilterConfig.model_validate(FIRST_SYNC["filter_config"])
 
 
 def sync_job() -> Any:
@@ -133,6 +134,7 @@ class Bench:
             for i in range(max(0, args.people - args.audience))
         ]
         self.cw = ConnectWiseSandbox(self.dataset.companies, self.dataset.contacts, indexed=True).start()
+        self.cw.set_modes({"child_conditions": args.cw_child_conditions})
         self.encharge = EnchargeSandbox(unrelated).start()
         self.blog_tagged = sum("blog" in p["tags"] for p in unrelated)
         for server in (self.cw, self.encharge):
@@ -167,7 +169,8 @@ class Bench:
         )
         print(
             f"sandboxes: {args.latency_ms:g} ms latency per request, Encharge limit {args.encharge_rps:g} "
-            f"requests/s (client limiter 90% of it), concurrency {args.concurrency}\n"
+            f"requests/s (client limiter 90% of it), concurrency {args.concurrency}, ConnectWise childConditions "
+            f"{args.cw_child_conditions}\n"
         )
 
     # --- scenarios -------------------------------------------------------------------------------
@@ -218,15 +221,17 @@ class Bench:
         lat = self.args.latency_ms / 1000
         conc = self.args.concurrency
         rps = self.args.encharge_rps
-        companies = meta["cw_companies"]["companies_fetched"]
-        contacts = meta["cw_contacts"]["contacts_fetched"]
-        qualifying = meta["cw_companies"]["dagster/row_count"]
-        # The URL limit forces the company ids into chunks; each chunk ends on a page of its own.
-        fixed = len(self.cw.base_url) + 420 + len(CONTACT_FIELDS)
-        chunks = len(
-            chunk_ids_for_url(list(range(101, 101 + qualifying)), fixed_length=fixed, max_length=MAX_URL_LENGTH)
+        # One query per company type; per contact type, one per chunk of company ids (the URL holds a
+        # limited number), each in pages. Without childConditions, one stream of every active contact.
+        companies, contacts, qualifying = stream_sizes(
+            self.dataset.companies,
+            self.dataset.contacts,
+            SEED,
+            child_conditions=self.args.cw_child_conditions == "apply",
         )
-        cw_pages = math.ceil(companies / CW_PAGE) + max(math.ceil(contacts / CW_PAGE), chunks)
+        company_requests = sum(max(1, math.ceil(n / CW_PAGE)) for n in companies.values())
+        cw_pages = fewest_requests(self.cw.base_url, companies, contacts, qualifying, page_size=CW_PAGE)
+        cw_seconds = lat * (math.ceil(company_requests / conc) + math.ceil((cw_pages - company_requests) / conc))
         people = figures["people_before"]
         plan = meta["sync_plan"]
         # Every address the listing does not have is looked up before it is created (GET /people, batched).
@@ -240,9 +245,6 @@ class Bench:
             + math.ceil(plan["to_update"] / batch)
             + plan["to_tag"]
             + plan["to_untag"]
-        )
-        cw_seconds = lat * (
-            math.ceil(companies / CW_PAGE) + math.ceil(max(math.ceil(contacts / CW_PAGE), chunks) / conc)
         )
         listing = encharge_pages - lookups
         encharge_seconds = max(lat * (1 + math.ceil((listing - 1) / conc)), listing / rps)
@@ -388,6 +390,7 @@ def dagster_overhead() -> dict[str, dict[str, float]]:
         latency_ms=0,
         encharge_rps=1000,
         concurrency=4,
+        cw_child_conditions="apply",
     )
     bench = Bench(args)
     bench.run("warm-up")
@@ -410,6 +413,12 @@ def main() -> None:
     parser.add_argument("--encharge-rps", type=float, default=50.0, help="the sandbox's Encharge rate limit")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--churn", type=float, default=0.01)
+    parser.add_argument(
+        "--cw-child-conditions",
+        choices=("apply", "ignore", "refuse"),
+        default="apply",
+        help="how the ConnectWise sandbox treats childConditions (refuse: the read without them)",
+    )
     parser.add_argument("--diff-size", type=int, default=100_000)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()

@@ -7,6 +7,10 @@ class MarketingPipelineError(Exception):
     """Base class: the message is meant to be shown as-is, without a traceback."""
 
 
+class SettingsError(MarketingPipelineError):
+    """An environment variable holds a value the pipeline cannot use."""
+
+
 class UnknownSyncError(MarketingPipelineError):
     pass
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # ConnectWise
-CW_BASE_URL = "CW_BASE_URL"
+CW_BASE_URL = "CW_BASE_URL"  # unset: the codebase is found through CW_SITE's companyinfo
+CW_SITE = "CW_SITE"
 CW_COMPANY_ID = "CW_COMPANY_ID"
 CW_PUBLIC_KEY = "CW_PUBLIC_KEY"  # secret
 CW_PRIVATE_KEY = "CW_PRIVATE_KEY"  # secret
@@ -55,7 +56,7 @@ ALERTS = (
 SECRETS = (CW_PUBLIC_KEY, CW_PRIVATE_KEY, ENCHARGE_REST_API_KEY, MARKETING_ALERT_WEBHOOK_URL, SMTP_PASSWORD)
 REQUIRED = (CW_PUBLIC_KEY, CW_PRIVATE_KEY, CW_CLIENT_ID, ENCHARGE_REST_API_KEY)
 
-DEFAULT_CW_BASE_URL = "https://api-eu.myconnectwise.net/v2025_1/apis/3.0/"
+DEFAULT_CW_SITE = "api-eu.myconnectwise.net"
 DEFAULT_CW_COMPANY_ID = "computereyez"
 DEFAULT_ENCHARGE_BASE_URL = "https://api.encharge.io/v1/"
 DEFAULT_SCHEDULE_TIMEZONE = "Europe/London"

@@ -1,107 +1,118 @@
-"""A ConnectWise PSA REST 3.0 client: authentication, paging, server-side filtering and clear errors."""
+"""A ConnectWise PSA REST 3.0 client: authentication, codebase discovery, paging, server-side filtering
+that is never trusted to be complete, and clear errors.
+
+A read is one or more *streams* (one per company or contact type, since `childConditions` only documents a
+single comparison), each a series of queries (contacts: one per chunk of company ids). When the server
+refuses a narrowing, ignores `childConditions` or leaves out fields asked for, the affected query, or the
+whole read, starts again from page 1 with what the server did not honour left out; records already kept
+stay kept (each contact once, by id), so nothing read is lost and no page position is reused.
+"""
 
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import requests
 from pydantic import BaseModel, ValidationError
 
+from marketing_pipeline.connectwise import codebase as cb
 from marketing_pipeline.connectwise import conditions as cond
+from marketing_pipeline.connectwise import queries as q
 from marketing_pipeline.connectwise.chunking import ids_per_chunk
-from marketing_pipeline.errors import ApiAuthError, ApiError
+from marketing_pipeline.connectwise.reading import Collected, FieldsLeftOut, Replan, Stream, Task, run_tasks
+from marketing_pipeline.connectwise.responses import (
+    SERVICE,
+    FieldCensus,
+    blank_company_error,
+    describe_connectwise_error,
+    has_company,
+    has_next_page,
+    lacking,
+)
+from marketing_pipeline.errors import ApiError
 from marketing_pipeline.sync.domain import FilterConfig
-from marketing_pipeline.sync.records import Company, Contact
+from marketing_pipeline.sync.records import Company, Contact, field_names
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 
-SERVICE = "ConnectWise"
-COMPANY_FIELDS = "id,identifier,name,status,types"
-CONTACT_FIELDS = "id,firstName,lastName,company,inactiveFlag,types,communicationItems"
+DEFAULT_SITE = "api-eu.myconnectwise.net"
+COMPANY_FIELDS = ",".join(field_names(Company))
+CONTACT_FIELDS = ",".join(field_names(Contact))
 # ConnectWise advise keeping URLs near 1,745 characters at most.
 MAX_URL_LENGTH = 1700
-RETRYABLE = frozenset({429, 502, 503, 504})
+# Every ConnectWise request here is a read, so a 500 is retried like 502-504 (the Developer Guide advises
+# retrying 5xx with backoff); 429s are retried whether or not they come with Retry-After or JSON.
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+MAX_REPLANS = 8
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def describe_connectwise_error(response: requests.Response) -> ApiError:
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    detail = ""
-    if isinstance(body, dict):
-        detail = str(body.get("message") or body.get("code") or body.get("error") or "")
-    endpoint = re.sub(r".*/apis/3\.0", "", response.url.split("?")[0])
-    if status == 401:
-        return ApiAuthError(
-            f"{SERVICE} rejected the credentials (HTTP 401 on {endpoint}): check CW_COMPANY_ID, "
-            "CW_PUBLIC_KEY and CW_PRIVATE_KEY",
-            status=status,
-        )
-    if status == 403:
-        return ApiAuthError(
-            f"{SERVICE} refused access to {endpoint} (HTTP 403): the API member's security role must allow "
-            "Company > Company Maintenance and Contacts (inquire); also check CW_CLIENT_ID",
-            status=status,
-        )
-    if status == 404:
-        return ApiError(f"{SERVICE} has no {endpoint} (HTTP 404): check CW_BASE_URL (host and codebase)", status)
-    suffix = f": {detail}" if detail else ""
-    return ApiError(f"{SERVICE} answered HTTP {status} on {endpoint}{suffix}", status=status)
+class Log(Protocol):
+    def info(self, msg: str, *args: Any) -> Any: ...
 
-
-def has_next_page(response: requests.Response, page_length: int, page_size: int) -> bool:
-    """Whether to ask for another page, correct whether or not the server sends `Link` headers."""
-    if page_length == 0:
-        return False
-    link = response.headers.get("Link")
-    if link is None:
-        return page_length >= page_size
-    return 'rel="next"' in link.replace("'", '"')
+    def warning(self, msg: str, *args: Any) -> Any: ...
 
 
 class ConnectWiseClient:
     def __init__(
         self,
         *,
-        base_url: str,
         company_id: str,
         public_key: str,
         private_key: str,
         client_id: str,
+        base_url: str | None = None,
+        site: str = DEFAULT_SITE,
         timeout: float = 30.0,
         page_size: int = 1000,
         max_concurrency: int = 4,
         retry: RetrySettings | None = None,
         max_url_length: int = MAX_URL_LENGTH,
+        log: Log | None = None,
     ) -> None:
         if not 1 <= page_size <= 1000:
             raise ValueError("page_size must be between 1 and 1000 (ConnectWise's maximum)")
         token = base64.b64encode(f"{company_id}+{public_key}:{private_key}".encode()).decode()
+        self.company_id = company_id
         self.page_size = page_size
         self.max_concurrency = max(1, max_concurrency)
         self.max_url_length = max_url_length
+        self.log: Log = log or logging.getLogger(__name__)
+        self._root = cb.root_of(base_url) if base_url else cb.site_root(site)
+        self._base_url = base_url if base_url is None or base_url.endswith("/") else base_url + "/"
+        self._configured = base_url is not None
+        retry = retry or RetrySettings(retry_statuses=RETRYABLE)
         self.transport = HttpTransport(
             service=SERVICE,
-            base_url=base_url,
+            base_url=self._root,
             headers={"Authorization": f"Basic {token}", "clientId": client_id},
             timeout=timeout,
-            retry=retry or RetrySettings(retry_statuses=RETRYABLE),
+            retry=retry,
             secrets=(public_key, private_key, token),
             describe_error=describe_connectwise_error,
             pool_size=self.max_concurrency + 2,
         )
+        # companyinfo takes no credentials: its own session never carries them.
+        self._discovery = HttpTransport(service=SERVICE, base_url=self._root, headers={}, timeout=timeout, retry=retry)
+        self._discovery.stats = self.transport.stats
+        self._state = threading.Lock()
+        self._rediscovered = False
+        self._refused: set[str] = set()
+        self._child_ignored = False
+        self._use_fields = True
+        self.notes: list[str] = []  # what the server did not honour, in the operator's words
+        self.contacts_fetched = 0
 
     def close(self) -> None:
         self.transport.close()
+        self._discovery.close()
 
     def __enter__(self) -> ConnectWiseClient:
         return self
@@ -109,81 +120,220 @@ class ConnectWiseClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    # --- where the API is --------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The REST base, found through companyinfo on first use when it was not configured."""
+        with self._state:
+            if self._base_url is None:
+                found = cb.discover_codebase(self._discovery, self._root, self.company_id)
+                self._base_url = cb.base_url(self._root, found)
+                self.log.info(f"ConnectWise codebase {found} (from {self._root}/login/companyinfo)")
+            return self._base_url
+
+    def _rediscover(self, failed_base: str) -> bool:
+        """After a 404 at `failed_base`: True when the request is worth making again at a new base."""
+        with self._state:
+            if self._base_url != failed_base:
+                return True  # another request already moved to the new codebase
+            if self._rediscovered:
+                return False
+            self._rediscovered = True
+            old = cb.codebase_of(failed_base)
+            found = cb.discover_codebase(self._discovery, self._root, self.company_id)
+            if found == old:
+                return False
+            self._base_url = cb.base_url(self._root, found)
+        self._note(
+            f"ConnectWise answered 404 at codebase {old or '(none)'}; companyinfo now names {found}: using it for "
+            "this run" + (" (update CW_BASE_URL)" if self._configured else "")
+        )
+        return True
+
+    def _get(self, path: str, params: Mapping[str, Any]) -> requests.Response:
+        base = self.base_url
+        try:
+            return self.transport.request("GET", base + path, params=params)
+        except ApiError as exc:
+            if exc.status != 404 or not self._rediscover(base):
+                raise
+        return self.transport.request("GET", self.base_url + path, params=params)
+
+    def _note(self, message: str) -> None:
+        with self._state:
+            self.notes.append(message)
+        self.log.warning(message)
+
     # --- paging ----------------------------------------------------------------------------------
 
-    def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[list[Any]]:
+    def _pages(self, path: str, params: Mapping[str, Any], abort: threading.Event) -> Iterator[tuple[int, list[Any]]]:
         """Pages of a list endpoint. We build each page's URL ourselves from `page`, rather than follow
         the `Link` URL, because it is unconfirmed whether that URL repeats our conditions."""
         page = 1
         while True:
-            response = self.transport.request("GET", path, params={**params, "page": page, "pageSize": self.page_size})
+            if abort.is_set():
+                raise Replan
+            response = self._get(path, {**params, "page": page, "pageSize": self.page_size})
             body = self.transport.json(response)
             if not isinstance(body, list):
                 raise ApiError(f"{SERVICE}: GET /{path} returned {type(body).__name__} where a JSON array was expected")
-            yield body
+            yield page, body
             if not has_next_page(response, len(body), self.page_size):
                 return
             page += 1
 
-    def _fetch(
+    @staticmethod
+    def _parse(path: str, page: list[Any], model: type[ModelT]) -> list[ModelT]:
+        parsed: list[ModelT] = []
+        for raw in page:
+            try:
+                parsed.append(model.model_validate(raw))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                ident = raw.get("id") if isinstance(raw, dict) else None
+                raise ApiError(
+                    f"{SERVICE}: GET /{path} returned a malformed {model.__name__.lower()} "
+                    f"(id {ident!r}): {where}: {first['msg']}"
+                ) from None
+        return parsed
+
+    # --- one query, restarted from page 1 whenever the server does not honour part of it -----------
+
+    def _allowed(self, narrowing: q.Narrowing) -> bool:
+        if narrowing.param == "childConditions" and self._child_ignored:
+            return False
+        return narrowing.key not in self._refused
+
+    def _query(
         self,
-        path: str,
-        params: Mapping[str, Any],
-        model: type[ModelT],
-        per_page: Callable[[list[ModelT]], list[Any]] | None = None,
-    ) -> list[Any]:
-        """All pages, parsed; `per_page` turns each page into what is kept, so a page's models (and its raw
-        JSON) can be dropped before the next page arrives."""
-        items: list[Any] = []
-        for page in self._pages(path, params):
-            parsed: list[ModelT] = []
-            for raw in page:
-                try:
-                    parsed.append(model.model_validate(raw))
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    where = ".".join(str(p) for p in first["loc"])
-                    ident = raw.get("id") if isinstance(raw, dict) else None
-                    raise ApiError(
-                        f"{SERVICE}: GET /{path} returned a malformed {model.__name__.lower()} "
-                        f"(id {ident!r}): {where}: {first['msg']}"
-                    ) from None
-            items.extend(per_page(parsed) if per_page else parsed)
-        return items
+        stream: Stream,
+        chunk: Sequence[int] | None,
+        collected: Collected[Any],
+        abort: threading.Event,
+        counts: Counter[int | None] | None = None,
+    ) -> None:
+        by_company = q.condition("company/id", cond.in_list("company/id", chunk)) if chunk else None
+        wanted = [n for n in (by_company, *stream.fixed, stream.child) if n is not None]
+        fields = field_names(stream.model)
+        while True:
+            narrowings = [n for n in wanted if self._allowed(n)]
+            if by_company is not None and by_company not in narrowings:
+                raise Replan  # contacts can no longer be asked for by company: read them unchunked
+            if stream.several and stream.child is not None and stream.child not in narrowings:
+                raise Replan  # one query per type no longer narrows anything: one query instead
+            use_fields = self._use_fields
+            params = q.params(narrowings, fields=",".join(fields) if use_fields else None, orderBy="id asc")
+            reached = 1
+            try:
+                for number, page in self._pages(stream.path, params, abort):
+                    reached = number + 1
+                    records = self._parse(stream.path, page, stream.model)
+                    self._check_page(stream, page, fields if use_fields else (), by_company)
+                    collected.census.add(page)
+                    if counts is not None:
+                        counts.update(getattr(r, "company_id", None) for r in records)
+                    collected.add(records)
+                    if stream.child in narrowings and self._ignores_child(stream, records):
+                        raise Replan
+                return
+            except FieldsLeftOut as left_out:
+                self._stop_asking_for_fields(stream.path, left_out.missing)
+            except ApiError as exc:
+                if exc.status != 400:
+                    raise
+                refusal = q.refused(str(exc), narrowings)
+                if refusal is None:
+                    raise
+                self._record_refusal(stream.path, refusal, reached, str(exc))
 
-    def _fetch_with_child_fallback(
-        self,
-        path: str,
-        params: dict[str, Any],
-        model: type[ModelT],
-        per_page: Callable[[list[ModelT]], list[Any]] | None = None,
-    ) -> list[Any]:
-        """Try with childConditions; if the server refuses them (400), fetch without: we filter in code anyway."""
-        try:
-            return self._fetch(path, params, model, per_page)
-        except ApiError as exc:
-            if exc.status != 400 or "childConditions" not in params:
-                raise
-        return self._fetch(path, {k: v for k, v in params.items() if k != "childConditions"}, model, per_page)
+    @staticmethod
+    def _check_page(stream: Stream, page: list[Any], asked: Sequence[str], by_company: q.Narrowing | None) -> None:
+        """Fields asked for but left out: ask again without `fields`. A contact read by company without its
+        company: the security role hides it, and no audience can be trusted."""
+        for raw in page:
+            missing = lacking(raw, asked)
+            if missing:
+                raise FieldsLeftOut(missing)
+        if stream.model is Contact and by_company is not None:
+            blank = next((raw for raw in page if not has_company(raw)), None)
+            if blank is not None:
+                raise blank_company_error(blank)
 
-    # --- endpoints -------------------------------------------------------------------------------
+    def _ignores_child(self, stream: Stream, records: list[Any]) -> bool:
+        """A record without the stream's type means the server ignored `childConditions`."""
+        stray = next((r for r in records if stream.type_id not in r.type_ids), None)
+        if stray is None:
+            return False
+        with self._state:
+            first = not self._child_ignored
+            self._child_ignored = True
+        if first:
+            self._note(
+                f"ConnectWise ignored childConditions on GET /{stream.path} ({stream.model.__name__.lower()} "
+                f"{stray.id} lacks type {stream.type_id}): reading without them; the filter in code decides"
+            )
+        return stream.several
 
-    def count(self, path: str, params: Mapping[str, Any] | None = None) -> int:
-        response = self.transport.request("GET", f"{path}/count", params=params or {})
-        body = self.transport.json(response)
-        if not isinstance(body, dict) or not isinstance(body.get("count"), int):
-            raise ApiError(f'{SERVICE}: GET /{path}/count did not return {{"count": n}}')
-        return body["count"]
+    def _record_refusal(self, path: str, refusal: q.Narrowing, page: int, error: str) -> None:
+        with self._state:
+            first = refusal.key not in self._refused
+            self._refused.add(refusal.key)
+        if first:
+            said = re.sub(r"^.*?HTTP 400 on [^:\s]+:?\s*", "", error) or "no reason given"
+            self._note(
+                f"ConnectWise refused {q.describe(refusal)} on GET /{path}, page {page} (HTTP 400: {said}): "
+                "reading again from page 1 without it, for the rest of the run; the filter in code decides"
+            )
+
+    def _stop_asking_for_fields(self, path: str, missing: list[str]) -> None:
+        with self._state:
+            first = self._use_fields
+            self._use_fields = False
+        if first:
+            self._note(
+                f"ConnectWise left {', '.join(missing)} out of GET /{path} although `fields` asked for it: "
+                "reading again from page 1 without `fields`, for the rest of the run"
+            )
+
+    # --- reads: streams of queries, replanned when the server does not honour the plan ------------
+
+    def _streams(self, path: str, model: type[BaseModel], fixed: list[q.Narrowing], types: list[int]) -> list[Stream]:
+        type_ids = sorted(set(types))
+        if not type_ids or not self._allowed(q.has_type(type_ids[0])):
+            return [Stream(path, model, tuple(fixed), None, None, several=False)]
+        several = len(type_ids) > 1
+        return [Stream(path, model, tuple(fixed), q.has_type(t), t, several) for t in type_ids]
+
+    def _read(self, run_plan: Callable[[threading.Event], None]) -> None:
+        for _ in range(MAX_REPLANS):
+            abort = threading.Event()
+            try:
+                run_plan(abort)
+                return
+            except Replan:
+                continue
+        raise ApiError(f"{SERVICE}: the server kept changing what it honours; giving up after {MAX_REPLANS} attempts")
 
     def companies(self, filters: FilterConfig) -> list[Company]:
-        """Companies in the sync's statuses, with one of its types where the server can filter on that."""
-        params = {
-            "conditions": cond.in_list("status/id", filters.company_statuses),
-            "childConditions": cond.any_of("types/id", filters.company_types),
-            "fields": COMPANY_FIELDS,
-            "orderBy": "id asc",
-        }
-        return self._fetch_with_child_fallback("company/companies", params, Company)
+        """Companies that are not deleted, in the sync's statuses, with one of its types where the server
+        can filter on that (one query per type); the filter in code decides."""
+        census = FieldCensus("companies", Company.DECIDING_FIELDS)
+        collected: Collected[Company] = Collected(census)
+        fixed = [
+            q.condition("status/id", cond.in_list("status/id", filters.company_statuses)),
+            q.condition("deletedFlag", cond.equals("deletedFlag", False)),
+        ]
+
+        def plan(abort: threading.Event) -> None:
+            streams = self._streams("company/companies", Company, fixed, filters.company_types)
+            tasks = [partial(self._query, s, None, collected, abort) for s in streams]
+            run_tasks(tasks, workers=self.max_concurrency, abort=abort)
+
+        self._read(plan)
+        census.check()
+        return sorted(collected.results, key=lambda c: c.id)
 
     def contacts(
         self,
@@ -201,50 +351,49 @@ class ConnectWiseClient:
         ids = sorted(set(company_ids))
         if not ids:
             return []
-        base = {
-            "childConditions": cond.any_of("types/id", filters.contact_types),
-            "fields": CONTACT_FIELDS,
-            "orderBy": "id asc",
-        }
-        fixed = self._url_length("company/contacts", base)
+        census = FieldCensus("contacts", Contact.DECIDING_FIELDS)
+        collected: Collected[Contact] = Collected(census, per_page)
+        fixed = [q.condition("inactiveFlag", cond.equals("inactiveFlag", False))]
+        by_company = q.condition("company/id", "")
+
+        def plan(abort: threading.Event) -> None:
+            streams = self._streams("company/contacts", Contact, fixed, filters.contact_types)
+            if self._allowed(by_company):
+                tasks = [partial(self._chunked, s, ids, collected, abort) for s in streams]
+            else:
+                tasks = [partial(self._query, s, None, collected, abort) for s in streams]
+            run_tasks(tasks, workers=self.max_concurrency, abort=abort)
+
+        self._read(plan)
+        census.check()
+        self.contacts_fetched = len(collected.seen)
+        return collected.results
+
+    def _chunked(self, stream: Stream, ids: list[int], collected: Collected[Any], abort: threading.Event) -> list[Task]:
+        """The stream's first chunk (as many ids as the URL allows) now; the rest, sized from what the
+        first chunk taught about contacts per company to fill whole pages, as follow-up tasks."""
+        fixed = self._url_length(stream)
         first, *_ = cond.chunk_ids_for_url(ids, fixed_length=fixed, max_length=self.max_url_length)
-        seen: set[int] = set()
-        lock = threading.Lock()
-        first_counts: Counter[int | None] = Counter()
-
-        def fetch(chunk: list[int], counts: Counter[int | None] | None = None) -> list[Any]:
-            def keep(page: list[Contact]) -> list[Any]:
-                with lock:
-                    fresh = [c for c in page if c.id not in seen]
-                    seen.update(c.id for c in fresh)
-                if counts is not None:
-                    counts.update(c.company_id for c in fresh)
-                return per_page(fresh) if per_page else fresh
-
-            conditions = cond.all_of([cond.equals("inactiveFlag", False), cond.in_list("company/id", chunk)])
-            return self._fetch_with_child_fallback(
-                "company/contacts", {**base, "conditions": conditions}, Contact, keep
-            )
-
-        # The first chunk teaches us how many contacts a company has; the rest are sized to fill pages.
-        results = fetch(first, first_counts)
+        counts: Counter[int | None] = Counter()
+        self._query(stream, first, collected, abort, counts)
         rest = ids[len(first) :]
-        if rest:
-            size = ids_per_chunk(first, first_counts, page_size=self.page_size, url_max=len(first))
-            chunks = cond.chunk_ids_for_url(rest, fixed_length=fixed, max_length=self.max_url_length, max_ids=size)
-            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(chunks))) as pool:
-                for chunk_result in pool.map(fetch, chunks):
-                    results.extend(chunk_result)
-        self.contacts_fetched = len(seen)
-        return results
+        if not rest:
+            return []
+        size = ids_per_chunk(first, counts, page_size=self.page_size, url_max=len(first))
+        chunks = cond.chunk_ids_for_url(rest, fixed_length=fixed, max_length=self.max_url_length, max_ids=size)
+        return [partial(self._query, stream, c, collected, abort) for c in chunks]
 
-    def _url_length(self, path: str, params: Mapping[str, Any]) -> int:
-        """Length of the URL for `params` plus the fixed part of the conditions, with no ids yet."""
-        skeleton = {
-            **params,
-            "conditions": cond.all_of([cond.equals("inactiveFlag", False), "company/id in ()"]),
-            "page": 99999,
-            "pageSize": self.page_size,
-        }
-        prepared = requests.Request("GET", self.transport.url(path), params=skeleton).prepare()
-        return len(prepared.url or "")
+    def _url_length(self, stream: Stream) -> int:
+        """Length of the stream's URL with no company ids yet (and every narrowing it may send)."""
+        narrowings = [n for n in (*stream.fixed, stream.child) if n is not None]
+        fields = ",".join(field_names(stream.model))
+        url = self.base_url + stream.path
+        return q.url_length_without_ids(url, narrowings, fields=fields, page_size=self.page_size)
+
+    # --- other endpoints ---------------------------------------------------------------------------
+
+    def count(self, path: str, params: Mapping[str, Any] | None = None) -> int:
+        body = self.transport.json(self._get(f"{path}/count", params or {}))
+        if not isinstance(body, dict) or not isinstance(body.get("count"), int):
+            raise ApiError(f'{SERVICE}: GET /{path}/count did not return {{"count": n}}')
+        return body["count"]

@@ -36,14 +36,6 @@ def in_list(name: str, values: Iterable[int]) -> str:
     return f"{field_name(name)} in ({','.join(str(i) for i in ids)})"
 
 
-def any_of(name: str, values: Iterable[int]) -> str:
-    """`types/id=1 or types/id=2`: the form childConditions is known to accept (it may not take `in`)."""
-    clauses = [equals(name, int(v)) for v in sorted({int(v) for v in values})]
-    if not clauses:
-        raise ValueError("any_of needs at least one value")
-    return clauses[0] if len(clauses) == 1 else "(" + " or ".join(clauses) + ")"
-
-
 def all_of(clauses: Sequence[str]) -> str:
     return " and ".join(clauses)
 

@@ -52,20 +52,25 @@ def _preview(frame: pd.DataFrame, columns: list[str]) -> dg.MetadataValue:
     return dg.MetadataValue.table(records=records, schema=schema)
 
 
+def _server_notes(notes: list[str]) -> dict[str, Any]:
+    """What ConnectWise did not honour (refused conditions, ignored childConditions, fields left out)."""
+    return {"connectwise_fallbacks": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))} if notes else {}
+
+
 @dg.asset(
     partitions_def=SYNC_PARTITIONS,
     group_name=GROUP,
     kinds={"connectwise", "pandas"},
     retry_policy=READ_RETRY,
-    description="ConnectWise companies that pass the sync's company filter: status in companyStatuses, at "
-    "least one of companyTypes, none of companyExcludeTypes.",
+    description="ConnectWise companies that pass the sync's company filter: not deleted, status in "
+    "companyStatuses, at least one of companyTypes, none of companyExcludeTypes.",
 )
 def cw_companies(
     context: dg.AssetExecutionContext,
     connectwise: ConnectWiseResource,
     marketing_store: MarketingStoreResource,
 ) -> dg.Output[pd.DataFrame]:
-    with sync_step(context, marketing_store) as step, connectwise.get_client() as client:
+    with sync_step(context, marketing_store) as step, connectwise.get_client(log=context.log) as client:
         filters = step.sync.require_runnable()
         client.transport.observers.append(step.progress.responses({"GET /company/companies": "pages read"}))
         companies = client.companies(filters)
@@ -78,6 +83,7 @@ def cw_companies(
             "dagster/row_count": len(frame),
             "companies_fetched": len(companies),
             "requests": requests,
+            **_server_notes(client.notes),
             **step_metrics(step.started),
             "preview": _preview(frame, ["company_id", "name", "reason"]),
         },
@@ -98,7 +104,7 @@ def cw_contacts(
     marketing_store: MarketingStoreResource,
     cw_companies: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
-    with sync_step(context, marketing_store) as step, connectwise.get_client() as client:
+    with sync_step(context, marketing_store) as step, connectwise.get_client(log=context.log) as client:
         filters = step.sync.require_runnable()
         lookup = company_lookup(cw_companies)
         client.transport.observers.append(step.progress.responses({"GET /company/contacts": "pages read"}))
@@ -120,6 +126,7 @@ def cw_contacts(
             "contacts_fetched": fetched,
             "without_usable_email": problems,
             "requests": requests,
+            **_server_notes(client.notes),
             **step_metrics(step.started),
             "preview": _preview(frame, ["contact_id", "first_name", "last_name", "company", "email", "reason"]),
         },

@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from marketing_pipeline import settings
-from marketing_pipeline.connectwise.client import RETRYABLE, ConnectWiseClient
+from marketing_pipeline.connectwise.client import RETRYABLE, ConnectWiseClient, Log
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.transport.http import RetrySettings
@@ -20,7 +20,8 @@ from marketing_pipeline.transport.http import RetrySettings
 class ConnectWiseResource(dg.ConfigurableResource):
     """ConnectWise PSA REST 3.0. Keys are read through `EnvVar`, so they never show in the Dagster UI."""
 
-    base_url: str = Field(default=settings.DEFAULT_CW_BASE_URL, description="CW_BASE_URL: host, codebase, /apis/3.0/")
+    base_url: str = Field(default="", description="CW_BASE_URL: host, codebase, /apis/3.0/ (empty: from CW_SITE)")
+    site: str = Field(default=settings.DEFAULT_CW_SITE, description="CW_SITE: its companyinfo names the codebase")
     company_id: str = Field(default=settings.DEFAULT_CW_COMPANY_ID, description="CW_COMPANY_ID: the login company")
     public_key: str = Field(description="CW_PUBLIC_KEY")
     private_key: str = Field(description="CW_PRIVATE_KEY")
@@ -30,9 +31,11 @@ class ConnectWiseResource(dg.ConfigurableResource):
     max_concurrency: int = 4
     max_attempts: int = 6
 
-    def get_client(self) -> ConnectWiseClient:
+    def get_client(self, log: Log | None = None) -> ConnectWiseClient:
         return ConnectWiseClient(
-            base_url=self.base_url,
+            base_url=self.base_url or None,
+            site=self.site,
+            log=log,
             company_id=self.company_id,
             public_key=self.public_key,
             private_key=self.private_key,
@@ -93,7 +96,8 @@ def build_resources() -> dict[str, Any]:
     tuning = settings.http_tuning()
     return {
         "connectwise": ConnectWiseResource(
-            base_url=_env_or(settings.CW_BASE_URL, settings.DEFAULT_CW_BASE_URL),
+            base_url=_env_or(settings.CW_BASE_URL, ""),
+            site=_env_or(settings.CW_SITE, settings.DEFAULT_CW_SITE),
             company_id=_env_or(settings.CW_COMPANY_ID, settings.DEFAULT_CW_COMPANY_ID),
             public_key=dg.EnvVar(settings.CW_PUBLIC_KEY),
             private_key=dg.EnvVar(settings.CW_PRIVATE_KEY),

@@ -1,4 +1,7 @@
-"""A faithful fake of ConnectWise PSA REST 3.0 `GET /company/companies` and `/company/contacts`."""
+"""A faithful fake of ConnectWise PSA REST 3.0 `GET /company/companies` and `/company/contacts`, plus the
+public `GET /login/companyinfo/{companyId}`. Where the real API's behaviour is unconfirmed, `modes`
+(see `cw_modes.py`) switch between the plausible behaviours.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,27 @@ import threading
 from typing import Any
 from urllib.parse import urlencode
 
-from marketing_pipeline.sandbox.cw_conditions import BoolOp, Comparison, ConditionError, lookup, matcher, parse
+from marketing_pipeline.sandbox.cw_conditions import (
+    BoolOp,
+    Comparison,
+    ConditionError,
+    fields_in,
+    lookup,
+    matcher,
+    parse,
+)
+from marketing_pipeline.sandbox.cw_modes import DEFAULT_CODEBASE, ConnectWiseModes, ModeError
 from marketing_pipeline.sandbox.server import Request, Response, SandboxServer
 
-CODEBASE = "v2025_1"
+CODEBASE = DEFAULT_CODEBASE
 API_ROOT = f"/{CODEBASE}/apis/3.0/"
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
 ENDPOINTS = {"company/companies": "companies", "company/contacts": "contacts"}
+PROXY_429 = (
+    b"<html><head><title>429 Too Many Requests</title></head><body><center><h1>429 Too Many Requests</h1>"
+    b"</center><hr><center>cloudflare</center></body></html>"
+)
 
 
 def _paths(record: Any, prefix: str = "") -> tuple[set[str], set[str]]:
@@ -60,9 +76,9 @@ class ConnectWiseSandbox(SandboxServer):
         indexed: bool = False,
     ) -> None:
         super().__init__(port=port)
-        # How this server treats childConditions: "apply", "ignore" (silently) or "reject" (400); the real
-        # API's support for them is unconfirmed, and the client must be right under all three.
-        self.child_conditions = child_conditions
+        self.modes = ConnectWiseModes(child_conditions="refuse" if child_conditions == "reject" else child_conditions)
+        self.modes.validate()
+        self.companyinfo_calls: list[tuple[str, bool]] = []  # (company id asked for, whether it carried auth)
         # Benchmarks: cache each query's selection (all its pages reuse it) and index contacts by company,
         # as a database would. Call `invalidate()` after changing `data`.
         self.indexed = indexed
@@ -88,8 +104,50 @@ class ConnectWiseSandbox(SandboxServer):
             self._fields[name] = (scalars, arrays)
 
     @property
+    def api_root(self) -> str:
+        return f"/{self.modes.codebase}/apis/3.0/"
+
+    @property
     def base_url(self) -> str:
-        return f"{self.root_url}{API_ROOT}"
+        return f"{self.root_url}{self.api_root}"
+
+    @property
+    def child_conditions(self) -> str:
+        return self.modes.child_conditions
+
+    def set_modes(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Switch modes (over HTTP: `POST /_sandbox/modes`). `deleted_companies` marks companies deleted."""
+        settings = dict(settings)
+        deleted = settings.pop("deleted_companies", None)
+        if settings.pop("reset", False):
+            self.modes = ConnectWiseModes()
+        self.modes.configure(settings)
+        if deleted is not None:
+            self.delete_companies(deleted)
+        self.invalidate()
+        return self.modes.as_json()
+
+    def control(self, request: Request) -> Response | None:
+        if request.path != "/_sandbox/modes":
+            return None
+        if request.method != "POST":
+            return Response(200, self.modes.as_json())
+        try:
+            return Response(200, self.set_modes(request.json() or {}))
+        except (ModeError, TypeError, ValueError) as exc:
+            return _error(400, "InvalidObject", str(exc))
+
+    def delete_companies(self, ids: Any) -> None:
+        """Mark companies deleted, as ConnectWise keeps them (`deletedFlag: true`) and still returns them."""
+        wanted = {int(i) for i in ids}
+        for company in self.data["companies"]:
+            if company.get("id") in wanted:
+                company.update(deletedFlag=True, dateDeleted="2026-09-30T12:00:00Z", deletedBy="admin")
+        self.invalidate()
+
+    def move_codebase(self, codebase: str) -> None:
+        """A ConnectWise upgrade: the API moves to a new codebase, the old one answers 404."""
+        self.set_modes({"codebase": codebase})
 
     def env(self) -> dict[str, str]:
         return {
@@ -121,36 +179,73 @@ class ConnectWiseSandbox(SandboxServer):
             return _error(401, "Unauthorized", "A valid clientId header is required")
         return None
 
+    def _companyinfo(self, request: Request) -> Response:
+        asked = request.path.removeprefix("/login/companyinfo/").strip("/")
+        self.companyinfo_calls.append((asked, "Authorization" in request.headers))
+        if asked.lower() != self.company_id.lower():
+            return _error(404, "NotFound", f"No company {asked}")
+        codebase = self.modes.codebase
+        return Response(
+            200,
+            {
+                "CompanyName": "Sandbox",
+                "Codebase": f"{codebase}/",
+                "VersionCode": codebase.replace("_", "."),
+                "CompanyID": self.company_id,
+                "IsCloud": "True",
+            },
+        )
+
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/login/companyinfo/"):
-            return Response(
-                200,
-                {
-                    "CompanyName": "Sandbox",
-                    "Codebase": f"{CODEBASE}/",
-                    "CompanyID": self.company_id,
-                    "IsCloud": "True",
-                },
-            )
-        if not request.path.startswith(API_ROOT):
+            return self._companyinfo(request)
+        with self._index_lock:
+            throttled = self.modes.proxy_429 > 0
+            if throttled:
+                self.modes.proxy_429 -= 1
+        if throttled:
+            return Response(429, raw=PROXY_429, content_type="text/html")
+        root = self.api_root
+        if not request.path.startswith(root):
             return _error(404, "NotFound", f"No endpoint at {request.path}")
         denied = self._authorised(request)
         if denied:
             return denied
         if request.method != "GET":
             return _error(405, "MethodNotAllowed", "Only GET is supported by the sandbox")
-        route = request.path[len(API_ROOT) :].strip("/")
+        route = request.path[len(root) :].strip("/")
         counting = route.endswith("/count")
         endpoint = ENDPOINTS.get(route.removesuffix("/count"))
         if endpoint is None:
             return _error(404, "NotFound", f"No endpoint at {request.path}")
         try:
+            page = 1 if counting else int({k.lower(): v for k, v in request.query.items()}.get("page", 1))
+        except ValueError:
+            return _error(400, "InvalidObject", "page and pageSize must be integers")
+        try:
+            self._refuse(request.query, page)
             records = self._select(endpoint, request.query)
         except ConditionError as exc:
             return _error(400, "ApiFindCondition", str(exc))
         if counting:
             return Response(200, {"count": len(records)})
-        return self._page(request, records)
+        return self._page(request, records, endpoint)
+
+    def _refuse(self, query: dict[str, str], page: int) -> None:
+        """The modes' refusals: childConditions, and conditions naming an unrecognised field."""
+        if not self.modes.refuses(page):
+            return
+        params = {k.lower(): v for k, v in query.items()}
+        child = params.get("childconditions", "").strip()
+        if child and self.modes.child_conditions == "refuse":
+            raise ConditionError("childConditions are not supported on this endpoint")
+        refused = {f.lower() for f in self.modes.unrecognised}
+        for name in ("conditions", "childconditions"):
+            text = params.get(name, "").strip()
+            if text and refused:
+                named = next((f for f in fields_in(parse(text)) if f.lower() in refused), None)
+                if named is not None:
+                    raise ConditionError(f"{named} is not a recognized name.")
 
     def invalidate(self) -> None:
         self._selections.clear()
@@ -195,9 +290,7 @@ class ConnectWiseSandbox(SandboxServer):
         if params.get("conditions", "").strip():
             keep = matcher(params["conditions"], scalar_fields=scalars, array_fields=arrays, child=False)
             records = [r for r in records if keep(r)]
-        if params.get("childconditions", "").strip() and self.child_conditions != "ignore":
-            if self.child_conditions == "reject":
-                raise ConditionError("childConditions are not supported on this endpoint")
+        if params.get("childconditions", "").strip() and self.modes.child_conditions == "apply":
             keep = matcher(params["childconditions"], scalar_fields=scalars, array_fields=arrays, child=True)
             records = [r for r in records if keep(r)]
         order = params.get("orderby", "").strip()
@@ -212,7 +305,7 @@ class ConnectWiseSandbox(SandboxServer):
             )
         return records
 
-    def _page(self, request: Request, records: list[dict[str, Any]]) -> Response:
+    def _page(self, request: Request, records: list[dict[str, Any]], endpoint: str) -> Response:
         params = {k.lower(): v for k, v in request.query.items()}
         try:
             page = int(params.get("page", 1))
@@ -225,7 +318,9 @@ class ConnectWiseSandbox(SandboxServer):
         start = (page - 1) * size
         chunk = records[start : start + size]
         fields = [f.strip() for f in params.get("fields", "").split(",") if f.strip()]
-        body = [self._project(r, fields) for r in chunk]
+        body = [self._project(r, fields, arrays=not self.modes.fields_without_arrays) for r in chunk]
+        if endpoint == "contacts" and self.modes.blank_company:
+            body = [{k: v for k, v in r.items() if k != "company"} for r in body]
         last = max(1, -(-len(records) // size))
         return Response(200, body, headers={"Link": self._links(request, page, last)} if last > 1 else {})
 
@@ -245,7 +340,7 @@ class ConnectWiseSandbox(SandboxServer):
         return ", ".join(links)
 
     @staticmethod
-    def _project(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    def _project(record: dict[str, Any], fields: list[str], arrays: bool = True) -> dict[str, Any]:
         if not fields:
             return copy.deepcopy(record)
         out: dict[str, Any] = {}
@@ -258,7 +353,8 @@ class ConnectWiseSandbox(SandboxServer):
                 if key is None:
                     break
                 if i == len(parts) - 1:
-                    target[key] = source[key]
+                    if arrays or not isinstance(source[key], list):
+                        target[key] = source[key]
                 else:
                     target = target.setdefault(key, {})
                     source = source[key]

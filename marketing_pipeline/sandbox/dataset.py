@@ -351,12 +351,13 @@ def _overlap_people(
 
 def expected_audience(data: Dataset) -> set[str]:
     """Worked out from the dataset alone: the first Email item of every active contact that passes the
-    filter (joiners added by `apply_churn` included), trimmed and lower-cased."""
+    filter (joiners added by `apply_churn` included) at a company not since deleted, trimmed and lower-cased."""
     members = set(data.manifest.passing_contact_ids) - set(data.manifest.skipped)
+    deleted = {c["id"] for c in data.companies if c.get("deletedFlag")}
     return {
         first_email(c).strip().lower()  # type: ignore[union-attr]
         for c in data.contacts
-        if c["id"] in members and not c["inactiveFlag"]
+        if c["id"] in members and not c["inactiveFlag"] and (c.get("company") or {}).get("id") not in deleted
     }
 
 

@@ -1,7 +1,8 @@
 """A small threaded HTTP server base shared by both sandbox APIs, with switches for injected faults.
 
 Faults can be set from Python (tests in the same process) or over HTTP at `POST /_sandbox/faults`
-(the CLI sandbox, tests in another process). Every request is logged so tests can count them.
+(the CLI sandbox, tests in another process); so can a sandbox's own modes, at `POST /_sandbox/modes`.
+Every request is logged so tests can count them.
 """
 
 from __future__ import annotations
@@ -261,7 +262,8 @@ class SandboxServer:
         return {"message": f"injected HTTP {status}"}
 
     def control(self, request: Request) -> Response | None:
-        """A server's own `/_sandbox/...` switches (besides faults and stats); None when it has none there."""
+        """A server's own `/_sandbox/...` switches (besides faults and stats: its modes, at
+        `/_sandbox/modes`); None when it has none there."""
         return None
 
     def _send(self, handler: BaseHTTPRequestHandler, response: Response) -> None:

@@ -1,8 +1,8 @@
 """The sync's ConnectWise rules, made exact.
 
-A company qualifies when its status is one of companyStatuses, it has at least one of companyTypes and
-none of companyExcludeTypes. A contact qualifies when it is active, has at least one of contactTypes and
-none of contactExcludeTypes, and works at a qualifying company.
+A company qualifies when it is not deleted, its status is one of companyStatuses, it has at least one of
+companyTypes and none of companyExcludeTypes. A contact qualifies when it is active, has at least one of
+contactTypes and none of contactExcludeTypes, and works at a qualifying company.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from marketing_pipeline.sync.records import Company, Contact
 
 def company_exclusion(company: Company, filters: FilterConfig) -> str | None:
     """Why the company is out, or None when it qualifies."""
+    if company.deleted_flag:
+        return "deleted in ConnectWise"
     if company.status_id not in filters.company_statuses:
         return f"status {company.status_id} is not one of {filters.company_statuses}"
     types = company.type_ids

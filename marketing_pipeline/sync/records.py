@@ -1,9 +1,13 @@
 """ConnectWise companies and contacts as the sync reads them (the parts its rules use), in ConnectWise's
-field names. Tolerant of extra and missing fields; the ConnectWise client parses its pages into these."""
+field names. Tolerant of extra and missing fields; the ConnectWise client parses its pages into these.
+
+`DECIDING_FIELDS` are the fields the filter decides on: a read in which no record carries one of them
+cannot be trusted (a security role may hide it), since the filter would silently exclude everyone.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
@@ -15,6 +19,15 @@ class _Lenient(BaseModel):
 
 def _list_or_empty(value: Any) -> Any:
     return [] if value is None else value
+
+
+def _null_is_false(value: Any) -> Any:
+    return False if value is None else value
+
+
+def field_names(model: type[BaseModel]) -> list[str]:
+    """ConnectWise's names of the fields a model reads, e.g. for a request's `fields` parameter."""
+    return [info.alias or name for name, info in model.model_fields.items()]
 
 
 class Reference(_Lenient):
@@ -36,13 +49,18 @@ class CommunicationItem(_Lenient):
 
 
 class Company(_Lenient):
+    DECIDING_FIELDS: ClassVar[tuple[str, ...]] = ("status", "types", "deletedFlag")
+
     id: int
     identifier: str | None = None
     name: str | None = None
     status: Reference | None = None
     types: list[Reference] = []
+    # ConnectWise keeps deleted companies and returns them unless asked not to.
+    deleted_flag: bool = False
 
     _types = field_validator("types", mode="before")(_list_or_empty)
+    _deleted = field_validator("deleted_flag", mode="before")(_null_is_false)
 
     @property
     def type_ids(self) -> set[int]:
@@ -54,6 +72,8 @@ class Company(_Lenient):
 
 
 class Contact(_Lenient):
+    DECIDING_FIELDS: ClassVar[tuple[str, ...]] = ("company", "inactiveFlag", "types", "communicationItems")
+
     id: int
     first_name: str | None = None
     last_name: str | None = None
@@ -63,11 +83,7 @@ class Contact(_Lenient):
     communication_items: list[CommunicationItem] = []
 
     _lists = field_validator("types", "communication_items", mode="before")(_list_or_empty)
-
-    @field_validator("inactive_flag", mode="before")
-    @classmethod
-    def _null_is_active(cls, value: Any) -> Any:
-        return False if value is None else value
+    _active = field_validator("inactive_flag", mode="before")(_null_is_false)
 
     @property
     def type_ids(self) -> set[int]:

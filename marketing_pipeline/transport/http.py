@@ -116,9 +116,11 @@ class HttpTransport:
     def url(self, path: str) -> str:
         return path if re.match(r"^https?://", path) else urljoin(self.base_url, path.lstrip("/"))
 
-    def _backoff(self, attempt: int) -> float:
+    def _backoff(self, attempt: int, throttled: bool = False) -> float:
         ceiling = min(self.retry.max_delay, self.retry.base_delay * (2**attempt))
-        return random.uniform(0, ceiling)
+        # Throttled without Retry-After (e.g. a proxy's HTML 429): wait at least half the ceiling, so the
+        # waits grow for sure instead of, by chance, hammering a limit that has not reset yet.
+        return random.uniform(ceiling / 2 if throttled else 0, ceiling)
 
     def request(
         self,
@@ -158,7 +160,8 @@ class HttpTransport:
                 if retry_after is not None and retry_after > self.retry.max_retry_after:
                     raise self._error(response)
                 last_problem = f"HTTP {response.status_code}"
-                delay = retry_after if retry_after is not None else self._backoff(attempt)
+                throttled = response.status_code == 429
+                delay = retry_after if retry_after is not None else self._backoff(attempt, throttled)
                 if attempt + 1 >= self.retry.max_attempts:
                     raise self._error(response, attempts=attempt + 1)
             if attempt + 1 < self.retry.max_attempts:

@@ -15,9 +15,14 @@ from marketing_pipeline.sandbox.server import Fault
 from marketing_pipeline.store.seed import FIRST_SYNC
 from marketing_pipeline.sync.audience import company_frame, contact_frame
 from marketing_pipeline.sync.domain import FilterConfig
+from marketing_pipeline.sync.records import Company
 from marketing_pipeline_tests.support.clients import cw_client
 
 SEED = FilterConfig.model_validate(FIRST_SYNC["filter_config"])
+
+
+def company_ids(data) -> list[int]:  # type: ignore[no-untyped-def]
+    return company_frame([Company.model_validate(c) for c in data.companies], SEED)["company_id"].tolist()
 
 
 def audience(client) -> list[int]:  # type: ignore[no-untyped-def]
@@ -26,30 +31,51 @@ def audience(client) -> list[int]:  # type: ignore[no-untyped-def]
     return contact_frame(contacts, companies, SEED)["contact_id"].tolist()
 
 
-def test_the_seed_filter_yields_the_86_in_two_requests(sandboxes: Sandboxes) -> None:
+def test_the_seed_filter_yields_the_86_in_one_request_per_type(sandboxes: Sandboxes) -> None:
     with cw_client(sandboxes) as client:
         ids = audience(client)
         assert ids == sorted(sandboxes.dataset.manifest.passing_contact_ids)
         assert len(ids) == 86
-        assert dict(client.transport.stats.counts) == {"GET /company/companies": 1, "GET /company/contacts": 1}
+        # one company type; three contact types, one query each (childConditions documents one comparison)
+        assert dict(client.transport.stats.counts) == {"GET /company/companies": 1, "GET /company/contacts": 3}
+        assert client.notes == []
 
 
 def test_requests_carry_auth_client_id_and_server_side_filters(sandboxes: Sandboxes) -> None:
     with cw_client(sandboxes) as client:
         audience(client)
-    companies, contacts = sandboxes.connectwise.targets
-    assert "conditions=status%2Fid+in+%281%2C19%29" in companies
-    assert "childConditions=types%2Fid%3D48" in companies
-    assert "pageSize=1000" in companies and "fields=" in companies
-    assert "inactiveFlag%3Dfalse" in contacts and "company%2Fid+in+%28" in contacts
+    companies, *contacts = sandboxes.connectwise.targets
+    assert "conditions=status%2Fid+in+%281%2C19%29+and+deletedFlag%3Dfalse" in companies
+    assert "childConditions=types%2Fid%3D48&" in companies
+    assert "pageSize=1000" in companies and "fields=" in companies and "deletedFlag" in companies
+    assert sorted(t.split("childConditions=")[1].split("&")[0] for t in contacts) == [
+        "types%2Fid%3D1",
+        "types%2Fid%3D2",
+        "types%2Fid%3D21",
+    ]
+    for target in contacts:
+        assert "inactiveFlag%3Dfalse" in target and "company%2Fid+in+%28" in target
+        assert "+or+" not in target.lower()  # only documented forms: no `(a or b)` in childConditions
 
 
 def test_paging_follows_every_page(sandboxes: Sandboxes) -> None:
+    data = sandboxes.dataset
     with cw_client(sandboxes, page_size=10) as client:
         ids = audience(client)
         stats = dict(client.transport.stats.counts)
     assert len(ids) == 86
-    assert stats["GET /company/contacts"] == math.ceil(87 / 10)  # 87 pass the server's filters, 86 ours
+    at = {c["id"] for c in data.companies if c["id"] in set(company_ids(data))}
+    per_type = [
+        sum(
+            1
+            for c in data.contacts
+            if not c["inactiveFlag"]
+            and (c["company"] or {}).get("id") in at
+            and t in {x["id"] for x in c["types"] or []}
+        )
+        for t in SEED.contact_types
+    ]
+    assert stats["GET /company/contacts"] == sum(max(1, math.ceil(n / 10)) for n in per_type)
 
 
 @pytest.mark.parametrize("mode", ["ignore", "reject"])
@@ -73,7 +99,7 @@ def test_long_company_lists_are_split_to_keep_urls_short() -> None:
         assert max(len(server.root_url) + len(t) for t in server.targets) <= 600
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_transient_errors_are_retried(sandboxes: Sandboxes, status: int) -> None:
     sandboxes.connectwise.faults.inject(Fault(status=status, retry_after="0"), status)
     with cw_client(sandboxes) as client:
@@ -88,8 +114,8 @@ def test_connection_resets_are_retried(sandboxes: Sandboxes) -> None:
 
 
 def test_other_client_errors_are_not_retried(sandboxes: Sandboxes) -> None:
-    sandboxes.connectwise.faults.inject(Fault(status=500))
-    with cw_client(sandboxes) as client, pytest.raises(ApiError, match=r"HTTP 500 on /company/companies"):
+    sandboxes.connectwise.faults.inject(Fault(status=409, body={"code": "Conflict", "message": "busy"}))
+    with cw_client(sandboxes) as client, pytest.raises(ApiError, match=r"HTTP 409 on /company/companies: busy"):
         client.companies(SEED)
     assert sandboxes.connectwise.request_count() == 1
 
@@ -114,10 +140,11 @@ def test_a_wrong_client_id_is_refused(sandboxes: Sandboxes) -> None:
         client.companies(SEED)
 
 
-def test_a_wrong_codebase_points_at_cw_base_url(sandboxes: Sandboxes) -> None:
-    url = sandboxes.connectwise.root_url + "/v4_6_release/apis/3.0/"
-    with cw_client(sandboxes, base_url=url) as client, pytest.raises(ApiError, match="check CW_BASE_URL"):
+def test_a_404_that_companyinfo_cannot_explain_points_at_cw_base_url(sandboxes: Sandboxes) -> None:
+    sandboxes.connectwise.faults.inject(Fault(status=404, body={"code": "NotFound", "message": "gone"}))
+    with cw_client(sandboxes) as client, pytest.raises(ApiError, match="check CW_BASE_URL"):
         client.companies(SEED)
+    assert [asked for asked, _ in sandboxes.connectwise.companyinfo_calls] == ["sandbox"]  # rediscovered once
 
 
 @pytest.mark.parametrize(
@@ -145,7 +172,6 @@ def test_condition_values_are_typed_and_quoted() -> None:
     assert cond.in_list("status/id", [19, 1, 1]) == "status/id in (1,19)"
     assert cond.equals("name", 'Fred "The" \\ Co') == 'name="Fred \\"The\\" \\\\ Co"'
     assert cond.equals("inactiveFlag", False) == "inactiveFlag=false"
-    assert cond.any_of("types/id", [2, 1]) == "(types/id=1 or types/id=2)"
     with pytest.raises(ValueError):
         cond.field_name("id) or (1=1")
     with pytest.raises(TypeError):

@@ -72,7 +72,7 @@ def test_second_run_makes_zero_writes(pipeline: Pipeline) -> None:
     assert pipeline.writes() == 0
     assert boxes.encharge.request_count("GET", "/people/all") == 1  # 82 + 12 people: one page
     assert boxes.encharge.request_count("GET") == 2  # and the peopleCount estimate
-    assert boxes.connectwise.request_count() == 2
+    assert boxes.connectwise.request_count() == 4  # companies, then contacts: one query per contact type
     assert audience_metadata(result)["summary"] == "**83 synced, 0 new, 0 removed**"
 
 

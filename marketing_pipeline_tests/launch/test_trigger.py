@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -42,9 +43,20 @@ def recorder(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return Recorder()
 
 
+def counts(text: str) -> dict[str, int]:
+    """{"pages read": 2, "contacts read": 87} from "pages read: 2, contacts read: 87"."""
+    return {label: int(n.replace(",", "")) for label, n in (part.split(": ") for part in text.split(", "))}
+
+
+def grows(reports: list[dict[str, int]]) -> bool:
+    """Each report counts at least what the one before it did (a count never goes back)."""
+    return all(before.get(k, 0) <= after.get(k, 0) for before, after in itertools.pairwise(reports) for k in before)
+
+
 def test_progress_counts_the_real_work_as_it_happens(pipeline: Pipeline, recorder: Recorder) -> None:
     result = trigger_sync(pipeline.store, SYNC_KEY, instance=pipeline.instance, progress=recorder)
     assert result.success
+    boxes = pipeline.boxes
 
     for step in ("cw_companies", "cw_contacts", "encharge_people", "sync_plan", "encharge_audience"):
         kinds = [kind for kind, name, _ in recorder.events if name == step]
@@ -53,15 +65,20 @@ def test_progress_counts_the_real_work_as_it_happens(pipeline: Pipeline, recorde
         "pages read: 1",
         "82 people in Encharge, 68 with the tag 'managed-client-newsletter'",
     ]
-    assert recorder.texts("cw_contacts")[:2] == ["pages read: 1", "pages read: 1, contacts read: 87"]
-    writes = recorder.texts("encharge_audience")
-    # The updates' batch (5 people), then the creates' (12), then one request per tag change.
-    assert writes[:2] == ["people upserted: 5", "people upserted: 17"]
-    assert writes[-2:] == ["people upserted: 17, tags added: 6, tags removed: 3", "83 synced, 12 new, 3 removed"]
-    assert len(writes) == 2 + 6 + 3 + 1
-    # What the writes counted is what the sandbox received.
-    assert pipeline.boxes.encharge.request_count("POST", "/tags") == 6
-    assert pipeline.boxes.encharge.request_count("DELETE", "/tags") == 3
+    # Every page of contacts is counted as it arrives (one query per contact type, read concurrently).
+    contacts = [counts(text) for text in recorder.texts("cw_contacts")[:-1]]
+    assert grows(contacts)
+    assert contacts[-1]["pages read"] == boxes.connectwise.request_count("GET", "company/contacts")
+    assert contacts[-1]["contacts read"] >= 86
+    # One report per accepted write request: each batch of people, each tag call.
+    writes = [counts(text) for text in recorder.texts("encharge_audience")[:-1]]
+    assert grows(writes)
+    tag_posts = boxes.encharge.request_count("POST", "/tags")
+    tag_deletes = boxes.encharge.request_count("DELETE", "/tags")
+    assert writes[-1] == {"people upserted": 17, "tags added": tag_posts, "tags removed": tag_deletes}
+    assert (tag_posts, tag_deletes) == (12 + 6, 3)  # each new person, then the 6 existing ones lacking it
+    assert len(writes) == boxes.encharge.request_count("POST", "/people") + tag_posts + tag_deletes
+    assert recorder.texts("encharge_audience")[-1] == "83 synced, 12 new, 3 removed"
 
 
 def test_a_dry_run_reports_what_it_would_do(pipeline: Pipeline, recorder: Recorder) -> None:

@@ -115,3 +115,65 @@ def test_parser_errors() -> None:
             parse(text)
     with pytest.raises(ConditionError):
         compare("x", "<", 1)
+
+
+def modes(boxes: Sandboxes, **settings: object) -> requests.Response:
+    return requests.post(boxes.connectwise.root_url + "/_sandbox/modes", json=settings, timeout=10)
+
+
+def test_modes_switch_over_http(sandboxes: Sandboxes) -> None:
+    response = modes(sandboxes, child_conditions="refuse", refuse_from_page=2, unrecognised=["deletedFlag"])
+    assert response.status_code == 200 and response.json()["refuse_from_page"] == 2
+    assert get(sandboxes, "company/companies", childConditions="types/id=48", pageSize=5).status_code == 200
+    refused = get(sandboxes, "company/companies", childConditions="types/id=48", pageSize=5, page=2)
+    assert refused.status_code == 400 and refused.json()["code"] == "ApiFindCondition"
+    named = get(sandboxes, "company/companies", conditions="deletedFlag=false", pageSize=5, page=3)
+    assert named.json()["message"] == "deletedFlag is not a recognized name."
+    assert modes(sandboxes, child_conditions="sometimes").status_code == 400
+    assert modes(sandboxes, no_such_mode=True).status_code == 400
+    assert modes(sandboxes, unrecognised="deletedFlag").status_code == 400
+    assert modes(sandboxes, reset=True).json()["child_conditions"] == "apply"
+    assert requests.post(sandboxes.connectwise.root_url + "/_sandbox/nothing", json={}, timeout=10).status_code == 404
+
+
+def test_child_conditions_ignored(sandboxes: Sandboxes) -> None:
+    modes(sandboxes, child_conditions="ignore")
+    rows = get(sandboxes, "company/companies", childConditions="types/id=35", pageSize=1000).json()
+    assert len(rows) == len(sandboxes.dataset.companies)
+
+
+def test_fields_without_arrays_and_blank_companies(sandboxes: Sandboxes) -> None:
+    modes(sandboxes, fields_without_arrays=True, blank_company=True)
+    rows = get(sandboxes, "company/contacts", fields="id,company,types,firstName", pageSize=3).json()
+    assert [set(r) for r in rows] == [{"id", "firstName"}] * 3
+    full = get(sandboxes, "company/contacts", pageSize=3).json()
+    assert all("types" in r and "company" not in r for r in full)
+
+
+def test_deleted_companies_are_kept_and_returned(sandboxes: Sandboxes) -> None:
+    first = sandboxes.dataset.companies[0]["id"]
+    modes(sandboxes, deleted_companies=[first])
+    rows = get(sandboxes, "company/companies", conditions=f"id={first}").json()
+    assert rows[0]["deletedFlag"] is True and rows[0]["dateDeleted"]
+    assert get(sandboxes, "company/companies", conditions=f"id={first} and deletedFlag=false").json() == []
+
+
+def test_a_proxy_429_is_html_without_retry_after(sandboxes: Sandboxes) -> None:
+    modes(sandboxes, proxy_429=1)
+    throttled = get(sandboxes, "company/companies")
+    assert throttled.status_code == 429 and "Retry-After" not in throttled.headers
+    assert throttled.headers["Content-Type"] == "text/html" and throttled.text.startswith("<html>")
+    assert get(sandboxes, "company/companies").status_code == 200
+
+
+def test_companyinfo_names_the_codebase_and_follows_a_move(sandboxes: Sandboxes) -> None:
+    cw = sandboxes.connectwise
+    info = requests.get(f"{cw.root_url}/login/companyinfo/SANDBOX", timeout=10)
+    assert info.json()["Codebase"] == "v2025_1/"
+    old = cw.env()["CW_BASE_URL"]
+    modes(sandboxes, codebase="v2025_2")
+    assert requests.get(f"{cw.root_url}/login/companyinfo/sandbox", timeout=10).json()["Codebase"] == "v2025_2/"
+    assert get(sandboxes, "company/companies").status_code == 200  # env() follows the move
+    assert requests.get(old + "company/companies", timeout=10).status_code == 404
+    assert requests.get(f"{cw.root_url}/login/companyinfo/nobody", timeout=10).status_code == 404
+    assert modes(sandboxes, codebase="../v1").status_code == 400

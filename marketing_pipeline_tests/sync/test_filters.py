@@ -110,3 +110,13 @@ def test_frames_keep_qualifying_rows_with_reasons_and_email_problems() -> None:
         "Ann",
     )
     assert second["reason"] == "C1 at Co 1 (T48, status Active)"
+
+
+def test_deleted_companies_never_qualify() -> None:
+    alive = company(1, [48], 1)
+    assert company_exclusion(alive, SEED) is None
+    assert company_exclusion(alive.model_copy(update={"deleted_flag": True}), SEED) == "deleted in ConnectWise"
+    raw = {"id": 2, "types": [{"id": 48}], "status": {"id": 1}}
+    assert company_exclusion(Company.model_validate({**raw, "deletedFlag": None}), SEED) is None
+    assert company_exclusion(Company.model_validate({**raw, "deletedFlag": True}), SEED) == "deleted in ConnectWise"
+    assert company_frame([alive.model_copy(update={"deleted_flag": True})], SEED).empty
