@@ -76,8 +76,11 @@ def test_concurrent_inits_with_sqlite(tmp_path: Path) -> None:
                     assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 1, (database, table)
 
 
-def test_concurrent_inits_with_postgresql(tmp_path: Path, pg_database: Callable[[], str]) -> None:
+def test_concurrent_inits_with_postgresql(
+    tmp_path: Path, pg_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     dagster_db, marketing_db = pg_database(), pg_database()
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_db)  # the instance the test opens afterwards reads it
     home = tmp_path / "fresh_home"
     env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_POSTGRES_URL": dagster_db}
     env["MARKETING_DATABASE_URL"] = marketing_db
