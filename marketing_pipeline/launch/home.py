@@ -67,9 +67,10 @@ def ensure_dagster_home(*, postgres: bool | None = None) -> Path:
     home = settings.dagster_home().resolve()
     os.environ[settings.DAGSTER_HOME] = str(home)
     home.mkdir(parents=True, exist_ok=True)
+    # Checked even when dagster.yaml exists (Dagster would only say "Can't load plugin"); the demo passes False.
+    pg_url = dagster_postgres_url() if postgres is not False else None
     if not (home / "dagster.yaml").exists():
-        use_postgres = dagster_postgres_url() is not None if postgres is None else postgres
-        write_instance_config(home, postgres=use_postgres)
+        write_instance_config(home, postgres=pg_url is not None if postgres is None else postgres)
     return home
 
 
