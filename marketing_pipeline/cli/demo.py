@@ -17,6 +17,7 @@ from marketing_pipeline.cli.display import describe_run, echo, runs_table
 from marketing_pipeline.errors import MarketingPipelineError, one_line
 
 PORT = click.IntRange(0, 65535)
+SIZE = click.IntRange(1, 100_000)
 
 
 def env_lines(env: dict[str, str]) -> str:
@@ -24,7 +25,7 @@ def env_lines(env: dict[str, str]) -> str:
 
 
 @click.command()
-@click.option("--size", default=86, show_default=True, help="Contacts that pass the first sync's filter.")
+@click.option("--size", default=86, show_default=True, type=SIZE, help="Contacts that pass the first sync's filter.")
 @click.option("--cw-port", default=8701, show_default=True, type=PORT)
 @click.option("--encharge-port", default=8702, show_default=True, type=PORT)
 @click.option(
@@ -65,7 +66,7 @@ def sandbox(size: int, cw_port: int, encharge_port: int, state_file: Path | None
 
 
 @click.command()
-@click.option("--size", default=86, show_default=True, help="Contacts that pass the first sync's filter.")
+@click.option("--size", default=86, show_default=True, type=SIZE, help="Contacts that pass the first sync's filter.")
 def demo(size: int) -> None:
     """The newcomer's one command: sandboxes, init, a sync through Dagster, and what it did."""
     from marketing_pipeline.launch.home import ensure_dagster_home
