@@ -1,14 +1,20 @@
 """Where configuration comes from. Every environment variable the project reads is named, and read, here.
 
-Secrets (the API keys) are read by Dagster at launch through `EnvVar`, never here, so the UI never shows
-them; everything else is read with the helpers below.
+Secrets (the API keys) are read by Dagster at launch through `EnvVar`, so the UI never shows them, and
+checked here (`secret`) wherever they are read: surrounding whitespace is stripped and control characters
+are refused, in an error that names the variable and never shows the value. Everything else is read with
+the helpers below; a value that cannot work is a `ConfigurationError` naming the variable.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from marketing_pipeline.errors import ConfigurationError
 
 # ConnectWise
 CW_BASE_URL = "CW_BASE_URL"  # unset: the codebase is found through CW_SITE's companyinfo
@@ -55,6 +61,9 @@ ALERTS = (
 )
 SECRETS = (CW_PUBLIC_KEY, CW_PRIVATE_KEY, ENCHARGE_REST_API_KEY, MARKETING_ALERT_WEBHOOK_URL, SMTP_PASSWORD)
 REQUIRED = (CW_PUBLIC_KEY, CW_PRIVATE_KEY, CW_CLIENT_ID, ENCHARGE_REST_API_KEY)
+# Never shown either: the integration's clientId, and the URLs whose passwords are credentials.
+CREDENTIAL_URLS = (MARKETING_DATABASE_URL, DAGSTER_POSTGRES_URL, DAGSTER_WEBSERVER_URL)
+SENSITIVE = (*SECRETS, CW_CLIENT_ID, *CREDENTIAL_URLS)
 
 DEFAULT_CW_SITE = "api-eu.myconnectwise.net"
 DEFAULT_CW_COMPANY_ID = "computereyez"
@@ -70,17 +79,78 @@ def value(name: str) -> str | None:
     return raw or None
 
 
-def number(name: str, default: float) -> float:
-    """A tuning knob (not a secret: its value may show in the UI and in messages)."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def secret(name: str, raw: str | None) -> str:
+    """A secret (or any value sent in a header) as it may be used: surrounding whitespace stripped; empty,
+    or holding a control character, is refused, naming the variable and never showing the value."""
+    cleaned = (raw or "").strip()
+    if not cleaned:
+        raise ConfigurationError(f"{name} is not set (or is blank): set it to the value the API gave you")
+    if _CONTROL.search(cleaned):
+        raise ConfigurationError(
+            f"{name} contains a control character (a line break or tab pasted inside it, say): set it again, "
+            "as one line"
+        )
+    if not cleaned.isascii():
+        raise ConfigurationError(f"{name} contains a character that is not plain ASCII: set it again")
+    return cleaned
+
+
+def http_url(name: str, raw: str | None) -> str:
+    """An API base URL as it may be used: http(s), a host, a numeric port; refused by name otherwise (the
+    value is not shown: it may carry credentials)."""
+    url = (raw or "").strip()
+    match = re.fullmatch(r"(?i)(https?)://([^/?#\s]+)(/[^\s]*)?", url)
+    if not url or _CONTROL.search(url) or not match:
+        raise ConfigurationError(f"{name} must be an http:// or https:// URL with a host, on one line")
+    host = match.group(2).rsplit("@", 1)[-1]
+    port = re.fullmatch(r"(\[[^\]]*\]|[^:]*)(?::(.*))?", host)
+    if port is None or not port.group(1):
+        raise ConfigurationError(f"{name} has no host")
+    if port.group(2) is not None and not (port.group(2).isdigit() and 0 < int(port.group(2)) < 65536):
+        raise ConfigurationError(f"{name} has a port that is not a number from 1 to 65535")
+    return url
+
+
+def sensitive_environment() -> dict[str, str]:
+    """The sensitive variables that are set, as set (for redaction: never shown)."""
+    return {name: os.environ[name] for name in SENSITIVE if os.environ.get(name)}
+
+
+def _number(name: str, default: float) -> float:
     raw = value(name)
+    if raw is None:
+        return default
     try:
-        return float(raw) if raw is not None else default
+        parsed = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+        parsed = math.nan
+    if not math.isfinite(parsed):
+        raise ConfigurationError(f"{name} must be a number, not {raw[:40]!r}")
+    return parsed
+
+
+def number(name: str, default: float, *, minimum: float = 0.0, above_minimum: bool = False) -> float:
+    """A tuning knob (not a secret: its value may show in the UI and in messages)."""
+    parsed = _number(name, default)
+    if parsed < minimum or (above_minimum and parsed == minimum):
+        bound = f"above {minimum:g}" if above_minimum else f"at least {minimum:g}"
+        raise ConfigurationError(f"{name} must be {bound}, not {parsed:g}")
+    return parsed
+
+
+def whole_number(name: str, default: int, *, minimum: int = 1, maximum: int = 10_000) -> int:
+    """A count knob: a whole number from `minimum` to `maximum`."""
+    parsed = _number(name, default)
+    if not float(parsed).is_integer() or not minimum <= parsed <= maximum:
+        raise ConfigurationError(f"{name} must be a whole number from {minimum} to {maximum}, not {value(name)!r}")
+    return int(parsed)
 
 
 def missing_required() -> list[str]:
-    return [name for name in REQUIRED if not os.environ.get(name)]
+    return [name for name in REQUIRED if not value(name)]
 
 
 def secret_values() -> list[str]:
@@ -117,10 +187,10 @@ class HttpTuning:
 
 def http_tuning() -> HttpTuning:
     return HttpTuning(
-        timeout_seconds=number(MARKETING_HTTP_TIMEOUT_SECONDS, 30),
-        max_attempts=int(number(MARKETING_HTTP_MAX_ATTEMPTS, 6)),
-        cw_concurrency=int(number(CW_CONCURRENCY, 4)),
-        encharge_concurrency=int(number(ENCHARGE_CONCURRENCY, 4)),
-        encharge_batch_size=int(number(ENCHARGE_BATCH_SIZE, 100)),
+        timeout_seconds=number(MARKETING_HTTP_TIMEOUT_SECONDS, 30, above_minimum=True),
+        max_attempts=whole_number(MARKETING_HTTP_MAX_ATTEMPTS, 6, maximum=100),
+        cw_concurrency=whole_number(CW_CONCURRENCY, 4, maximum=64),
+        encharge_concurrency=whole_number(ENCHARGE_CONCURRENCY, 4, maximum=64),
+        encharge_batch_size=whole_number(ENCHARGE_BATCH_SIZE, 100, maximum=1000),
         encharge_requests_per_second=number(ENCHARGE_REQUESTS_PER_SECOND, 20),
     )

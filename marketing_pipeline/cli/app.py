@@ -4,37 +4,57 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from marketing_pipeline import settings
 from marketing_pipeline.cli.demo import demo, sandbox
+from marketing_pipeline.cli.display import echo
 from marketing_pipeline.cli.runs import runs
 from marketing_pipeline.cli.syncs import syncs
-from marketing_pipeline.errors import MarketingPipelineError
+from marketing_pipeline.errors import MarketingPipelineError, one_line
+
+
+def our_error(exc: BaseException) -> MarketingPipelineError | None:
+    """Our own error, when another (Dagster loading the definitions, say) wraps it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, MarketingPipelineError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def fail(message: str) -> NoReturn:
+    """End the command: one plain line on stderr (no secret in it), exit code 1."""
+    echo(f"error: {one_line(message)}", err=True)
+    sys.exit(1)
 
 
 class CliGroup(click.Group):
-    """Errors end the command with one line on stderr and exit code 1; a traceback only on request."""
+    """Errors end the command with one plain line on stderr and exit code 1; a traceback only on request.
+    A closed pipe (`| head`) ends it quietly: click handles that once it reaches it."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MarketingPipelineError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            fail(str(exc))
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt, BrokenPipeError):
             raise
         except Exception as exc:
             if os.environ.get(settings.DEBUG):
                 raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            click.echo(
-                f"error: unexpected {type(exc).__name__}: {first} (set {settings.DEBUG}=1 for the traceback)",
-                err=True,
+            wrapped = our_error(exc)
+            if wrapped is not None:
+                fail(str(wrapped))
+            fail(
+                f"unexpected failure: {one_line(str(exc), limit=300) or 'no reason given'} "
+                f"(set {settings.DEBUG}=1 for the traceback)"
             )
-            sys.exit(1)
 
 
 @click.group(cls=CliGroup)
@@ -45,23 +65,26 @@ def main() -> None:
 
 @main.command(short_help="Create or upgrade the tables and add the first sync.")
 def init() -> None:
-    """Create or upgrade the tables and add the first sync (safe to run again)."""
-    from marketing_pipeline.launch.home import ensure_dagster_home
+    """Create or upgrade the tables and add the first sync (safe to run again, and at once)."""
+    from marketing_pipeline.launch.home import ensure_dagster_home, initialising
     from marketing_pipeline.launch.partitions import register_sync_partitions_in_home
     from marketing_pipeline.store.database import safe_url
     from marketing_pipeline.store.seed import initialise_store
 
-    result = initialise_store(settings.database_url())
+    store_url = settings.database_url()
     home = ensure_dagster_home()
-    registered = register_sync_partitions_in_home()
-    click.echo(f"store: {safe_url(settings.database_url())} (migrated)")
-    click.echo(f"Dagster home: {home}")
-    click.echo("first sync: " + ("created" if result.created_first_sync else "already there"))
+    # One `init` at a time sets up Dagster's storage; our tables have their own lock (initialise_store).
+    with initialising(home):
+        result = initialise_store(store_url)
+        registered = register_sync_partitions_in_home()
+    echo(f"store: {safe_url(store_url)} (migrated)")
+    echo(f"Dagster home: {home}")
+    echo("first sync: " + ("created" if result.created_first_sync else "already there"))
     if result.keys_assigned:
-        click.echo(f"keys given to syncs without one: {', '.join(result.keys_assigned)}")
+        echo(f"keys given to syncs without one: {', '.join(result.keys_assigned)}")
     if registered:
-        click.echo(f"Dagster partitions added: {', '.join(registered)}")
-    click.echo(f"{len(result.syncs)} sync(s)")
+        echo(f"Dagster partitions added: {', '.join(registered)}")
+    echo(f"{len(result.syncs)} sync(s)")
 
 
 main.add_command(syncs)

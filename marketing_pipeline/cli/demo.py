@@ -6,13 +6,18 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import click
 
 from marketing_pipeline import settings
-from marketing_pipeline.cli.display import describe_run, runs_table
+from marketing_pipeline.cli.display import describe_run, echo, runs_table
+from marketing_pipeline.errors import MarketingPipelineError, one_line
+
+PORT = click.IntRange(0, 65535)
+SIZE = click.IntRange(1, 100_000)
 
 
 def env_lines(env: dict[str, str]) -> str:
@@ -20,9 +25,13 @@ def env_lines(env: dict[str, str]) -> str:
 
 
 @click.command(short_help="Serve the sandbox APIs (fake ConnectWise and Encharge).")
-@click.option("--size", default=86, show_default=True, help="Contacts that pass the first sync's filter.")
-@click.option("--cw-port", default=8701, show_default=True, help="Port of the ConnectWise sandbox (loopback).")
-@click.option("--encharge-port", default=8702, show_default=True, help="Port of the Encharge sandbox (loopback).")
+@click.option("--size", default=86, show_default=True, type=SIZE, help="Contacts that pass the first sync's filter.")
+@click.option(
+    "--cw-port", default=8701, show_default=True, type=PORT, help="Port of the ConnectWise sandbox (loopback)."
+)
+@click.option(
+    "--encharge-port", default=8702, show_default=True, type=PORT, help="Port of the Encharge sandbox (loopback)."
+)
 @click.option(
     "--state-file",
     type=click.Path(path_type=Path),
@@ -38,7 +47,16 @@ def sandbox(size: int, cw_port: int, encharge_port: int, state_file: Path | None
         click.echo(env_lines(sandbox_env(cw_port, encharge_port)))
         return
     state = state_file or settings.dagster_home().resolve() / "sandbox" / "encharge.json"
-    with running_sandboxes(size=size, cw_port=cw_port, encharge_port=encharge_port, state_file=state) as boxes:
+    with ExitStack() as stack:
+        try:
+            boxes = stack.enter_context(
+                running_sandboxes(size=size, cw_port=cw_port, encharge_port=encharge_port, state_file=state)
+            )
+        except OSError as exc:
+            reason = one_line(exc.strerror or str(exc))
+            raise MarketingPipelineError(
+                f"cannot serve the sandboxes on ports {cw_port} and {encharge_port}: {reason}"
+            ) from None
         click.echo(f"ConnectWise sandbox: {boxes.connectwise.base_url}")
         click.echo(f"Encharge sandbox:    {boxes.encharge.base_url}  (state: {state})")
         click.echo("\nPoint the pipeline at them (e.g. in another terminal, before `dagster dev`):\n")
@@ -52,7 +70,7 @@ def sandbox(size: int, cw_port: int, encharge_port: int, state_file: Path | None
 
 
 @click.command(short_help="The newcomer's one command: sandboxes, init and two syncs.")
-@click.option("--size", default=86, show_default=True, help="Contacts that pass the first sync's filter.")
+@click.option("--size", default=86, show_default=True, type=SIZE, help="Contacts that pass the first sync's filter.")
 def demo(size: int) -> None:
     """The newcomer's one command: sandboxes, init, a sync through Dagster, and what it did."""
     from marketing_pipeline.launch.home import ensure_dagster_home
@@ -92,10 +110,11 @@ def demo(size: int) -> None:
             started = time.perf_counter()
             result = step()
             writes = boxes.encharge.request_count("POST") + boxes.encharge.request_count("DELETE")
-            text = describe_run(result.run) if result.run else f"Failed: {result.error}"
-            click.echo(f"{label:<32} {text}  [{writes} write requests, {time.perf_counter() - started:.1f}s]")
             if not result.success:
+                echo(f"error: {label} failed: {one_line(result.error or 'no reason given')}", err=True)
                 sys.exit(1)
+            text = describe_run(result.run) if result.run else "no run record"
+            click.echo(f"{label:<32} {text}  [{writes} write requests, {time.perf_counter() - started:.1f}s]")
         sync = store.get_sync(key)
         click.echo("\n" + runs_table(store.list_runs(sync, limit=3)))
     click.echo(

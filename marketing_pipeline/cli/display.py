@@ -15,10 +15,16 @@ from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.sync.clock import readable
 from marketing_pipeline.sync.outcome import summary_line
 from marketing_pipeline.sync.schedule import next_tick
+from marketing_pipeline.transport.redact import scrub
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    """What the CLI prints goes through here: secrets and URL credentials are hidden, whatever the text."""
+    click.echo(scrub(text), err=err)
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def when(value: datetime | None) -> str:
@@ -55,9 +61,13 @@ def describe_run(run: SyncRun) -> str:
 
 
 def next_run(sync: Sync) -> datetime | None:
+    """The next tick, or None; a row no schedule can be built from shows "-" rather than fail the listing."""
     if not sync.enabled or not sync.schedule or sync.problems:
         return None
-    return next_tick(sync.schedule, settings.schedule_timezone(), datetime.now(timezone.utc))
+    try:
+        return next_tick(sync.schedule, settings.schedule_timezone(), datetime.now(timezone.utc))
+    except (ValueError, OverflowError):  # croniter's errors are ValueErrors
+        return None
 
 
 def status_badge(sync: Sync) -> str:

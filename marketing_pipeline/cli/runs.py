@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
-from marketing_pipeline.cli.display import describe_run, emit_json, run_details_table, runs_table
-from marketing_pipeline.store.repository import open_store
+from marketing_pipeline.cli.display import describe_run, echo, emit_json, run_details_table, runs_table
+from marketing_pipeline.store.repository import RUNS_PAGE_MAX, open_store
+
+# Beyond any history a sync will have, and within every database's integer (a larger OFFSET overflows).
+MAX_OFFSET = 1_000_000_000
 
 
 @click.group()
@@ -15,8 +18,10 @@ def runs() -> None:
 
 @runs.command("list")
 @click.argument("sync_ref", metavar="SYNC")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500), help="Runs per page.")
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(0), help="Runs to skip (newest first).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, RUNS_PAGE_MAX), help="Runs per page.")
+@click.option(
+    "--offset", default=0, show_default=True, type=click.IntRange(0, MAX_OFFSET), help="Runs to skip (newest first)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the specification's field names).")
 def runs_list(sync_ref: str, limit: int, offset: int, as_json: bool) -> None:
     """A sync's runs, newest first."""
@@ -33,7 +38,7 @@ def runs_list(sync_ref: str, limit: int, offset: int, as_json: bool) -> None:
             }
         )
         return
-    click.echo(runs_table(items))
+    echo(runs_table(items))
 
 
 @runs.command("show", short_help="One run with its per-contact details.")
@@ -45,8 +50,8 @@ def runs_show(run_id: str, as_json: bool) -> None:
     if as_json:
         emit_json(run.to_json_dict())
         return
-    click.echo(runs_table([run]))
-    click.echo(f"\nResult: {describe_run(run)}")
+    echo(runs_table([run]))
+    echo(f"\nResult: {describe_run(run)}")
     details = run_details_table(run)
     if details:
-        click.echo(details)
+        echo(details)

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from marketing_pipeline.cli.display import card, describe_run, emit_json, runs_table, sync_json
-from marketing_pipeline.errors import InvalidSyncConfigError, MarketingPipelineError
+from marketing_pipeline.cli.display import card, describe_run, echo, emit_json, runs_table, sync_json
+from marketing_pipeline.errors import InvalidSyncConfigError, MarketingPipelineError, one_line
 from marketing_pipeline.store.repository import open_store
 from marketing_pipeline.sync.schedule import Frequency, ScheduleChoiceError, cron_for, validate_cron
 
@@ -29,8 +29,8 @@ def syncs_list(as_json: bool) -> None:
         emit_json([sync_json(store, s) for s in items])
         return
     if not items:
-        click.echo("no syncs: run `marketing-pipeline init`")
-    click.echo("\n\n".join(card(store, s) for s in items))
+        echo("no syncs: run `marketing-pipeline init`")
+    echo("\n\n".join(card(store, s) for s in items))
 
 
 @syncs.command("show")
@@ -44,8 +44,8 @@ def syncs_show(sync_ref: str, as_json: bool) -> None:
     if as_json:
         emit_json({**sync_json(store, sync), "runs": [r.to_json_dict() for r in runs]})
         return
-    click.echo(card(store, sync))
-    click.echo("\nLast runs:\n" + runs_table(runs))
+    echo(card(store, sync))
+    echo("\nLast runs:\n" + runs_table(runs))
 
 
 def cron_from_flags(daily: bool, weekly: str | None, monthly: int | None, at: str | None) -> str | None:
@@ -71,7 +71,8 @@ def cron_from_flags(daily: bool, weekly: str | None, monthly: int | None, at: st
 @syncs.command("update", short_help="Change a sync's schedule, or pause or resume it.")
 @click.argument("sync_ref", metavar="SYNC")
 @click.option("--schedule", help="A five-field cron expression, e.g. '0 6 * * 1'.")
-@click.option("--enable/--disable", "enabled", default=None, help="Resume or pause the sync.")
+@click.option("--enable", is_flag=True, help="Resume the sync.")
+@click.option("--disable", is_flag=True, help="Pause the sync.")
 @click.option("--daily", is_flag=True, help="Every day (with --at).")
 @click.option("--weekly", metavar="DAY", help="Every week on DAY (mon..sun), with --at.")
 @click.option("--monthly", type=int, metavar="DAY", help="Every month on DAY (1-28), with --at.")
@@ -86,7 +87,8 @@ def cron_from_flags(daily: bool, weekly: str | None, monthly: int | None, at: st
 def syncs_update(
     sync_ref: str,
     schedule: str | None,
-    enabled: bool | None,
+    enable: bool,
+    disable: bool,
     daily: bool,
     weekly: str | None,
     monthly: int | None,
@@ -94,7 +96,11 @@ def syncs_update(
     dagster_url: str | None,
     as_json: bool,
 ) -> None:
-    """Change a sync's schedule and/or pause or resume it (validated before anything is written)."""
+    """Change a sync's schedule and/or pause or resume it (all or nothing: every value is checked before
+    anything is written)."""
+    if enable and disable:
+        raise InvalidSyncConfigError("give --enable or --disable, not both")
+    enabled = True if enable else False if disable else None
     friendly = cron_from_flags(daily, weekly, monthly, at)
     if friendly and schedule:
         raise InvalidSyncConfigError("give either --schedule or --daily/--weekly/--monthly, not both")
@@ -105,20 +111,24 @@ def syncs_update(
         )
     if cron is not None:
         validate_cron(cron)
+    webserver = None
+    if dagster_url:
+        from marketing_pipeline.launch.webserver import DagsterWebserver
+
+        webserver = DagsterWebserver(dagster_url)  # a malformed URL is refused before anything is written
     store = open_store()
     sync = store.update_sync(sync_ref, schedule=cron, enabled=enabled)
     dagster_note = (
         "Dagster re-reads the row at every tick, so pausing takes effect now. A new cron takes effect when the "
         "code location reloads (Deployment > Reload in the UI, or give --dagster-url)."
     )
-    if dagster_url and sync.key:
+    if webserver is not None and sync.key:
         from marketing_pipeline.defs.schedules import schedule_name
-        from marketing_pipeline.launch.webserver import DagsterWebserver
 
         try:
-            state = DagsterWebserver(dagster_url).apply_sync_change(schedule_name(sync.key))
+            state = webserver.apply_sync_change(schedule_name(sync.key))
         except MarketingPipelineError as exc:
-            click.echo(f"warning: saved, but Dagster was not updated: {exc}", err=True)
+            echo(f"warning: saved, but Dagster was not updated: {exc}", err=True)
         else:
             dagster_note = (
                 f"Dagster: code location reloaded; schedule {state.name} is {state.status} at '{state.cron}'"
@@ -128,8 +138,8 @@ def syncs_update(
     if as_json:
         emit_json(sync_json(store, sync))
         return
-    click.echo(card(store, sync))
-    click.echo("\n" + dagster_note)
+    echo(card(store, sync))
+    echo("\n" + dagster_note)
 
 
 @syncs.command("trigger", short_help="Run a sync now through Dagster and wait for it.")
@@ -171,9 +181,12 @@ def syncs_trigger(sync_ref: str, dry_run: bool, force: bool, as_json: bool, prog
                 "error": result.error,
             }
         )
-    elif result.run is not None:
-        click.echo(f"{describe_run(result.run)}  (run {result.run.id}, Dagster run {result.dagster_run_id})")
-    else:
-        click.echo(f"Failed: {result.error} (Dagster run {result.dagster_run_id})")
-    if not result.success or result.run is None or result.run.status != "completed":
+    failed = not result.success or result.run is None or result.run.status != "completed"
+    where = f"run {result.run.id}, " if result.run is not None else ""
+    if failed:
+        # A failure goes to stderr, like every error (the --json record above stays on stdout).
+        error = result.error or (result.run.error_message if result.run else None) or "the run did not complete"
+        echo(f"error: the sync failed: {one_line(error)} ({where}Dagster run {result.dagster_run_id})", err=True)
         sys.exit(1)
+    if not as_json and result.run is not None:
+        echo(f"{describe_run(result.run)}  ({where}Dagster run {result.dagster_run_id})")

@@ -1,6 +1,12 @@
 """The resources: the ConnectWise and Encharge clients and the marketing store, wired from the environment.
 
 Secrets go through `EnvVar`, read when a run launches, so the UI never shows them.
+
+Where a resource connects, and with which credentials, is fixed where it is defined: each API resource
+holds them in a nested resource (its `access`), and Dagster exposes no config of a nested resource to a
+run, so a run config that tries to point a resource at another host, or to pick which secret it sends, is
+refused by Dagster before the run starts. A run may still set the tuning knobs (timeouts, concurrency,
+attempts). The store's URL is refused the same way when the run starts.
 """
 
 from __future__ import annotations
@@ -13,12 +19,20 @@ from pydantic import Field
 from marketing_pipeline import settings
 from marketing_pipeline.connectwise.client import RETRYABLE, ConnectWiseClient, Log
 from marketing_pipeline.encharge.client import EnchargeClient
+from marketing_pipeline.errors import ConfigurationError
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.transport.http import RetrySettings
 
 
-class ConnectWiseResource(dg.ConfigurableResource):
-    """ConnectWise PSA REST 3.0. Keys are read through `EnvVar`, so they never show in the Dagster UI."""
+def _positive(resource: str, **values: float) -> None:
+    """Tuning knobs may come from a run's config: a value that cannot work is refused by name."""
+    for name, given in values.items():
+        if not given > 0:
+            raise ConfigurationError(f"the {resource} resource's {name} must be above 0, not {given:g}")
+
+
+class ConnectWiseAccess(dg.ConfigurableResource):
+    """Where ConnectWise is and who we are to it; fixed where the resource is defined (never run config)."""
 
     base_url: str = Field(default="", description="CW_BASE_URL: host, codebase, /apis/3.0/ (empty: from CW_SITE)")
     site: str = Field(default=settings.DEFAULT_CW_SITE, description="CW_SITE: its companyinfo names the codebase")
@@ -26,20 +40,36 @@ class ConnectWiseResource(dg.ConfigurableResource):
     public_key: str = Field(description="CW_PUBLIC_KEY")
     private_key: str = Field(description="CW_PRIVATE_KEY")
     client_id: str = Field(description="CW_CLIENT_ID: the integration's clientId GUID")
+
+
+class ConnectWiseResource(dg.ConfigurableResource):
+    """ConnectWise PSA REST 3.0. Keys are read through `EnvVar`, so they never show in the Dagster UI.
+
+    `ConnectWiseResource(base_url=..., public_key=..., ...)` puts the endpoint and keys in its `access`."""
+
+    access: ConnectWiseAccess
     timeout_seconds: float = 30.0
     page_size: int = 1000
     max_concurrency: int = 4
     max_attempts: int = 6
 
+    def __init__(self, *, access: ConnectWiseAccess | None = None, **values: Any) -> None:
+        fields = {name: values.pop(name) for name in list(values) if name in ConnectWiseAccess.model_fields}
+        super().__init__(access=access or ConnectWiseAccess(**fields), **values)
+
     def get_client(self, log: Log | None = None) -> ConnectWiseClient:
+        _positive("connectwise", timeout_seconds=self.timeout_seconds, max_concurrency=self.max_concurrency)
+        _positive("connectwise", max_attempts=self.max_attempts, page_size=self.page_size)
+        access = self.access
         return ConnectWiseClient(
-            base_url=self.base_url or None,
-            site=self.site,
+            # No CW_BASE_URL: the client finds the codebase through CW_SITE's companyinfo.
+            base_url=settings.http_url(settings.CW_BASE_URL, access.base_url) if access.base_url.strip() else None,
+            site=access.site.strip(),
             log=log,
-            company_id=self.company_id,
-            public_key=self.public_key,
-            private_key=self.private_key,
-            client_id=self.client_id,
+            company_id=settings.secret(settings.CW_COMPANY_ID, access.company_id),
+            public_key=settings.secret(settings.CW_PUBLIC_KEY, access.public_key),
+            private_key=settings.secret(settings.CW_PRIVATE_KEY, access.private_key),
+            client_id=settings.secret(settings.CW_CLIENT_ID, access.client_id),
             timeout=self.timeout_seconds,
             page_size=self.page_size,
             max_concurrency=self.max_concurrency,
@@ -47,15 +77,22 @@ class ConnectWiseResource(dg.ConfigurableResource):
         )
 
 
+class EnchargeAccess(dg.ConfigurableResource):
+    """Where Encharge is and our key; fixed where the resource is defined (never run config)."""
+
+    base_url: str = Field(default=settings.DEFAULT_ENCHARGE_BASE_URL, description="ENCHARGE_BASE_URL")
+    api_key: str = Field(description="ENCHARGE_REST_API_KEY, sent as X-Encharge-Token")
+
+
 class EnchargeResource(dg.ConfigurableResource):
     """Encharge REST API. The key is read through `EnvVar`, so it never shows in the Dagster UI.
 
     Encharge publishes no rate limit, so the client keeps its own (requests per second and concurrency)
     and halves its rate for 15 seconds whenever it sees a 429.
+    `EnchargeResource(base_url=..., api_key=...)` puts the endpoint and key in its `access`.
     """
 
-    base_url: str = Field(default=settings.DEFAULT_ENCHARGE_BASE_URL, description="ENCHARGE_BASE_URL")
-    api_key: str = Field(description="ENCHARGE_REST_API_KEY, sent as X-Encharge-Token")
+    access: EnchargeAccess
     timeout_seconds: float = 30.0
     batch_size: int = Field(default=100, description="people per POST /people request")
     lookup_batch_size: int = Field(default=20, description="addresses per GET /people lookup (before creating)")
@@ -64,10 +101,19 @@ class EnchargeResource(dg.ConfigurableResource):
     requests_per_second: float = Field(default=20.0, description="0 disables the client-side limiter")
     max_attempts: int = 6
 
+    def __init__(self, *, access: EnchargeAccess | None = None, **values: Any) -> None:
+        fields = {name: values.pop(name) for name in list(values) if name in EnchargeAccess.model_fields}
+        super().__init__(access=access or EnchargeAccess(**fields), **values)
+
     def get_client(self) -> EnchargeClient:
+        _positive("encharge", timeout_seconds=self.timeout_seconds, batch_size=self.batch_size)
+        _positive("encharge", read_concurrency=self.read_concurrency, write_concurrency=self.write_concurrency)
+        _positive("encharge", max_attempts=self.max_attempts)
+        if not self.requests_per_second >= 0:
+            raise ConfigurationError("the encharge resource's requests_per_second must be 0 (no limit) or more")
         return EnchargeClient(
-            base_url=self.base_url,
-            api_key=self.api_key,
+            base_url=settings.http_url(settings.ENCHARGE_BASE_URL, self.access.base_url),
+            api_key=settings.secret(settings.ENCHARGE_REST_API_KEY, self.access.api_key),
             timeout=self.timeout_seconds,
             batch_size=self.batch_size,
             lookup_batch_size=self.lookup_batch_size,
@@ -79,9 +125,23 @@ class EnchargeResource(dg.ConfigurableResource):
 
 
 class MarketingStoreResource(dg.ConfigurableResource):
-    """The MarketingSync / MarketingSyncRun tables (MARKETING_DATABASE_URL, or SQLite in DAGSTER_HOME)."""
+    """The MarketingSync / MarketingSyncRun tables (MARKETING_DATABASE_URL, or SQLite in DAGSTER_HOME).
+
+    The URL is fixed where the resource is defined: a run whose config sets it is refused before it reads
+    a row (its rows choose what the run does with our API keys). It stays a plain field, not a nested
+    resource, so sensors and schedules can be given this resource without a context manager."""
 
     database_url: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run_config = (context.run.run_config if context.run else None) or {}
+        for key, definition in context.all_resource_defs.items():
+            given = (((run_config.get("resources") or {}).get(key) or {}).get("config")) or {}
+            if definition is context.resource_def and "database_url" in given:
+                raise ConfigurationError(
+                    f"a run's config may not set the {key} resource's database_url: the marketing database "
+                    f"comes from {settings.MARKETING_DATABASE_URL} where the code location runs"
+                )
 
     def store(self) -> SyncStore:
         return SyncStore(self.database_url)

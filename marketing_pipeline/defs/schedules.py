@@ -14,12 +14,15 @@ from marketing_pipeline import settings
 from marketing_pipeline.defs.jobs import marketing_sync_job
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.defs.sync_step import TRIGGER_TAG
-from marketing_pipeline.errors import MarketingPipelineError
+from marketing_pipeline.errors import MarketingPipelineError, one_line
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.repository import open_store
 from marketing_pipeline.sync.schedule import cron_problem, validate_timezone
+from marketing_pipeline.transport.redact import RedactingFilter, scrub
 
 log = logging.getLogger("marketing_pipeline")
+if not any(isinstance(f, RedactingFilter) for f in log.filters):
+    log.addFilter(RedactingFilter())  # the code server's warnings are read by everyone who can see its logs
 
 
 def schedule_name(sync_key: str) -> str:
@@ -44,7 +47,7 @@ def build_sync_schedule(sync: Sync, timezone: str) -> dg.ScheduleDefinition:
         try:
             current = marketing_store.store().get_sync_by_key(key)
         except MarketingPipelineError as exc:
-            return dg.SkipReason(str(exc))
+            return dg.SkipReason(scrub(str(exc)))
         if not current.enabled:
             return dg.SkipReason(f"sync {current.name!r} is disabled (MarketingSync.enabled = false)")
         if current.schedule != cron:
@@ -73,8 +76,8 @@ def sync_schedules(syncs: list[Sync], timezone: str) -> tuple[list[dg.ScheduleDe
             continue
         try:
             schedules.append(build_sync_schedule(sync, timezone))
-        except dg.DagsterInvalidDefinitionError as exc:
-            warnings.append(f"sync {sync.name!r} has no schedule: {exc}")
+        except Exception as exc:  # one row Dagster refuses must not cost every other sync its schedule
+            warnings.append(f"sync {sync.name!r} has no schedule: {one_line(str(exc))}")
     return schedules, warnings
 
 
@@ -85,11 +88,11 @@ def load_sync_schedules() -> list[dg.ScheduleDefinition]:
         validate_timezone(timezone)
         syncs = open_store().list_syncs()
     except Exception as exc:  # loading the code location must survive any store trouble
-        log.warning("marketing-pipeline: no sync schedules loaded: %s", str(exc).splitlines()[0])
+        log.warning("marketing-pipeline: no sync schedules loaded: %s", scrub(one_line(str(exc))))
         return []
     schedules, warnings = sync_schedules(syncs, timezone)
     for warning in warnings:
-        log.warning("marketing-pipeline: %s", warning)
+        log.warning("marketing-pipeline: %s", scrub(warning))
     return schedules
 
 

@@ -13,12 +13,13 @@ from typing import Any, cast
 import dagster as dg
 
 from marketing_pipeline.defs.resources import MarketingStoreResource
-from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineError
+from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineError, one_line
 from marketing_pipeline.runs.ledger import RunStart, SyncRunLedger
 from marketing_pipeline.runs.progress import StepProgress
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.sync.domain import TRIGGERS, Trigger
+from marketing_pipeline.transport.redact import scrub
 
 APPLY_ASSET = dg.AssetKey("encharge_audience")
 TRIGGER_TAG = "marketing/triggered_by"
@@ -99,11 +100,23 @@ def _retries_left(context: dg.AssetExecutionContext) -> bool:
 
 
 def _message(exc: BaseException) -> str:
+    """One plain line without secrets: it goes to the run record, the event log and the CLI."""
     if isinstance(exc, dg.Failure):
-        return exc.description or str(exc)
-    if isinstance(exc, MarketingPipelineError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+        text = exc.description or str(exc)
+    elif isinstance(exc, MarketingPipelineError):
+        text = str(exc)
+    else:
+        text = f"unexpected failure: {one_line(str(exc)) or 'no reason given'} (the step's log has the details)"
+    return one_line(scrub(text))
+
+
+def _without_secrets(exc: Exception) -> Exception:
+    """The exception itself, or, when its text carries a secret, a plain one with the text scrubbed (Dagster
+    keeps an exception's text in the event log, which read-only users see)."""
+    text = str(exc)
+    if scrub(text) == text:
+        return exc
+    return RuntimeError(scrub(text))
 
 
 def _begin(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
@@ -121,7 +134,7 @@ def _begin(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
             )
             run = ledger.open(sync, start)
     except MarketingPipelineError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+        raise dg.Failure(description=_message(exc), allow_retries=False) from None
     progress = StepProgress(context.log.info)
     return SyncStep(store=store, ledger=ledger, sync=sync, run=run, started=time.perf_counter(), progress=progress)
 
@@ -132,13 +145,18 @@ def sync_step(context: dg.AssetExecutionContext, marketing_store: MarketingStore
     try:
         yield step
     except Exception as exc:
+        safe = _without_secrets(exc)
         if _retryable(exc) and _retries_left(context):
-            raise
+            if safe is exc:
+                raise
+            raise safe from None
         message = _message(exc)
         try:
             step.ledger.fail(context.run.run_id, message)
         except MarketingPipelineError as store_error:
-            context.log.error(f"could not mark the run failed: {store_error}")
+            context.log.error(f"could not mark the run failed: {_message(store_error)}")
         if isinstance(exc, MarketingPipelineError):
             raise dg.Failure(description=message, allow_retries=False) from None
-        raise
+        if safe is exc:
+            raise
+        raise safe from None

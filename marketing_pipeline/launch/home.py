@@ -1,19 +1,26 @@
 """The Dagster instance folder the CLI uses: `$DAGSTER_HOME`, given the repository's instance
-configuration when it has none."""
+configuration when it has none, and the lock that lets `init` run twice at once safely."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from marketing_pipeline import settings
+from marketing_pipeline.errors import ConfigurationError
+from marketing_pipeline.store.database import exclusive, file_lock, parse_database_url
 
 # The repository's dagster.yaml: the one place the instance's settings are written down.
 REPOSITORY_INSTANCE_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 POSTGRES_STORAGE = {"postgres": {"postgres_url": {"env": settings.DAGSTER_POSTGRES_URL}}}
+# Beside Dagster's SQLite storage (which lives in the instance folder).
+INIT_LOCK_FILE = ".marketing-pipeline-init.lock"
+DAGSTER_STORAGE_LOCK = "marketing-pipeline: set up Dagster's storage"
 
 
 def instance_config(*, postgres: bool, repository_yaml: Path = REPOSITORY_INSTANCE_YAML) -> dict[str, Any]:
@@ -29,11 +36,29 @@ def instance_config(*, postgres: bool, repository_yaml: Path = REPOSITORY_INSTAN
 
 
 def write_instance_config(home: Path, *, postgres: bool) -> Path:
+    """`home/dagster.yaml`, unless another process wrote it first: written whole, then put in place."""
     path = home / "dagster.yaml"
     storage = "PostgreSQL (DAGSTER_POSTGRES_URL)" if postgres else "SQLite in this folder"
     header = f"# Written by `marketing-pipeline init` from the repository's dagster.yaml; storage: {storage}.\n"
-    path.write_text(header + yaml.safe_dump(instance_config(postgres=postgres), sort_keys=False), encoding="utf-8")
+    draft = home / f".dagster.yaml.{os.getpid()}.draft"
+    draft.write_text(header + yaml.safe_dump(instance_config(postgres=postgres), sort_keys=False), encoding="utf-8")
+    try:
+        os.link(draft, path)  # atomic, and fails rather than replace a file that is already there
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
     return path
+
+
+def dagster_postgres_url() -> str | None:
+    """DAGSTER_POSTGRES_URL, checked: a postgresql:// URL (or None when unset)."""
+    url = settings.value(settings.DAGSTER_POSTGRES_URL)
+    if url is None:
+        return None
+    if parse_database_url(url, settings.DAGSTER_POSTGRES_URL).get_backend_name() != "postgresql":
+        raise ConfigurationError(f"{settings.DAGSTER_POSTGRES_URL} must be a postgresql:// URL")
+    return url
 
 
 def ensure_dagster_home(*, postgres: bool | None = None) -> Path:
@@ -42,7 +67,50 @@ def ensure_dagster_home(*, postgres: bool | None = None) -> Path:
     home = settings.dagster_home().resolve()
     os.environ[settings.DAGSTER_HOME] = str(home)
     home.mkdir(parents=True, exist_ok=True)
+    # Checked even when dagster.yaml exists (Dagster would only say "Can't load plugin"); the demo passes False.
+    pg_url = dagster_postgres_url() if postgres is not False else None
     if not (home / "dagster.yaml").exists():
-        use_postgres = settings.value(settings.DAGSTER_POSTGRES_URL) is not None if postgres is None else postgres
-        write_instance_config(home, postgres=use_postgres)
+        write_instance_config(home, postgres=pg_url is not None if postgres is None else postgres)
     return home
+
+
+def _resolve(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"env"}:
+        return os.environ.get(str(value["env"]))
+    return value
+
+
+def storage_postgres_urls(home: Path) -> list[str]:
+    """The PostgreSQL databases the instance in `home` keeps Dagster's storage in, from its dagster.yaml."""
+    path = home / "dagster.yaml"
+    config = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    sections = [(config.get("storage") or {}).get("postgres")]
+    sections += [
+        (config.get(name) or {}).get("config") for name in ("run_storage", "event_log_storage", "schedule_storage")
+    ]
+    urls: list[str] = []
+    for section in sections:
+        if not isinstance(section, dict):
+            continue
+        url = _resolve(section.get("postgres_url"))
+        if not url and isinstance(section.get("postgres_db"), dict):
+            from dagster_postgres.utils import pg_url_from_config
+
+            url = pg_url_from_config({"postgres_db": {k: _resolve(v) for k, v in section["postgres_db"].items()}})
+        if url and url not in urls:
+            urls.append(url)
+    return urls
+
+
+@contextmanager
+def initialising(home: Path) -> Iterator[None]:
+    """Set up the instance in `home` one process at a time: a file lock beside its SQLite storage, and an
+    advisory lock on each PostgreSQL database its storage is in (Dagster creates its tables and stamps
+    their Alembic revision with no lock of its own: two at once leave two heads)."""
+    with ExitStack() as stack:
+        stack.enter_context(file_lock(home / INIT_LOCK_FILE))
+        for url in storage_postgres_urls(home):
+            stack.enter_context(
+                exclusive(url, DAGSTER_STORAGE_LOCK, settings.DAGSTER_POSTGRES_URL, label="Dagster storage database")
+            )
+        yield

@@ -14,12 +14,13 @@ import dagster as dg
 from marketing_pipeline import settings
 from marketing_pipeline.alerts.dispatch import AlertOutcome, alert_sensors_live
 from marketing_pipeline.defs.sync_step import DRY_RUN_TAG, TRIGGER_TAG, ledger_for
-from marketing_pipeline.errors import MarketingPipelineError
+from marketing_pipeline.errors import MarketingPipelineError, one_line
 from marketing_pipeline.launch.home import ensure_dagster_home
 from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.launch.progress import ProgressView, run_listener
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline.transport.redact import scrub
 
 log = logging.getLogger("marketing_pipeline")
 
@@ -59,14 +60,20 @@ def check_environment() -> None:
             f"set {', '.join(missing)} first (see the README's configuration table; "
             "`marketing-pipeline sandbox --print-env` gives values for the sandbox APIs)"
         )
+    for name in settings.REQUIRED:
+        settings.secret(name, settings.value(name))  # a pasted line break is refused here, by name
 
 
-def _step_error(result: dg.ExecuteInProcessResult) -> str | None:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            error = event.step_failure_data.error
-            if error is not None:
-                return error.message.strip().splitlines()[0]
+def _run_error(result: dg.ExecuteInProcessResult) -> str | None:
+    """The first failed step's own error (else the run's), in plain words: Dagster wraps it (a resource
+    that refused to start, say) and names classes; the error inside its wrappers is what an operator needs."""
+    errors = [e.step_failure_data.error for e in result.all_events if e.is_step_failure and e.step_failure_data]
+    errors += [e.job_failure_data.error for e in result.all_events if e.is_job_failure and e.job_failure_data]
+    for error in errors:
+        while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
+            error = error.cause
+        if error is not None:
+            return scrub(one_line(error.message))
     return None
 
 
@@ -122,11 +129,12 @@ def _run(
             raise_on_error=False,
         )
     except dg.DagsterError as exc:  # configuration refused before the run could start
-        raise MarketingPipelineError(f"Dagster could not start the run: {str(exc).splitlines()[0]}") from None
+        raise MarketingPipelineError(f"Dagster could not start the run: {scrub(one_line(str(exc)))}") from None
     run = store.find_run_by_dagster_id(result.run_id)
     error = None
     if not result.success:
-        error = (run.error_message if run and run.error_message else None) or _step_error(result) or "run failed"
+        error = (run.error_message if run and run.error_message else None) or _run_error(result) or "run failed"
+        error = scrub(one_line(error))
         if run is not None and run.status == "running":
             # In-process runs have no daemon to fire the failure sensor: record the failure here.
             run = ledger_for(store, instance).fail(result.run_id, error)

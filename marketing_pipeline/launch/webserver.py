@@ -3,12 +3,14 @@ is rebuilt from the row, and reset the schedule to its default status, which fol
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from marketing_pipeline.errors import MarketingPipelineError
+from marketing_pipeline.errors import ConfigurationError, MarketingPipelineError
+from marketing_pipeline.transport.redact import redact_url, scrub, url_secrets
 
 LOCATION = "marketing_pipeline"
 REPOSITORY = "__repository__"
@@ -57,19 +59,44 @@ def _selector(schedule_name: str) -> dict[str, str]:
     return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": schedule_name}
 
 
+def check_webserver_url(url: str, setting: str = "--dagster-url") -> str:
+    """The webserver URL, checked before anything is written: http(s), a host, a numeric port. Messages never
+    show its credentials (user:password@ works, as Basic auth for a proxy in front of the webserver)."""
+    cleaned = url.strip()
+    match = re.fullmatch(r"(?i)https?://([^/?#\s]+)(/[^\s]*)?", cleaned)
+    if not match:
+        raise ConfigurationError(f"{setting} must be an http:// or https:// URL, like http://127.0.0.1:3000")
+    host = re.fullmatch(r"(\[[^\]]*\]|[^:]*)(?::(.*))?", match.group(1).rsplit("@", 1)[-1])
+    if host is None or not host.group(1):
+        raise ConfigurationError(f"{setting} has no host: {redact_url(cleaned)}")
+    port = host.group(2)
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigurationError(f"{setting} has a port that is not a number from 1 to 65535: {redact_url(cleaned)}")
+    return cleaned
+
+
 class DagsterWebserver:
     def __init__(self, url: str, timeout: float = 60.0) -> None:
-        self.url = url.rstrip("/") + "/graphql"
+        self.url = check_webserver_url(url).rstrip("/") + "/graphql"
+        self.shown_url = redact_url(self.url)
         self.timeout = timeout
 
     def _call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         try:
             response = requests.post(self.url, json={"query": query, "variables": variables}, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise MarketingPipelineError(f"cannot reach the Dagster webserver at {self.url}: {exc}") from None
+            reason = scrub(str(exc), url_secrets(self.url))
+            raise MarketingPipelineError(f"cannot reach the Dagster webserver at {self.shown_url}: {reason}") from None
         if not response.ok:
-            raise MarketingPipelineError(f"the Dagster webserver answered HTTP {response.status_code} at {self.url}")
-        body = response.json()
+            raise MarketingPipelineError(
+                f"the Dagster webserver answered HTTP {response.status_code} at {self.shown_url}"
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            raise MarketingPipelineError(
+                f"{self.shown_url} did not answer like a Dagster webserver (not JSON)"
+            ) from None
         if body.get("errors"):
             raise MarketingPipelineError(f"Dagster: {body['errors'][0].get('message')}")
         return body["data"]

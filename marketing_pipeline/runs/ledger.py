@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from marketing_pipeline.errors import SyncAlreadyRunningError
+from sqlalchemy.exc import SQLAlchemyError
+
+from marketing_pipeline.errors import MarketingPipelineError, RunNotRecordedError, SyncAlreadyRunningError, one_line
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.sync.domain import SyncCounts, Trigger
+from marketing_pipeline.sync.outcome import summary_line
 
 # A `running` row that no orchestrator run owns (one left by the NestJS app, say) is stale after this long.
 ORPHAN_AFTER = timedelta(hours=6)
@@ -97,7 +100,14 @@ class SyncRunLedger:
             raise
 
     def complete(self, row: SyncRun, *, counts: SyncCounts, details: Any, dry_run: bool) -> SyncRun:
-        return self.store.finish_run(row.id, status="completed", counts=counts, details=details, dry_run=dry_run)
+        """Record the result. When it cannot be stored, the error says what was already written, so nobody
+        takes a failed run for one that changed nothing."""
+        try:
+            return self.store.finish_run(row.id, status="completed", counts=counts, details=details, dry_run=dry_run)
+        except (MarketingPipelineError, SQLAlchemyError, ValueError) as exc:
+            reason = one_line(str(getattr(exc, "orig", None) or exc), limit=300)
+            done = "nothing was written (dry run)" if dry_run else f"the changes were applied ({summary_line(counts)})"
+            raise RunNotRecordedError(f"{done}, but the run record could not be stored: {reason}") from None
 
     def fail(self, run_id: str, message: str) -> SyncRun | None:
         """Mark the row of an orchestrator run failed if it is still `running`; None when it has no row."""

@@ -23,6 +23,7 @@ from marketing_pipeline.errors import (
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.schema import marketing_sync, marketing_sync_run
+from marketing_pipeline.store.storable import storable_details, storable_message
 from marketing_pipeline.store.tags import clash_of, require_free_tag, tag_clash, tag_key
 from marketing_pipeline.store.written import WrittenFieldsStore
 from marketing_pipeline.sync.domain import TRIGGERS, FilterConfig, SyncCounts, parse_filter_config, validate_tag_name
@@ -30,6 +31,7 @@ from marketing_pipeline.sync.safety import PastRemovals
 from marketing_pipeline.sync.schedule import cron_problem, validate_cron
 
 RUNS_PAGE_MAX = 500
+_NOT_A_NAME = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def utcnow() -> datetime:
@@ -110,12 +112,16 @@ class SyncStore(WrittenFieldsStore):
     def get_sync(self, ref: str) -> Sync:
         """A sync by id, key or name (names match case-insensitively)."""
         ref = ref.strip()
+        if _NOT_A_NAME.search(ref):  # no row can match, and PostgreSQL refuses a NUL in a query
+            raise UnknownSyncError(f"no sync {ref!r}")
         with connect(self.url) as conn:
             row = self._find_sync_row(conn, ref)
             return _with_clash(conn, row)
 
     def get_sync_by_key(self, key: str) -> Sync:
         """The sync whose stable key is `key` (a Dagster partition key): never by id or name."""
+        if _NOT_A_NAME.search(key):
+            raise UnknownSyncError(f"no sync {key!r}")
         with connect(self.url) as conn:
             row = conn.execute(select(marketing_sync).where(marketing_sync.c.key == key)).mappings().first()
             if row is None:
@@ -207,13 +213,23 @@ class SyncStore(WrittenFieldsStore):
         enabled: bool | None = None,
         tag_name: str | None = None,
     ) -> Sync:
-        """Change a sync's schedule, enabled flag and/or tag; each is validated before anything is written
-        (a tag another sync uses is refused)."""
+        """Change a sync's schedule, enabled flag and/or tag, all or nothing: every value is checked before
+        anything is written, in one transaction (a tag another sync uses is refused). Enabling a sync whose
+        stored cron is unusable (one the NestJS app wrote, say) is refused unless a new schedule comes with
+        it: it would never run."""
+        ref = ref.strip()
+        if _NOT_A_NAME.search(ref):
+            raise UnknownSyncError(f"no sync {ref!r}")
         with connect(self.url) as conn:
             row = self._find_sync_row(conn, ref)
             values: dict[str, Any] = {}
             if schedule is not None:
                 values["schedule"] = validate_cron(schedule, sync_name=row["name"])
+            elif enabled and cron_problem(row["schedule"]):
+                raise InvalidSyncConfigError(
+                    f"sync {row['name']!r} cannot be enabled: schedule: {cron_problem(row['schedule'])}; give a new "
+                    "schedule with it"
+                )
             if enabled is not None:
                 values["enabled"] = enabled
             if tag_name is not None:
@@ -254,7 +270,7 @@ class SyncStore(WrittenFieldsStore):
                         startedAt=utcnow(),
                         dagsterRunId=dagster_run_id,
                         dryRun=dry_run,
-                        details=details,
+                        details=storable_details(details),
                     )
                 )
         except IntegrityError:
@@ -282,11 +298,15 @@ class SyncStore(WrittenFieldsStore):
     ) -> SyncRun:
         if status not in ("completed", "failed"):
             raise ValueError(f"a run finishes as completed or failed, not {status!r}")
-        values: dict[str, Any] = {"status": status, "completedAt": utcnow(), "errorMessage": error_message}
+        values: dict[str, Any] = {
+            "status": status,
+            "completedAt": utcnow(),
+            "errorMessage": storable_message(error_message),
+        }
         if counts is not None:
             values.update(counts.to_json_dict())
         if details is not None:
-            values["details"] = details
+            values["details"] = storable_details(details)
         if dry_run is not None:
             values["dryRun"] = dry_run
         with connect(self.url) as conn:
@@ -302,13 +322,15 @@ class SyncStore(WrittenFieldsStore):
                 update(marketing_sync_run)
                 .where(marketing_sync_run.c.dagsterRunId == dagster_run_id)
                 .where(marketing_sync_run.c.status == "running")
-                .values(status="failed", completedAt=utcnow(), errorMessage=error_message)
+                .values(status="failed", completedAt=utcnow(), errorMessage=storable_message(error_message))
             )
         return self.find_run_by_dagster_id(dagster_run_id)
 
     def get_run(self, ref: str) -> SyncRun:
         """A run by its id or by its Dagster run id."""
         t = marketing_sync_run
+        if _NOT_A_NAME.search(ref):
+            raise UnknownRunError(f"no run {ref!r}")
         with connect(self.url) as conn:
             row = conn.execute(select(t).where(or_(t.c.id == ref, t.c.dagsterRunId == ref))).mappings().first()
         if row is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketing_pipeline.store.migrate import upgrade_database
+from marketing_pipeline.store.migrate import setting_up, upgrade_database
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.repository import SyncStore
 
@@ -38,13 +38,15 @@ class InitResult:
 
 
 def initialise_store(url: str) -> InitResult:
-    """Idempotent: migrations, keys for rows that lack one, and the first sync if no row carries its name."""
-    upgrade_database(url)
-    store = SyncStore(url)
-    keys = store.ensure_keys()
-    existing = {name for sync in store.list_syncs() for name in (sync.name, sync.key)}
-    created = False
-    if FIRST_SYNC["name"] not in existing and FIRST_SYNC["key"] not in existing:
-        store.create_sync(**FIRST_SYNC)
-        created = True
+    """Idempotent, and safe to run concurrently (one at a time, by the database's set-up lock): migrations,
+    keys for rows that lack one, and the first sync if no row carries its name."""
+    with setting_up(url):
+        upgrade_database(url)
+        store = SyncStore(url)
+        keys = store.ensure_keys()
+        existing = {name for sync in store.list_syncs() for name in (sync.name, sync.key)}
+        created = False
+        if FIRST_SYNC["name"] not in existing and FIRST_SYNC["key"] not in existing:
+            store.create_sync(**FIRST_SYNC)
+            created = True
     return InitResult(syncs=store.list_syncs(), created_first_sync=created, keys_assigned=keys)

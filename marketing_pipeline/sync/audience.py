@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import pandas as pd
@@ -31,8 +32,13 @@ CONTACT_COLUMNS = [
 ]
 
 
-def _text(value: str | None) -> str:
-    return (value or "").strip()
+# C0 and C1 control characters: nobody types them into a name, Encharge shows them as garbage, and
+# PostgreSQL refuses NUL in the run record and the memory of written fields. Names lose them, and only them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain_text(value: str | None) -> str:
+    return _CONTROL.sub("", value or "").strip()
 
 
 def company_frame(companies: Iterable[Company], filters: FilterConfig) -> pd.DataFrame:
@@ -41,7 +47,7 @@ def company_frame(companies: Iterable[Company], filters: FilterConfig) -> pd.Dat
         {
             "company_id": c.id,
             "identifier": c.identifier or "",
-            "name": _text(c.name) or f"Company {c.id}",
+            "name": plain_text(c.name) or f"Company {c.id}",
             "status_id": c.status_id,
             "reason": company_reason(c, filters),
         }
@@ -75,8 +81,8 @@ def contact_rows(contacts: Iterable[Contact], companies: CompanyLookup, filters:
         rows.append(
             (
                 contact.id,
-                _text(contact.first_name),
-                _text(contact.last_name),
+                plain_text(contact.first_name),
+                plain_text(contact.last_name),
                 name,
                 company_id,
                 email,

@@ -4,6 +4,7 @@ case-insensitively, and rejected with a reason when it is not a plausible addres
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from marketing_pipeline.sync.records import CommunicationItem
@@ -13,6 +14,9 @@ MAX_EMAIL_LENGTH = 254
 MAX_LOCAL_LENGTH = 64
 _LOCAL = re.compile(r"^[^\s@\"(),:;<>\[\]\\]+$")
 _LABEL = re.compile(r"^(?!-)[^\s@\"(),:;<>\[\]\\.!#$%&'*+/=?^`{|}~_]+(?<!-)$")
+# Control (NUL included), format (zero-width), surrogate, private-use and unassigned characters: no address
+# has them, Encharge would store them as given, and PostgreSQL refuses NUL outright.
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 
 def first_email(items: Iterable[CommunicationItem]) -> str | None:
@@ -27,6 +31,8 @@ def email_problem(address: str) -> str | None:
     """Why a trimmed address is not a plausible email, or None when it is."""
     if not address:
         return "email is empty"
+    if any(unicodedata.category(c) in _INVISIBLE for c in address):
+        return "email contains a control or invisible character"
     if len(address) > MAX_EMAIL_LENGTH:
         return f"email is longer than {MAX_EMAIL_LENGTH} characters"
     if address.count("@") != 1:

@@ -1,31 +1,64 @@
 """A sync's schedule: five-field cron expressions as Dagster accepts them, their next tick, and the
-Settings modal's choices (daily, weekly on a day, monthly on a day, at a time) turned into cron."""
+Settings modal's choices (daily, weekly on a day, monthly on a day, at a time) turned into cron.
+
+A cron is usable when Dagster's scheduler accepts it (its rules are repeated here, so the core needs no
+Dagster, and a test holds them to Dagster's own check) and when it fires at least once in every year: a cron
+that Dagster accepts but that never fires (`0 6 31 4 *`) or fires once in four years (`0 6 29 2 *`) would
+let a sync silently never run.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from marketing_pipeline.errors import InvalidSyncConfigError
 
 Frequency = Literal["daily", "weekly", "monthly"]
 DAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
 DEFAULT_TIME = "06:00"
+# "Fires at least once within a year", checked over enough years to see every leap-year pattern.
+YEAR = timedelta(days=366)
+YEARS_CHECKED = 8
 
 
-def cron_problem(expression: str | None) -> str | None:
+def _never_fires_yearly(expression: str, now: datetime) -> bool:
+    for year in range(YEARS_CHECKED):
+        start = now + timedelta(days=365 * year)
+        try:
+            tick = croniter(expression, start, max_years_between_matches=1).get_next(datetime)
+        except (CroniterError, ValueError, OverflowError):
+            return True
+        if tick - start > YEAR:
+            return True
+    return False
+
+
+def cron_problem(expression: str | None, *, now: datetime | None = None) -> str | None:
     """Why `expression` is not a usable five-field cron, or None if it is (None itself means 'no schedule')."""
     if expression is None:
         return None
     fields = expression.split()
     if len(fields) != 5:
         return f"{expression!r} is not a cron expression: it needs 5 fields (minute hour day month weekday)"
-    if not croniter.is_valid(expression):
+    try:
+        valid = croniter.is_valid(expression)
+        expanded = croniter.expand(expression)[0] if valid else []
+    except (CroniterError, ValueError):
+        valid = False
+    if not valid or len(expanded) != 5:
         return f"{expression!r} is not a valid cron expression"
+    # Dagster's scheduler knows no "nearest weekday" (W), and refuses February 30 and 31 outright.
+    if "w" in fields[2].lower():
+        return f"{expression!r} is not a cron Dagster accepts: 'W' (nearest weekday) is not supported"
+    if expanded[3] == [2] and len(expanded[2]) == 1 and expanded[2][0] in (30, 31):
+        return f"{expression!r} is not a cron Dagster accepts: February has no day {expanded[2][0]}"
+    if _never_fires_yearly(expression, now or datetime.now(timezone.utc)):
+        return f"{expression!r} does not fire at least once a year (no such date, or not in every year)"
     return None
 
 

@@ -3,6 +3,8 @@
 One `requests.Session` per client, a timeout on every call, retries with exponential backoff and full
 jitter on retryable statuses and connection errors (honouring `Retry-After`), an optional rate limiter
 that slows down further after a 429, per-endpoint request counts, and error texts scrubbed of secrets.
+A request that cannot even be sent as configured (a header value or URL that HTTP cannot carry) is a
+configuration error: never retried, and its text (which may quote a header value) never shown.
 """
 
 from __future__ import annotations
@@ -20,11 +22,19 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from marketing_pipeline.errors import ApiError
+from marketing_pipeline.errors import ApiError, ConfigurationError
 from marketing_pipeline.transport.rate import RateLimiter
-from marketing_pipeline.transport.redact import redact
+from marketing_pipeline.transport.redact import redact_url, scrub
 
 USER_AGENT = "marketing-pipeline/0.1 (+dagster)"
+# Raised before anything is sent: the configuration is wrong, and trying again cannot help.
+UNSENDABLE = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    UnicodeError,
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,8 @@ class HttpTransport:
             self.stats.add(endpoint)
             try:
                 response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+            except UNSENDABLE as exc:
+                raise self._unsendable(exc) from None
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 delay = self._backoff(attempt)
@@ -171,7 +183,18 @@ class HttpTransport:
             f"{self.service}: {endpoint} failed after {self.retry.max_attempts} attempts "
             f"({last_problem}); check that the API is reachable"
         )
-        raise ApiError(redact(message, self.secrets))
+        raise ApiError(scrub(message, self.secrets))
+
+    def _unsendable(self, exc: BaseException) -> ConfigurationError:
+        """What cannot be sent, named by setting, without the exception's text (it quotes header values)."""
+        if isinstance(exc, requests.exceptions.InvalidHeader | UnicodeError):
+            return ConfigurationError(
+                f"{self.service}: a credential or ID cannot be sent in an HTTP header (a line break, control "
+                "or non-ASCII character in it?): check the API keys and IDs in the environment"
+            )
+        return ConfigurationError(
+            f"{self.service}: cannot send a request to {redact_url(self.base_url)}: check the base URL setting"
+        )
 
     def _error(self, response: requests.Response, attempts: int | None = None) -> ApiError:
         if self.describe_error is not None:
@@ -181,14 +204,14 @@ class HttpTransport:
         message = str(error)
         if attempts:
             message += f" (after {attempts} attempts)"
-        return type(error)(redact(message, self.secrets), status=response.status_code)
+        return type(error)(scrub(message, self.secrets), status=response.status_code)
 
     def json(self, response: requests.Response) -> Any:
         """The body as JSON, or a clear error naming the endpoint when it is not JSON."""
         try:
             return response.json()
         except ValueError:
-            snippet = redact(response.text[:120].replace("\n", " "), self.secrets)
+            snippet = scrub(response.text[:120].replace("\n", " "), self.secrets)
             raise ApiError(
                 f"{self.service}: {response.request.method} {urlsplit(response.url).path} returned a body "
                 f"that is not JSON (HTTP {response.status_code}): {snippet!r}",

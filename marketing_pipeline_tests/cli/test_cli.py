@@ -126,7 +126,7 @@ def test_trigger_fails_cleanly_when_a_secret_is_missing(cli, monkeypatch: pytest
 def test_trigger_exit_code_follows_the_run(cli, sandboxes: Sandboxes) -> None:  # type: ignore[no-untyped-def]
     sandboxes.connectwise.faults.inject(403)
     result = cli("syncs", "trigger", SYNC_KEY, "--json", ok=False)
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)  # the record on stdout; the failure's one line on stderr
     assert payload["success"] is False and payload["run"]["status"] == "failed"
     assert "HTTP 403" in payload["run"]["errorMessage"]
 
@@ -163,7 +163,7 @@ def test_an_unexpected_error_is_one_line_unless_debugging(monkeypatch: pytest.Mo
     result = CliRunner().invoke(main, ["syncs", "list"])
     assert result.exit_code == 1
     assert result.stderr == (
-        "error: unexpected RuntimeError: disk on fire (set MARKETING_PIPELINE_DEBUG=1 for the traceback)\n"
+        "error: unexpected failure: disk on fire (set MARKETING_PIPELINE_DEBUG=1 for the traceback)\n"
     )
     monkeypatch.setenv("MARKETING_PIPELINE_DEBUG", "1")
     assert isinstance(CliRunner().invoke(main, ["syncs", "list"]).exception, RuntimeError)

@@ -13,7 +13,7 @@ from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.schema import marketing_sync
 from marketing_pipeline_tests.support import SYNC_KEY
-from marketing_pipeline_tests.support.pipeline import Pipeline
+from marketing_pipeline_tests.support.pipeline import Pipeline, step_failure
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -133,3 +133,38 @@ def test_bad_configuration_fails_clearly_and_writes_nothing(
     assert message in failure.step_failure_data.error.message
     boxes = pipeline.boxes
     assert boxes.encharge.request_count() == 0 and boxes.connectwise.request_count() == 0
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_control_characters_never_stop_the_record_on_postgresql(pipeline: Pipeline) -> None:
+    """PostgreSQL refuses NUL in text and json: an address with one is skipped with the reason, and any
+    other text a run met (a name with a NUL) is stored, so the run is recorded as what it was."""
+    boxes = pipeline.boxes
+    data = boxes.dataset
+    template = next(c for c in data.contacts if c["id"] in set(data.manifest.passing_contact_ids))
+
+    def contact(offset: int, email: str, **fields: Any) -> dict[str, Any]:
+        c = copy.deepcopy(template)
+        items = [{"type": {"id": 1, "name": "Email"}, "value": email}]
+        c.update({"id": 900000 + offset, "firstName": "Ctrl", "lastName": f"Case{offset}", "communicationItems": items})
+        c.update(fields)
+        return c
+
+    cases = [
+        contact(1, "nul\x00byte@hostile.example.com"),
+        contact(2, "bell\x07@hostile.example.com"),
+        contact(3, "zero\u200bwidth@hostile.example.com"),
+        contact(4, "named@hostile.example.com", firstName="Nul\x00Name", lastName="Esc\x1b[31mape"),
+    ]
+    boxes.connectwise.data["contacts"].extend(cases)
+
+    result = pipeline.run()
+
+    assert result.success, step_failure(result)
+    run = pipeline.last_run()
+    assert run is not None and run.status == "completed"
+    details = {d.get("contactId"): d for d in run.details["contacts"]}
+    for case in cases[:3]:
+        row = details[case["id"]]
+        assert row["action"] == "skip" and "control or invisible character" in row["reason"], row
+    assert boxes.encharge.find(email="named@hostile.example.com") is not None

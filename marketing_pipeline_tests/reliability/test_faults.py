@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import DataError
 
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.errors import StoreUnavailableError
@@ -117,6 +118,9 @@ def test_database_unavailable_at_the_end(pipeline: Pipeline) -> None:
     before = boxes.encharge.snapshot()
     result = pipeline.with_resource("marketing_store", OutageAtTheEnd(database_url=store.url)).run()
     assert not result.success
+    message = step_failure(result)
+    assert "the changes were applied (83 synced, 12 new, 3 removed), but the run record could not" in message
+    assert "simulated outage" in message and "\n" not in message.strip()
     stuck = store.last_run(store.get_sync(SYNC_KEY))
     assert stuck.status == "running"  # nothing could be written: the next run must clear it
 
@@ -125,3 +129,31 @@ def test_database_unavailable_at_the_end(pipeline: Pipeline) -> None:
     cleared = store.get_run(stuck.id)
     assert cleared.status == "failed" and "ended without recording a result" in cleared.error_message
     assert store.last_run(store.get_sync(SYNC_KEY)).status == "completed"
+
+
+class _RefusedAtTheEnd(SyncStore):
+    """The database refuses the finished record (as PostgreSQL refused run details with a NUL), with the
+    statement and its parameters in the error's text; marking the run failed still works."""
+
+    def finish_run(self, *args: Any, **kwargs: Any) -> Any:
+        statement = 'UPDATE "MarketingSyncRun" SET details=%(details)s ' + "x" * 1500
+        raise DataError(statement, {"details": "..."}, Exception("unsupported Unicode escape sequence\nDETAIL: x"))
+
+
+class RefusedAtTheEnd(MarketingStoreResource):
+    def store(self) -> SyncStore:
+        return _RefusedAtTheEnd(self.database_url)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_record_refused_after_the_writes_says_the_writes_happened(pipeline: Pipeline) -> None:
+    store: SyncStore = pipeline.store
+    result = pipeline.with_resource("marketing_store", RefusedAtTheEnd(database_url=store.url)).run()
+    assert not result.success and pipeline.writes() > 0
+    expected = (
+        "the changes were applied (83 synced, 12 new, 3 removed), but the run record could not be stored: "
+        "unsupported Unicode escape sequence"
+    )
+    assert step_failure(result).strip().endswith(f"Failure: {expected}")
+    row = store.last_run(store.get_sync(SYNC_KEY))
+    assert (row.status, row.error_message) == ("failed", expected)  # one plain line, no SQL

@@ -64,6 +64,27 @@ def test_implausible_addresses_are_rejected_with_a_reason(raw: str | None, reaso
     assert problem is not None and reason in problem
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "jane\x00doe@example.com",  # NUL: PostgreSQL cannot even store it
+        "jane@example.com\x00",
+        "\x00jane@example.com",
+        "jane\x07@example.com",
+        "jane@exam\x1bple.com",
+        "jane\x7f@example.com",
+        "jane\x85@example.com",
+        "jane\u200b@example.com",  # zero-width space: invisible, and no address has it
+        "jane@example.com\u202e",
+    ],
+)
+def test_addresses_with_control_or_invisible_characters_are_skipped_with_a_reason(raw: str) -> None:
+    email, problem = normalise_email(raw)
+    assert email is None
+    assert problem is not None and "control or invisible character" in problem
+    assert "\x00" not in problem  # the reason shows the address escaped, so any database stores it
+
+
 def test_email_problem_accepts_ordinary_addresses() -> None:
     assert email_problem("a.b-c_d@sub.example.org") is None
 

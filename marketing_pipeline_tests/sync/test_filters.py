@@ -120,3 +120,12 @@ def test_deleted_companies_never_qualify() -> None:
     assert company_exclusion(Company.model_validate({**raw, "deletedFlag": None}), SEED) is None
     assert company_exclusion(Company.model_validate({**raw, "deletedFlag": True}), SEED) == "deleted in ConnectWise"
     assert company_frame([alive.model_copy(update={"deleted_flag": True})], SEED).empty
+
+
+def test_names_lose_control_characters_and_only_them() -> None:
+    from marketing_pipeline.sync.audience import plain_text
+
+    assert plain_text(" Nul\x00Name ") == "NulName"
+    assert plain_text("Esc\x1b[31mape") == "Esc[31mape"
+    assert plain_text("<b>Zoë</b> O'Brien\u200b") == "<b>Zoë</b> O'Brien\u200b"  # printable text stays verbatim
+    assert plain_text(None) == ""

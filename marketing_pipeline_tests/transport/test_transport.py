@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import time
 
-from marketing_pipeline.transport.http import parse_retry_after
+import pytest
+
+from marketing_pipeline.errors import ConfigurationError
+from marketing_pipeline.transport.http import HttpTransport, RetrySettings, parse_retry_after
 from marketing_pipeline.transport.rate import RateLimiter
 from marketing_pipeline.transport.redact import redact
+from marketing_pipeline_tests.support.listener import listening
 
 
 def test_retry_after_forms() -> None:
@@ -31,3 +35,34 @@ def test_rate_limiter_spaces_requests_and_slows_after_429() -> None:
     for _ in range(6):
         limiter.acquire()
     assert time.perf_counter() - started >= 0.18  # halved to 25 per second
+
+
+@pytest.mark.parametrize(
+    "headers, base_url",
+    [
+        ({"X-Encharge-Token": "sekrit-token\n"}, None),  # a key pasted with its newline, unchecked
+        ({"X-Encharge-Token": "sekrit\r\nInjected: 1"}, None),
+        ({"clientId": "sekrit-\u2019-quote"}, None),  # a character HTTP headers cannot carry
+        ({}, "http://127.0.0.1:port/v1/"),
+    ],
+)
+def test_a_request_that_cannot_be_sent_is_a_configuration_error_never_retried(
+    headers: dict[str, str], base_url: str | None
+) -> None:
+    slept: list[float] = []
+    with listening() as listener:
+        transport = HttpTransport(
+            service="Encharge",
+            base_url=base_url or listener.url,
+            headers=headers,
+            timeout=2,
+            retry=RetrySettings(max_attempts=6),
+            sleep=slept.append,
+        )
+        started = time.perf_counter()
+        with pytest.raises(ConfigurationError) as caught:
+            transport.request("GET", "people")
+        elapsed = time.perf_counter() - started
+    assert slept == [] and transport.stats.retries == 0 and elapsed < 1
+    assert listener.received == []
+    assert "sekrit" not in str(caught.value) and str(caught.value).startswith("Encharge: ")
