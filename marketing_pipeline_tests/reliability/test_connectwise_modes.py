@@ -21,20 +21,17 @@ from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
 from marketing_pipeline_tests.support.convergence import assert_converged
-from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resources, step_failure
+from marketing_pipeline_tests.support.pipeline import Pipeline, asset_metadata, pipeline_resources, step_failure
 
 
 def tagged(boxes: Sandboxes) -> set[str]:
     return {p["email"].lower() for p in boxes.encharge.people.values() if TAG in p["tags"]}
 
 
-def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
-    [materialization] = result.asset_materializations_for_node(asset)
-    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-
-
 def fallbacks(result: dg.ExecuteInProcessResult) -> str:
-    return "".join(str(metadata(result, a).get("connectwise_fallbacks", "")) for a in ("cw_companies", "cw_contacts"))
+    return "".join(
+        str(asset_metadata(result, a).get("connectwise_fallbacks", "")) for a in ("cw_companies", "cw_contacts")
+    )
 
 
 def connectwise(boxes: Sandboxes, **overrides: Any) -> ConnectWiseResource:

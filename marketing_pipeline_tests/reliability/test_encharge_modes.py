@@ -9,14 +9,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import dagster as dg
 import pytest
 
 from marketing_pipeline.defs.resources import EnchargeResource
 from marketing_pipeline.sandbox.dataset import TAG
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline_tests.support.convergence import assert_safe
-from marketing_pipeline_tests.support.pipeline import Pipeline, step_failure
+from marketing_pipeline_tests.support.pipeline import Pipeline, asset_metadata, step_failure
 
 pytestmark = pytest.mark.slow  # three runs of the whole job per mode
 
@@ -142,7 +141,7 @@ def test_the_guarantees_hold_in_every_mode(paged_pipeline: Pipeline, mode: str) 
     assert first_run.success, step_failure(first_run)
     assert_safe(boxes, before, deleted=setup.deleted, also_tagged=setup.also_tagged)
     upserts_carry_no_tags(boxes)
-    people, plan = (materialized(first_run, asset) for asset in ("encharge_people", "sync_plan"))
+    people, plan = (asset_metadata(first_run, asset) for asset in ("encharge_people", "sync_plan"))
     assert (people["reads"], plan["found_by_lookup"]) == (setup.reads, setup.found)
     run = pipeline.last_run()
     assert run is not None and run.contacts_failed == 0 and len(run.details["duplicates"]) == setup.duplicates
@@ -153,8 +152,3 @@ def test_the_guarantees_hold_in_every_mode(paged_pipeline: Pipeline, mode: str) 
     assert steady.success, step_failure(steady)
     assert pipeline.writes() == 0, boxes.encharge.requests
     assert_safe(boxes, before, deleted=setup.deleted, also_tagged=setup.also_tagged)
-
-
-def materialized(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, object]:
-    [materialization] = result.asset_materializations_for_node(asset)
-    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}

@@ -75,9 +75,14 @@ class Pipeline:
         return self.boxes.encharge.request_count("POST") + self.boxes.encharge.request_count("DELETE")
 
 
-def audience_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    [materialization] = result.asset_materializations_for_node("encharge_audience")
+def asset_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+    """The metadata of the run's one materialization of `asset`, as plain values."""
+    [materialization] = result.asset_materializations_for_node(asset)
     return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+
+
+def audience_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    return asset_metadata(result, "encharge_audience")
 
 
 def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
