@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +28,32 @@ class Fault:
     retry_after: str | None = None
     body: Any = None
     seconds: float = 0.0
+
+
+class TokenBucket:
+    """A server's rate limit as most gateways keep it: `rate` tokens a second, up to `burst` saved, one per
+    request; a request finding the bucket empty is refused. Thread-safe; the clock is injectable so the
+    same bucket serves simulated time in unit tests."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if not rate > 0 or not burst >= 1:
+            raise ValueError("a token bucket needs a rate above 0 and room for at least one token")
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self._clock = clock
+        self._tokens = self.burst
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False
 
 
 @dataclass
