@@ -232,6 +232,8 @@ class EnchargeSandbox(SandboxServer):
 
     def handle(self, request: Request) -> Response:
         if not self.modes.within_hidden_limit():
+            with self._log_lock:
+                self.throttled += 1
             return Response(429, raw=TOO_MANY_REQUESTS_HTML, content_type="text/html")
         if not request.path.startswith("/v1/"):
             return Response(404, raw=f"Cannot {request.method} {request.path}".encode(), content_type="text/html")

@@ -52,8 +52,6 @@ class EnchargeModes:
 
     def _rebuild_bucket(self) -> None:
         rate = float(self.hidden_limit_per_second or 0)
-        if rate < 0 or float(self.hidden_limit_burst or 0) < 0:
-            raise ValueError("hidden_limit_per_second and hidden_limit_burst must be 0 or more")
         burst = max(1.0, float(self.hidden_limit_burst or rate))
         self._bucket = TokenBucket(rate, burst) if rate > 0 else None
 
@@ -86,6 +84,8 @@ class EnchargeModes:
                     continue
                 if name == "upsert_tags" and value not in UPSERT_TAGS:
                     raise ValueError(f"upsert_tags must be one of {UPSERT_TAGS}")
+                if name.startswith("hidden_limit_") and not float(value) >= 0:
+                    raise ValueError(f"{name} must be 0 or more")
                 setattr(self, name, value)
             if {"hidden_limit_per_second", "hidden_limit_burst"} & set(settings):
                 self._rebuild_bucket()

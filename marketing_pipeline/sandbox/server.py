@@ -165,6 +165,7 @@ class SandboxServer:
         self.log: list[tuple[str, str, Any]] = []
         self.targets: list[str] = []  # full request targets (path and query), for URL-length checks
         self.cpu_seconds = 0.0  # CPU spent handling requests (not the injected latency), for benchmarks
+        self.throttled = 0  # requests refused by a server's own rate limit (the Encharge sandbox's hidden one)
         self._log_lock = threading.Lock()
         sandbox = self
 
@@ -226,6 +227,7 @@ class SandboxServer:
             self.targets.clear()
             self.requests.clear()
             self.cpu_seconds = 0.0
+            self.throttled = 0
 
     def _dispatch(self, handler: BaseHTTPRequestHandler) -> None:
         request = Request(handler)

@@ -22,10 +22,10 @@ from marketing_pipeline.errors import (
 )
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.models import Sync, SyncRun
+from marketing_pipeline.store.rates import ApiRateStore
 from marketing_pipeline.store.schema import marketing_sync, marketing_sync_run
 from marketing_pipeline.store.storable import storable_details, storable_message
 from marketing_pipeline.store.tags import clash_of, require_free_tag, tag_clash, tag_key
-from marketing_pipeline.store.rates import ApiRateStore
 from marketing_pipeline.store.written import WrittenFieldsStore
 from marketing_pipeline.sync.domain import TRIGGERS, FilterConfig, SyncCounts, parse_filter_config, validate_tag_name
 from marketing_pipeline.sync.safety import PastRemovals

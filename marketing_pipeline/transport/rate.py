@@ -161,6 +161,7 @@ class AdaptiveRate(_Pacer):
         remembered = learned is not None and learned > 0
         start = learned if remembered and learned is not None else initial
         self._rate = min(self.ceiling, max(self.floor, float(start)))
+        self._start = self._rate
         self._peak = 0.0
         self._slow_start = not remembered
         # The rate at the last throttle (or, when remembered, the rate the earlier run had learned).
@@ -235,13 +236,14 @@ class AdaptiveRate(_Pacer):
             return self._peak
 
     @property
-    def learned(self) -> float:
-        """What the next run may start at: just under this run's last throttle point and no more than the
-        rate now; the rate reached when this run was never throttled."""
+    def learned(self) -> float | None:
+        """What the next run may start at: a little under this run's last throttle point (and no more than
+        the rate now); when never throttled, the rate reached if it grew; else None (nothing learned: a
+        step of a few requests must not overwrite what a longer one learned)."""
         with self._lock:
-            if not self._throttled_this_run or self._throttle_point is None:
-                return self._rate
-            return max(self.floor, min(self._rate, LEARNED_SHARE * self._throttle_point))
+            if self._throttled_this_run and self._throttle_point is not None:
+                return max(self.floor, min(self._rate, LEARNED_SHARE * self._throttle_point))
+            return self._rate if self._rate > self._start else None
 
     # --- rounds ----------------------------------------------------------------------------------
 

@@ -113,7 +113,7 @@ def test_it_never_goes_above_the_ceiling_and_a_learned_rate_is_not_trusted_above
     assert sim.control.rate <= 40 and sim.control.peak <= 41
     assert sim.throttled == 0
     assert seconds >= 800 / 40 - 1
-    assert sim.control.learned <= 40
+    assert sim.control.learned is None  # it learned nothing new: the memory stays as it was
 
 
 def test_it_raises_the_rate_only_while_the_rate_holds_callers_back() -> None:
@@ -121,6 +121,7 @@ def test_it_raises_the_rate_only_while_the_rate_holds_callers_back() -> None:
     sim = Simulation(adaptive(initial=10), limit=1000, workers=1, latency=0.2)
     sim.run(100)
     assert sim.control.rate == 10
+    assert sim.control.learned is None
 
 
 def test_concurrent_throttles_of_one_burst_cut_once() -> None:
@@ -175,6 +176,13 @@ def test_the_fixed_rate_keeps_its_pace_and_halves_after_a_throttle() -> None:
     seconds = sim.run(200)
     assert seconds == pytest.approx(10, rel=0.05)
     assert sim.control.learned is None
+
+
+def test_an_unthrottled_climb_is_learned_as_the_rate_reached() -> None:
+    sim = Simulation(adaptive(initial=10), limit=1000)
+    sim.run(300)
+    assert sim.throttled == 0
+    assert sim.control.learned == sim.control.rate > 30
 
 
 def test_it_is_thread_safe() -> None:
