@@ -128,7 +128,8 @@ class AdaptiveRate(_Pacer):
       waited on the pacer (the rate, not the callers, was the bound).
     - After a throttle, or from a rate an earlier run learned: plus `additive` times the rate at the last
       throttle per such second (or per 100 requests, when fewer go in a second).
-    - On a throttle (429/503): times `cut` once per second-long burst, or down to 90% of what the server
+    - On a throttle (429/503): times `cut` once per burst (throttles of requests already on their way at
+      the last cut, within a second of it, are the same burst), or down to 90% of what the server
       accepted in the last second when that is lower (a limit far below the rate would otherwise take many
       cuts, each with its own burst of throttles); never under `floor`, nor under a quarter of the rate
       before the cut. A Retry-After holds every caller until it passes.
@@ -171,6 +172,11 @@ class AdaptiveRate(_Pacer):
         self._sent = 0
         self._throttled_in_round = 0
         self._last_cut = float("-inf")
+        # Requests let go but not answered yet, and at the last cut: throttles of requests that were already
+        # on their way when the rate was cut belong to the burst that caused the cut.
+        self._outstanding = 0
+        self._outstanding_at_cut = 0
+        self._answered_since_cut = 0
         self._accepted: deque[float] = deque()  # times of responses not throttled, the last second's
         self._sent_times: deque[float] = deque()  # times requests were let go, the last second's
         self._throttled_this_run = False
@@ -183,6 +189,7 @@ class AdaptiveRate(_Pacer):
             self._end_round(now)
             start = self._slot(now, self._rate)
             self._sent += 1
+            self._outstanding += 1
             self._sent_times.append(start)
             if len(self._sent_times) > 4 * self._rate + 16:
                 self._forget(now)
@@ -193,6 +200,7 @@ class AdaptiveRate(_Pacer):
     def succeeded(self) -> None:
         with self._lock:
             now = self._clock()
+            self._answered()
             self._accepted.append(now)
             self._forget(now)
             self._peak = max(self._peak, len(self._accepted) / ROUND_SECONDS)
@@ -200,11 +208,13 @@ class AdaptiveRate(_Pacer):
     def throttled(self, retry_after: float | None) -> None:
         with self._lock:
             now = self._clock()
+            self._answered()
             self._throttled_in_round += 1
             if retry_after:
                 self._hold_until = max(self._hold_until, now + retry_after)
                 self._next_free = max(self._next_free, self._hold_until)
-            if now - self._last_cut < ROUND_SECONDS:
+            sent_before_cut = self._answered_since_cut <= self._outstanding_at_cut
+            if sent_before_cut and now - self._last_cut < ROUND_SECONDS:
                 return  # the same burst: it was cut for already
             self._forget(now)
             before = self._rate
@@ -220,6 +230,8 @@ class AdaptiveRate(_Pacer):
             self._throttled_this_run = True
             self._slow_start = False
             self._last_cut = now
+            self._outstanding_at_cut = self._outstanding
+            self._answered_since_cut = 0
             # Requests already booked at the old pace are spread out at the new one from now.
             self._next_free = max(self._next_free, now + 1.0 / self._rate)
             self._round_start = now
@@ -246,6 +258,10 @@ class AdaptiveRate(_Pacer):
             return self._rate if self._rate > self._start else None
 
     # --- rounds ----------------------------------------------------------------------------------
+
+    def _answered(self) -> None:
+        self._outstanding = max(0, self._outstanding - 1)
+        self._answered_since_cut += 1
 
     def _forget(self, now: float) -> None:
         for times in (self._accepted, self._sent_times):

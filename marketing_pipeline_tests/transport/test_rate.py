@@ -127,12 +127,17 @@ def test_it_raises_the_rate_only_while_the_rate_holds_callers_back() -> None:
 def test_concurrent_throttles_of_one_burst_cut_once() -> None:
     now = [0.0]
     control = AdaptiveRate(initial=100, ceiling=500, clock=lambda: now[0], sleep=lambda s: None)
+    for _ in range(8):  # eight on their way together
+        control.acquire()
     for _ in range(8):
         control.throttled(None)
     assert control.rate == pytest.approx(85)
-    now[0] = 1.5
+    now[0] = 1.5  # a second later, the same burst no more
     control.throttled(None)
     assert control.rate == pytest.approx(85 * 0.85)
+    control.acquire()  # sent after that cut, and throttled too: the new rate is still too fast
+    control.throttled(None)
+    assert control.rate == pytest.approx(85 * 0.85 * 0.85)
     assert control.learned <= 0.9 * 85
 
 
