@@ -19,6 +19,8 @@ from typing import Protocol
 # within one second (concurrent requests that all met the same empty bucket) counts as one.
 ROUND_SECONDS = 1.0
 ADDITIVE_ROUND_REQUESTS = 100
+# A round is pace-bound when at least this share of the rate was used.
+PACE_BOUND_USE = 0.8
 # What is remembered for the next run, as a share of the rate at the last throttle: it may start there at
 # once, so a little under where the server last said no.
 LEARNED_SHARE = 0.85
@@ -174,6 +176,7 @@ class AdaptiveRate(_Pacer):
         self._last_cut = float("-inf")
         # Requests let go but not answered yet, and at the last cut: throttles of requests that were already
         # on their way when the rate was cut belong to the burst that caused the cut.
+        self._first_sent: float | None = None
         self._outstanding = 0
         self._outstanding_at_cut = 0
         self._answered_since_cut = 0
@@ -190,6 +193,8 @@ class AdaptiveRate(_Pacer):
             start = self._slot(now, self._rate)
             self._sent += 1
             self._outstanding += 1
+            if self._first_sent is None:
+                self._first_sent = start
             self._sent_times.append(start)
             if len(self._sent_times) > 4 * self._rate + 16:
                 self._forget(now)
@@ -218,8 +223,10 @@ class AdaptiveRate(_Pacer):
                 return  # the same burst: it was cut for already
             self._forget(now)
             before = self._rate
-            accepted = len(self._accepted) / ROUND_SECONDS
-            offered = len(self._sent_times) / ROUND_SECONDS
+            # Per second over the last second, or over the time since the first request when shorter.
+            span = min(ROUND_SECONDS, max(0.25, now - (self._first_sent if self._first_sent is not None else now)))
+            accepted = len(self._accepted) / span
+            offered = len(self._sent_times) / span
             target = before * self.cut
             if offered >= before / 2:
                 # The callers were really sending at about the rate, so what got through is the server's
@@ -275,9 +282,12 @@ class AdaptiveRate(_Pacer):
             return
         if now - self._round_start < ROUND_SECONDS:
             return
-        # Pace-bound: most requests of the round waited for their slot (callers had more to send than the
-        # rate let through). A round where callers were slower than the rate says nothing about the server.
-        pace_bound = self._sent >= 2 and self._waited * 2 >= self._sent
+        # Pace-bound: most requests of the round waited for their slot, and the round used most of the
+        # rate (callers had more to send than it let through). Requests arriving in clumps wait for their
+        # slots even when the callers, slowed by latency or CPU, use a fraction of the rate: raising it then
+        # would learn a rate never tried. A round where callers were slower says nothing about the server.
+        used = self._sent / ((now - self._round_start) * self._rate)
+        pace_bound = self._sent >= 2 and self._waited * 2 >= self._sent and used >= PACE_BOUND_USE
         if pace_bound and not self._throttled_in_round:
             if self._slow_start:
                 self._rate = min(self.ceiling, self._rate * self.growth)

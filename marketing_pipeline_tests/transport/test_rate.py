@@ -183,6 +183,15 @@ def test_the_fixed_rate_keeps_its_pace_and_halves_after_a_throttle() -> None:
     assert sim.control.learned is None
 
 
+def test_callers_slower_than_the_rate_do_not_raise_it_even_when_they_come_in_clumps() -> None:
+    # Four callers, 100 ms each (latency and CPU): at most 40 a second, arriving together, so each waits for
+    # its slot at 100 a second; the rate must not climb past what they use.
+    sim = Simulation(adaptive(initial=100), limit=1000, workers=4, latency=0.1)
+    sim.run(400)
+    assert sim.control.rate == 100
+    assert sim.control.learned is None
+
+
 def test_an_unthrottled_climb_is_learned_as_the_rate_reached() -> None:
     sim = Simulation(adaptive(initial=10), limit=1000)
     sim.run(300)
