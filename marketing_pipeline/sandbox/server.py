@@ -171,6 +171,9 @@ class SandboxServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes: with Nagle's algorithm, the body then waits for
+            # the client's delayed ACK (40 ms on Linux), which no real API adds to every response.
+            disable_nagle_algorithm = True
 
             def log_message(self, *_: Any) -> None:  # keep test output quiet
                 return
