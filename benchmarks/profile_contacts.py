@@ -84,12 +84,11 @@ def summarize(path: Path, top: int) -> None:
     under: Counter[str] = Counter()
     total = 0
     marks = {
-        "json decode": ("decode (json/decoder.py)", "loads (json/__init__.py)", "json (requests/models.py)"),
-        "pydantic model_validate": ("model_validate (pydantic/main.py)",),
-        "contact_rows (our filter and rows)": ("contact_rows (marketing_pipeline/sync/audience.py)",),
-        "waiting on sockets": ("recv_into (socket.py)", "readinto (socket.py)", "_read_status"),
-        "waiting on the rate": ("_wait (marketing_pipeline/transport/rate.py)",),
-        "waiting on workers": ("wait (threading.py)", "_worker (concurrent/futures/thread.py)"),
+        "json decode (requests' response.json)": ("json (requests/models.py",),
+        "pydantic model_validate": ("model_validate (pydantic/main.py",),
+        "contact_rows (our filter, emails, rows)": ("contact_rows (marketing_pipeline/sync/audience.py",),
+        "reading responses (socket, HTTP)": ("readinto (socket.py", "_read_status", "content (requests/models.py"),
+        "waiting on the rate": ("_wait (marketing_pipeline/transport/rate.py",),
     }
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
