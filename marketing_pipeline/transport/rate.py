@@ -127,7 +127,7 @@ class AdaptiveRate(_Pacer):
     """AIMD over a pacer, thread-safe.
 
     - Slow start: from `initial` (conservative), times `growth` per second of traffic in which callers
-      waited on the pacer (the rate, not the callers, was the bound).
+      waited on the pacer and used most of the rate (the rate, not the callers, was the bound).
     - After a throttle, or from a rate an earlier run learned: plus `additive` times the rate at the last
       throttle per such second (or per 100 requests, when fewer go in a second).
     - On a throttle (429/503): times `cut` once per burst (throttles of requests already on their way at
@@ -174,9 +174,9 @@ class AdaptiveRate(_Pacer):
         self._sent = 0
         self._throttled_in_round = 0
         self._last_cut = float("-inf")
+        self._first_sent: float | None = None
         # Requests let go but not answered yet, and at the last cut: throttles of requests that were already
         # on their way when the rate was cut belong to the burst that caused the cut.
-        self._first_sent: float | None = None
         self._outstanding = 0
         self._outstanding_at_cut = 0
         self._answered_since_cut = 0
