@@ -370,11 +370,19 @@ def forget_learned_rates(store_url: str) -> None:
         conn.execute(delete(marketing_api_rate))
 
 
-def learned_rates(store_url: str) -> dict[str, float | None]:
+def learned_rates(store_url: str) -> dict[str, str]:
     from marketing_pipeline.store.repository import SyncStore
 
     store = SyncStore(store_url)
-    return {api: store.learned_rate(api) for api in ("encharge", "connectwise")}
+    shown = {}
+    for api in ("encharge", "connectwise"):
+        learned = store.learned_rate(api)
+        shown[api] = (
+            "nothing"
+            if learned is None
+            else (f"{learned.per_second:.1f}/s ({'a limit met' if learned.limit_seen else 'no limit met'})")
+        )
+    return shown
 
 
 def limit_report(bench: Bench, label: str, limit: float, figures: dict[str, Any]) -> dict[str, Any]:

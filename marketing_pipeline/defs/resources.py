@@ -22,7 +22,7 @@ from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.errors import ConfigurationError
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.transport.http import RetrySettings
-from marketing_pipeline.transport.rate import RateControl, rate_control
+from marketing_pipeline.transport.rate import LearnedRate, RateControl, rate_control
 
 RateControlKind = Literal["adaptive", "fixed"]
 RATE_CONTROL_HELP = (
@@ -39,7 +39,9 @@ def _positive(resource: str, **values: float) -> None:
             raise ConfigurationError(f"the {resource} resource's {name} must be above 0, not {given:g}")
 
 
-def _rate_control(resource: str, kind: str, ceiling: float, start: float, learned: float | None) -> RateControl | None:
+def _rate_control(
+    resource: str, kind: str, ceiling: float, start: float, learned: LearnedRate | None
+) -> RateControl | None:
     if not ceiling >= 0:
         raise ConfigurationError(f"the {resource} resource's max_requests_per_second must be 0 (no limit) or more")
     _positive(resource, start_requests_per_second=start)
@@ -79,7 +81,7 @@ class ConnectWiseResource(dg.ConfigurableResource):
         fields = {name: values.pop(name) for name in list(values) if name in ConnectWiseAccess.model_fields}
         super().__init__(access=access or ConnectWiseAccess(**fields), **values)
 
-    def get_client(self, log: Log | None = None, learned_rate: float | None = None) -> ConnectWiseClient:
+    def get_client(self, log: Log | None = None, learned_rate: LearnedRate | None = None) -> ConnectWiseClient:
         """`learned_rate`: what earlier runs learned of ConnectWise's limit (from the marketing store)."""
         _positive("connectwise", timeout_seconds=self.timeout_seconds, max_concurrency=self.max_concurrency)
         _positive("connectwise", max_attempts=self.max_attempts, page_size=self.page_size)
@@ -140,7 +142,7 @@ class EnchargeResource(dg.ConfigurableResource):
         fields = {name: values.pop(name) for name in list(values) if name in EnchargeAccess.model_fields}
         super().__init__(access=access or EnchargeAccess(**fields), **values)
 
-    def get_client(self, learned_rate: float | None = None) -> EnchargeClient:
+    def get_client(self, learned_rate: LearnedRate | None = None) -> EnchargeClient:
         """`learned_rate`: what earlier runs learned of Encharge's limit (from the marketing store)."""
         _positive("encharge", timeout_seconds=self.timeout_seconds, batch_size=self.batch_size)
         _positive("encharge", read_concurrency=self.read_concurrency, write_concurrency=self.write_concurrency)

@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.transport.http import HttpTransport
+from marketing_pipeline.transport.rate import LearnedRate
 
 
 class _Client(Protocol):
@@ -38,7 +39,7 @@ class ApiThroughput:
             requests=transport.stats.total,
             throttled=transport.stats.throttled,
             rate_reached=round(control.peak, 1) if control is not None and control.peak else None,
-            rate_learned=round(control.learned, 1) if control is not None and control.learned else None,
+            rate_learned=round(learned.per_second, 1) if (learned := control and control.learned) else None,
         )
 
     def metadata(self) -> dict[str, Any]:
@@ -70,7 +71,9 @@ def run_throughput(steps: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[s
 
 
 @contextmanager
-def learning_client(store: SyncStore, api: str, get_client: Callable[[float | None], ClientT]) -> Iterator[ClientT]:
+def learning_client(
+    store: SyncStore, api: str, get_client: Callable[[LearnedRate | None], ClientT]
+) -> Iterator[ClientT]:
     """A client that starts at the rate earlier runs learned for `api`, and leaves what it learned for the
     next (also when the step fails: a run stopped by throttling learned the most)."""
     client = get_client(store.learned_rate(api))

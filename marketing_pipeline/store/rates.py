@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.schema import marketing_api_rate
+from marketing_pipeline.transport.rate import LearnedRate
 
 APIS = ("connectwise", "encharge")
 
@@ -19,27 +20,36 @@ class ApiRateStore:
 
     url: str
 
-    def learned_rate(self, api: str) -> float | None:
+    def learned_rate(self, api: str) -> LearnedRate | None:
         t = marketing_api_rate
         with connect(self.url) as conn:
-            rate = conn.execute(select(t.c.requestsPerSecond).where(t.c.api == api)).scalar_one_or_none()
-        return float(rate) if rate is not None and math.isfinite(rate) and rate > 0 else None
+            row = conn.execute(select(t.c.requestsPerSecond, t.c.limitSeen).where(t.c.api == api)).one_or_none()
+        if row is None:
+            return None
+        rate, limit_seen = row
+        # The NestJS app or a hand edit may have written anything: only a usable rate is trusted.
+        if rate is None or not math.isfinite(rate) or rate <= 0:
+            return None
+        return LearnedRate(float(rate), limit_seen=bool(limit_seen))
 
-    def record_learned_rate(self, api: str, requests_per_second: float | None) -> None:
+    def record_learned_rate(self, api: str, learned: LearnedRate | None) -> None:
         """Remember what a step learned; nothing learned (no limiter, a fixed rate) leaves the memory alone."""
         if api not in APIS:
             raise ValueError(f"no API {api!r}; one of {APIS}")
-        if requests_per_second is None or not math.isfinite(requests_per_second) or requests_per_second <= 0:
+        if learned is None or not math.isfinite(learned.per_second) or learned.per_second <= 0:
             return
         t = marketing_api_rate
         with connect(self.url) as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(t).values(api=api, requestsPerSecond=float(requests_per_second))
+            statement = dialect.insert(t).values(
+                api=api, requestsPerSecond=float(learned.per_second), limitSeen=learned.limit_seen
+            )
             conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=[t.c.api],
                     set_={
                         "requestsPerSecond": statement.excluded.requestsPerSecond,
+                        "limitSeen": statement.excluded.limitSeen,
                         "updatedAt": func.current_timestamp(),
                     },
                 )

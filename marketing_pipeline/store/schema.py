@@ -120,6 +120,8 @@ marketing_api_rate = Table(
     metadata,
     Column("api", Text, nullable=False),
     Column("requestsPerSecond", Float, nullable=False),
+    # Whether the server throttled near that rate (a limit met) or it is only the fastest rate tried.
+    Column("limitSeen", Boolean, nullable=False, server_default=text("false")),
     Column("updatedAt", Timestamp3, nullable=False, server_default=NOW),
     PrimaryKeyConstraint("api", name="MarketingApiRate_pkey"),
 )

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 # How long one rate "round" lasts: increases are decided per second of traffic, and a burst of throttles
@@ -24,6 +25,16 @@ PACE_BOUND_USE = 0.8
 # What is remembered for the next run, as a share of the rate at the last throttle: it may start there at
 # once, so a little under where the server last said no.
 LEARNED_SHARE = 0.85
+
+
+@dataclass(frozen=True)
+class LearnedRate:
+    """What one run leaves the next. `limit_seen`: the server throttled near this rate, so the next run starts
+    there and creeps up (AIMD); otherwise it is only the fastest rate tried, and the next run keeps
+    multiplying from it (slow start) until the server says no."""
+
+    per_second: float
+    limit_seen: bool
 
 
 class RateControl(Protocol):
@@ -47,7 +58,7 @@ class RateControl(Protocol):
         """The highest rate reached: the most answers the server gave (unthrottled) in one second."""
 
     @property
-    def learned(self) -> float | None:
+    def learned(self) -> LearnedRate | None:
         """A rate safe to start the next run at, or None when nothing was learned."""
 
 
@@ -119,7 +130,7 @@ class FixedRate(_Pacer):
         return self._rate
 
     @property
-    def learned(self) -> float | None:
+    def learned(self) -> LearnedRate | None:
         return None
 
 
@@ -128,7 +139,7 @@ class AdaptiveRate(_Pacer):
 
     - Slow start: from `initial` (conservative), times `growth` per second of traffic in which callers
       waited on the pacer and used most of the rate (the rate, not the callers, was the bound).
-    - After a throttle, or from a rate an earlier run learned: plus `additive` times the rate at the last
+    - After a throttle, or from a limit an earlier run met: plus `additive` times the rate at the last
       throttle per such second (or per 100 requests, when fewer go in a second).
     - On a throttle (429/503): times `cut` once per burst (throttles of requests already on their way at
       the last cut, within a second of it, are the same burst), or down to 90% of what the server
@@ -144,7 +155,7 @@ class AdaptiveRate(_Pacer):
         initial: float,
         ceiling: float,
         floor: float = 1.0,
-        learned: float | None = None,
+        learned: LearnedRate | None = None,
         growth: float = 1.5,
         additive: float = 0.03,
         cut: float = 0.85,
@@ -159,16 +170,18 @@ class AdaptiveRate(_Pacer):
         self.growth = growth
         self.additive = additive
         self.cut = cut
-        # A remembered rate is a rate the server accepted: start there, creeping up (no slow start, which
-        # would overshoot the limit at once). It is never trusted above the ceiling.
-        remembered = learned is not None and learned > 0
-        start = learned if remembered and learned is not None else initial
+        # A remembered rate is a rate the server accepted: start there (never above the ceiling). Near a limit
+        # it met, creep up (slow start would overshoot the limit at once); a rate that met no limit is only
+        # as far as an earlier run needed to go, so keep multiplying from it.
+        remembered = learned is not None and learned.per_second > 0
+        start = learned.per_second if remembered and learned is not None else initial
+        near_limit = remembered and learned is not None and learned.limit_seen
         self._rate = min(self.ceiling, max(self.floor, float(start)))
         self._start = self._rate
         self._peak = 0.0
-        self._slow_start = not remembered
-        # The rate at the last throttle (or, when remembered, the rate the earlier run had learned).
-        self._throttle_point: float | None = self._rate if remembered else None
+        self._slow_start = not near_limit
+        # The rate at the last throttle (or, when remembered near a limit, the rate the earlier run learned).
+        self._throttle_point: float | None = self._rate if near_limit else None
         self._round_start: float | None = None
         self._waited = 0
         self._sent = 0
@@ -255,14 +268,17 @@ class AdaptiveRate(_Pacer):
             return self._peak
 
     @property
-    def learned(self) -> float | None:
+    def learned(self) -> LearnedRate | None:
         """What the next run may start at: a little under this run's last throttle point (and no more than
-        the rate now); when never throttled, the rate reached if it grew; else None (nothing learned: a
-        step of a few requests must not overwrite what a longer one learned)."""
+        the rate now); when never throttled, the rate reached if it grew (no limit seen); else None (nothing
+        learned: a step of a few requests must not overwrite what a longer one learned)."""
         with self._lock:
             if self._throttled_this_run and self._throttle_point is not None:
-                return max(self.floor, min(self._rate, LEARNED_SHARE * self._throttle_point))
-            return self._rate if self._rate > self._start else None
+                rate = max(self.floor, min(self._rate, LEARNED_SHARE * self._throttle_point))
+                return LearnedRate(rate, limit_seen=True)
+            if self._rate > self._start:
+                return LearnedRate(self._rate, limit_seen=self._throttle_point is not None)
+            return None
 
     # --- rounds ----------------------------------------------------------------------------------
 
@@ -305,7 +321,9 @@ class AdaptiveRate(_Pacer):
 RATE_CONTROLS = ("adaptive", "fixed")
 
 
-def rate_control(kind: str, *, ceiling: float, initial: float, learned: float | None = None) -> RateControl | None:
+def rate_control(
+    kind: str, *, ceiling: float, initial: float, learned: LearnedRate | None = None
+) -> RateControl | None:
     """The rate control a client's settings ask for: None when `ceiling` is 0 (no client-side limit)."""
     if kind not in RATE_CONTROLS:
         raise ValueError(f"rate control must be one of {RATE_CONTROLS}, not {kind!r}")

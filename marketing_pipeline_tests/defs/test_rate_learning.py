@@ -61,7 +61,7 @@ def test_it_learns_the_hidden_limit_and_starts_the_next_run_there(limited: Pipel
     assert fewest <= answered <= 1.05 * fewest
     assert refused / (answered + refused) < 0.03
     learned = limited.store.learned_rate("encharge")
-    assert learned is not None and 0.5 * LIMIT <= learned <= 1.1 * LIMIT
+    assert learned is not None and learned.limit_seen and 0.5 * LIMIT <= learned.per_second <= 1.1 * LIMIT
     assert limited.store.learned_rate("connectwise") is None  # no limiter on ConnectWise here: nothing learned
 
     row = limited.last_run()
@@ -69,7 +69,7 @@ def test_it_learns_the_hidden_limit_and_starts_the_next_run_there(limited: Pipel
     throughput = row.details["throughput"]
     assert throughput["encharge"]["requests"] == answered + refused
     assert throughput["encharge"]["throttled"] == refused
-    assert throughput["encharge"]["rateLearned"] == pytest.approx(learned, abs=0.1)
+    assert throughput["encharge"]["rateLearned"] == pytest.approx(learned.per_second, abs=0.1)
     assert throughput["connectwise"]["requests"] == boxes.connectwise.request_count()
     people = asset_metadata(cold, "encharge_people")
     assert people["requests"] == boxes.encharge.request_count("GET", "/people/all") + 1
@@ -83,7 +83,7 @@ def test_it_learns_the_hidden_limit_and_starts_the_next_run_there(limited: Pipel
     assert steady.success
     answered, refused = encharge_figures(boxes)
     assert answered == 1 + len(boxes.encharge.people) // 100 + 1 and refused == 0
-    assert asset_metadata(steady, "encharge_people")["rate_learned_per_second"] >= 0.95 * learned
+    assert asset_metadata(steady, "encharge_people")["rate_learned_per_second"] >= 0.95 * learned.per_second
     assert limited.store.last_run(limited.store.get_sync(SYNC_KEY)).details["throughput"]["encharge"] == {
         "requests": answered,
         "throttled": 0,

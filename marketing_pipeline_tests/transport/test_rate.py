@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from marketing_pipeline.sandbox.server import TokenBucket
-from marketing_pipeline.transport.rate import AdaptiveRate, FixedRate, rate_control
+from marketing_pipeline.transport.rate import AdaptiveRate, FixedRate, LearnedRate, rate_control
 
 
 class Simulation:
@@ -91,7 +91,8 @@ def test_it_converges_near_the_hidden_limit_with_few_throttles(limit: float) -> 
     # A minute's worth of requests at the limit, slow start included, within 1.3 x the time at the limit.
     assert seconds < 1.3 * requests / limit
     assert 0.75 * limit <= sim.control.rate <= 1.15 * limit
-    assert 0.7 * limit <= sim.control.learned <= limit
+    assert sim.control.learned is not None and sim.control.learned.limit_seen
+    assert 0.7 * limit <= sim.control.learned.per_second <= limit
     assert 0.8 * limit <= sim.control.peak <= 2 * limit  # a full bucket lets a second's worth more through
 
 
@@ -99,16 +100,38 @@ def test_a_learned_rate_starts_near_the_limit_without_a_storm() -> None:
     first = Simulation(adaptive(), limit=100)
     first.run(3000)
     learned = first.control.learned
+    assert learned is not None and learned.limit_seen
     second = Simulation(adaptive(learned=learned), limit=100)
     seconds = second.run(1000)
     assert second.throttled / len(second.sent) < 0.03
     assert seconds < 1.3 * 1000 / 100
     # From the start: the first second already goes at (nearly) the learned pace.
-    assert sum(1 for at, _ in second.sent if at < 1.0) >= 0.85 * learned
+    assert sum(1 for at, _ in second.sent if at < 1.0) >= 0.85 * learned.per_second
+
+
+def test_a_rate_that_met_no_limit_is_a_start_not_a_ceiling() -> None:
+    # A short run climbed to 20 a second and met no limit; a long one starting there keeps multiplying
+    # (slow start) rather than creeping up by a few percent a second from a rate nobody ever refused.
+    first = Simulation(adaptive(initial=10), limit=100)
+    first.run(60)
+    learned = first.control.learned
+    assert learned is not None and not learned.limit_seen and learned.per_second > 10
+    second = Simulation(adaptive(learned=learned), limit=100)
+    seconds = second.run(2000)
+    assert second.throttled / len(second.sent) < 0.03
+    assert seconds < 1.3 * 2000 / 100
+    assert second.control.learned is not None and second.control.learned.limit_seen
+
+
+def test_a_limit_met_once_is_remembered_as_a_limit_even_when_the_next_run_is_not_throttled() -> None:
+    sim = Simulation(adaptive(learned=LearnedRate(50, limit_seen=True)), limit=1000)
+    sim.run(1000)
+    assert sim.control.learned is not None and sim.control.learned.limit_seen
+    assert 50 < sim.control.learned.per_second < 75  # crept up (additive), did not multiply
 
 
 def test_it_never_goes_above_the_ceiling_and_a_learned_rate_is_not_trusted_above_it() -> None:
-    sim = Simulation(adaptive(ceiling=40, learned=90), limit=1000)
+    sim = Simulation(adaptive(ceiling=40, learned=LearnedRate(90, limit_seen=True)), limit=1000)
     seconds = sim.run(800)
     assert sim.control.rate <= 40 and sim.control.peak <= 41
     assert sim.throttled == 0
@@ -138,7 +161,7 @@ def test_concurrent_throttles_of_one_burst_cut_once() -> None:
     control.acquire()  # sent after that cut, and throttled too: the new rate is still too fast
     control.throttled(None)
     assert control.rate == pytest.approx(85 * 0.85 * 0.85)
-    assert control.learned <= 0.9 * 85
+    assert control.learned is not None and control.learned.per_second <= 0.9 * 85
 
 
 def test_a_throttle_after_pushing_hard_cuts_to_what_the_server_accepted() -> None:
@@ -196,7 +219,8 @@ def test_an_unthrottled_climb_is_learned_as_the_rate_reached() -> None:
     sim = Simulation(adaptive(initial=10), limit=1000)
     sim.run(300)
     assert sim.throttled == 0
-    assert sim.control.learned == sim.control.rate > 30
+    learned = sim.control.learned
+    assert learned is not None and not learned.limit_seen and learned.per_second == sim.control.rate > 30
 
 
 def test_it_is_thread_safe() -> None:
@@ -223,7 +247,7 @@ def test_it_is_thread_safe() -> None:
 def test_settings_choose_the_control() -> None:
     assert rate_control("adaptive", ceiling=0, initial=10) is None
     assert isinstance(rate_control("fixed", ceiling=20, initial=10), FixedRate)
-    control = rate_control("adaptive", ceiling=50, initial=10, learned=80)
+    control = rate_control("adaptive", ceiling=50, initial=10, learned=LearnedRate(80, limit_seen=True))
     assert isinstance(control, AdaptiveRate) and control.rate == 50
     with pytest.raises(ValueError, match="rate control must be one of"):
         rate_control("fast", ceiling=10, initial=10)

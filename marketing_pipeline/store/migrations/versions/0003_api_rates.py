@@ -23,6 +23,7 @@ def upgrade() -> None:
         "MarketingApiRate",
         sa.Column("api", sa.Text(), nullable=False),
         sa.Column("requestsPerSecond", sa.Float(), nullable=False),
+        sa.Column("limitSeen", sa.Boolean(), nullable=False, server_default=sa.text("false")),
         sa.Column("updatedAt", TS3, nullable=False, server_default=sa.text("CURRENT_TIMESTAMP")),
         sa.PrimaryKeyConstraint("api", name="MarketingApiRate_pkey"),
         if_not_exists=True,
