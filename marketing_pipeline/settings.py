@@ -29,6 +29,9 @@ CW_MAX_REQUESTS_PER_SECOND = "CW_MAX_REQUESTS_PER_SECOND"
 ENCHARGE_BASE_URL = "ENCHARGE_BASE_URL"
 ENCHARGE_REST_API_KEY = "ENCHARGE_REST_API_KEY"  # secret
 ENCHARGE_MAX_REQUESTS_PER_SECOND = "ENCHARGE_MAX_REQUESTS_PER_SECOND"
+# The fixed rate before rates were learned: still honoured, as the ceiling, where it is set and the new
+# variable is not (a deployment that capped Encharge on purpose must not find the cap gone).
+ENCHARGE_REQUESTS_PER_SECOND = "ENCHARGE_REQUESTS_PER_SECOND"
 ENCHARGE_CONCURRENCY = "ENCHARGE_CONCURRENCY"
 ENCHARGE_BATCH_SIZE = "ENCHARGE_BATCH_SIZE"
 # Both APIs
@@ -200,6 +203,9 @@ def http_tuning() -> HttpTuning:
         encharge_batch_size=whole_number(ENCHARGE_BATCH_SIZE, 100, maximum=1000),
         cw_max_requests_per_second=number(CW_MAX_REQUESTS_PER_SECOND, DEFAULT_CW_MAX_REQUESTS_PER_SECOND),
         encharge_max_requests_per_second=number(
-            ENCHARGE_MAX_REQUESTS_PER_SECOND, DEFAULT_ENCHARGE_MAX_REQUESTS_PER_SECOND
+            ENCHARGE_MAX_REQUESTS_PER_SECOND
+            if value(ENCHARGE_MAX_REQUESTS_PER_SECOND) is not None or value(ENCHARGE_REQUESTS_PER_SECOND) is None
+            else ENCHARGE_REQUESTS_PER_SECOND,
+            DEFAULT_ENCHARGE_MAX_REQUESTS_PER_SECOND,
         ),
     )

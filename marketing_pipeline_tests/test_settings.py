@@ -46,6 +46,22 @@ def test_good_numbers_and_blanks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert tuning.cw_max_requests_per_second == 12.5
 
 
+def test_the_old_fixed_encharge_rate_is_still_a_ceiling_until_the_new_variable_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ENCHARGE_MAX_REQUESTS_PER_SECOND", raising=False)
+    monkeypatch.delenv("ENCHARGE_REQUESTS_PER_SECOND", raising=False)
+    assert settings.http_tuning().encharge_max_requests_per_second == settings.DEFAULT_ENCHARGE_MAX_REQUESTS_PER_SECOND
+    monkeypatch.setenv("ENCHARGE_REQUESTS_PER_SECOND", "20")
+    assert settings.http_tuning().encharge_max_requests_per_second == 20
+    monkeypatch.setenv("ENCHARGE_MAX_REQUESTS_PER_SECOND", "75")
+    assert settings.http_tuning().encharge_max_requests_per_second == 75
+    monkeypatch.delenv("ENCHARGE_MAX_REQUESTS_PER_SECOND")
+    monkeypatch.setenv("ENCHARGE_REQUESTS_PER_SECOND", "-2")
+    with pytest.raises(ConfigurationError, match="ENCHARGE_REQUESTS_PER_SECOND must be at least 0"):
+        settings.http_tuning()
+
+
 def test_a_blank_secret_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in settings.REQUIRED:
         monkeypatch.setenv(name, "value")
