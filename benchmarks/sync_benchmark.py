@@ -4,7 +4,10 @@
     .venv/bin/python benchmarks/sync_benchmark.py --contacts 5000 --audience 2000 --people 5000
 
 Scenarios: cold (the audience is new to Encharge), steady (nothing changed), churn (1% of the audience
-renamed, left or joined). For each it prints requests per endpoint against their lower bound, seconds
+renamed, left or joined). `--hidden-limits 100 10` instead measures learning an unpublished Encharge limit:
+the sandbox's token bucket (beyond it: 429, HTML, no Retry-After), steady-state runs with the fixed-rate
+client (20 requests/s, as before issue 15), the adaptive one with nothing learned, and again with the rate
+the first run learned. For each it prints requests per endpoint against their lower bound, seconds
 per phase (from the assets' own timings) against the latency/rate lower bound, Dagster's wall time, and
 peak RSS of the step processes. Then the pure diff at 100k x 100k, and Dagster's own overhead per run.
 
@@ -35,6 +38,7 @@ from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
 from marketing_pipeline.sandbox.dataset import TAG, apply_churn, expected_audience, generate, new_person
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.names import FIRST, LAST
+from marketing_pipeline.settings import DEFAULT_CW_MAX_REQUESTS_PER_SECOND
 from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 from marketing_pipeline.sync.domain import FilterConfig
 
@@ -51,7 +55,7 @@ def sync_job() -> Any:
     return defs().resolve_job_def("marketing_sync_job")
 
 
-def _run_job(home: str, env: dict[str, str], force: bool, executor: str, queue: Any) -> None:
+def _run_job(home: str, env: dict[str, str], force: bool, executor: str, resources: dict[str, Any], queue: Any) -> None:
     """In a spawned process: run the job once (multiprocess executor) and report its figures."""
     os.environ.update(env)
     os.environ["DAGSTER_HOME"] = home
@@ -67,6 +71,7 @@ def _run_job(home: str, env: dict[str, str], force: bool, executor: str, queue: 
                 "ops": {"encharge_audience": {"config": {"force": force}}},
                 "execution": {"config": {executor: {}}},
                 "loggers": {"console": {"config": {"log_level": "ERROR"}}},
+                "resources": {name: {"config": config} for name, config in resources.items()},
             },
         )
         wall = time.perf_counter() - started
@@ -75,10 +80,17 @@ def _run_job(home: str, env: dict[str, str], force: bool, executor: str, queue: 
         queue.put({"success": result.success, "run_id": result.run_id, "wall": wall, "orchestrator_mb": peak_rss_mb()})
 
 
-def run_job(home: str, env: dict[str, str], force: bool = False, executor: str = "multiprocess") -> dict[str, Any]:
+def run_job(
+    home: str,
+    env: dict[str, str],
+    force: bool = False,
+    executor: str = "multiprocess",
+    resources: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`resources`: run config for resources (tuning knobs), by resource name."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_run_job, args=(home, env, force, executor, queue))
+    process = context.Process(target=_run_job, args=(home, env, force, executor, resources or {}, queue))
     process.start()
     figures = queue.get(timeout=3600)
     process.join()
@@ -158,7 +170,8 @@ class Bench:
             **self.encharge.env(),
             "MARKETING_DATABASE_URL": self.store_url,
             # Keep the client 10% under the account's limit: a 429 costs a retry and a slower pace.
-            "ENCHARGE_REQUESTS_PER_SECOND": str(args.encharge_rps * 0.9),
+            # A published limit: the client's ceiling 10% under it. None (0): the default ceiling.
+            **({"ENCHARGE_MAX_REQUESTS_PER_SECOND": str(args.encharge_rps * 0.9)} if args.encharge_rps else {}),
             "ENCHARGE_CONCURRENCY": str(args.concurrency),
             "CW_CONCURRENCY": str(args.concurrency),
         }
@@ -168,9 +181,9 @@ class Bench:
             f"{time.perf_counter() - started:.1f}s"
         )
         print(
-            f"sandboxes: {args.latency_ms:g} ms latency per request, Encharge limit {args.encharge_rps:g} "
-            f"requests/s (client limiter 90% of it), concurrency {args.concurrency}, ConnectWise childConditions "
-            f"{args.cw_child_conditions}\n"
+            f"sandboxes: {args.latency_ms:g} ms latency per request, Encharge published limit "
+            f"{args.encharge_rps:g} requests/s (client ceiling 90% of it; 0: none), concurrency {args.concurrency}, "
+            f"ConnectWise childConditions {args.cw_child_conditions}\n"
         )
 
     # --- scenarios -------------------------------------------------------------------------------
@@ -182,12 +195,14 @@ class Bench:
         self.cw.invalidate()
         return changes
 
-    def run(self, name: str, force: bool = False, executor: str = "multiprocess") -> dict[str, Any]:
+    def run(
+        self, name: str, force: bool = False, executor: str = "multiprocess", resources: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         for server in (self.cw, self.encharge):
             server.clear_log()
         tagged_before = sum(TAG in p["tags"] for p in self.encharge.people.values())
         people_before = len(self.encharge.people)
-        figures = run_job(self.home, self.env, force, executor)
+        figures = run_job(self.home, self.env, force, executor, resources)
         if not figures["success"]:
             raise SystemExit(f"{name}: the run failed; see the Dagster instance in {self.home}")
         figures.update(step_figures(self.home, figures["run_id"]))
@@ -197,6 +212,7 @@ class Bench:
         figures["tagged_before"] = tagged_before
         figures["people_before"] = people_before
         figures["server_cpu"] = {"ConnectWise": self.cw.cpu_seconds, "Encharge": self.encharge.cpu_seconds}
+        figures["encharge_throttled"] = self.encharge.throttled
         figures["peak_step_mb"] = max(m.get("peak_rss_mb") or 0 for m in figures["metadata"].values())
         figures["correct"] = self.verify(people_before)
         return figures
@@ -232,6 +248,8 @@ class Bench:
         company_requests = sum(max(1, math.ceil(n / CW_PAGE)) for n in companies.values())
         cw_pages = fewest_requests(self.cw.base_url, companies, contacts, qualifying, page_size=CW_PAGE)
         cw_seconds = lat * (math.ceil(company_requests / conc) + math.ceil((cw_pages - company_requests) / conc))
+        # ConnectWise documents about 1,000 requests a minute: the client keeps under its ceiling.
+        cw_seconds = max(cw_seconds, cw_pages / DEFAULT_CW_MAX_REQUESTS_PER_SECOND)
         people = figures["people_before"]
         plan = meta["sync_plan"]
         # Every address the listing does not have is looked up before it is created (GET /people, batched).
@@ -336,6 +354,142 @@ def report(name: str, figures: dict[str, Any], bound: dict[str, Any]) -> dict[st
     }
 
 
+# --- learning an unpublished limit ------------------------------------------------------------------
+
+FIXED = {"rate_control": "fixed", "max_requests_per_second": 20}  # the client before issue 15
+FAST_COLD = {"max_requests_per_second": 0, "write_concurrency": 16}  # only to put the audience in, quickly
+
+
+def forget_learned_rates(store_url: str) -> None:
+    from sqlalchemy import delete
+
+    from marketing_pipeline.store.database import connect
+    from marketing_pipeline.store.schema import marketing_api_rate
+
+    with connect(store_url) as conn:
+        conn.execute(delete(marketing_api_rate))
+
+
+def learned_rates(store_url: str) -> dict[str, str]:
+    from marketing_pipeline.store.repository import SyncStore
+
+    store = SyncStore(store_url)
+    shown = {}
+    for api in ("encharge", "connectwise"):
+        learned = store.learned_rate(api)
+        shown[api] = (
+            "nothing"
+            if learned is None
+            else (f"{learned.per_second:.1f}/s ({'a limit met' if learned.limit_seen else 'no limit met'})")
+        )
+    return shown
+
+
+def limit_report(bench: Bench, label: str, limit: float, figures: dict[str, Any]) -> dict[str, Any]:
+    """One steady-state run against the hidden limit: requests against the fewest, 429s, time against
+    requests / limit, and the rates reached and learned."""
+    meta = figures["metadata"]
+    throttled = figures["encharge_throttled"]
+    sent = sum(figures["encharge_requests"].values())
+    answered = sent - throttled
+    writes = sum(v for k, v in figures["encharge_requests"].items() if not k.startswith("GET"))
+    fewest = figures["people_before"] // ENCHARGE_PAGE + 1 + 1  # the pages and GET /accounts/info
+    read_cw = meta["cw_companies"]["seconds"] + meta["cw_contacts"]["seconds"]
+    in_steps = max(read_cw, meta["encharge_people"]["seconds"]) + meta["sync_plan"]["seconds"]
+    in_steps += meta["encharge_audience"]["seconds"]
+    bound = max(fewest / limit, bench.args.latency_ms / 1000 * math.ceil(fewest / bench.args.concurrency))
+    people = meta["encharge_people"]
+    row = {
+        "run": label,
+        "limit": limit,
+        "requests": answered,
+        "fewest": fewest,
+        "requests_ratio": answered / fewest,
+        "throttled": throttled,
+        "throttled_share": throttled / sent if sent else 0.0,
+        "writes": writes,
+        "in_steps_s": in_steps,
+        "bound_s": bound,
+        "time_ratio": in_steps / bound,
+        "read_encharge_s": people["seconds"],
+        "read_cw_s": read_cw,
+        "rate_reached": people.get("rate_reached_per_second"),
+        "rate_learned": people.get("rate_learned_per_second"),
+        "wall_s": figures["wall"],
+        "correct": figures["correct"],
+    }
+    return row
+
+
+def print_limit_rows(rows: list[dict[str, Any]]) -> None:
+    header = (
+        "run",
+        "requests (fewest)",
+        "ratio",
+        "429s",
+        "share",
+        "writes",
+        "s in steps (requests/limit)",
+        "ratio",
+        "rate reached",
+        "learned",
+        "correct",
+    )
+    table = [header]
+    for r in rows:
+        table.append(
+            (
+                r["run"],
+                f"{r['requests']:,} ({r['fewest']:,})",
+                f"{r['requests_ratio']:.3f}",
+                f"{r['throttled']:,}",
+                f"{r['throttled_share']:.1%}",
+                f"{r['writes']}",
+                f"{r['in_steps_s']:.1f} ({r['bound_s']:.1f})",
+                f"{r['time_ratio']:.2f}",
+                "-" if r["rate_reached"] is None else f"{r['rate_reached']:.0f}/s",
+                "-" if r["rate_learned"] is None else f"{r['rate_learned']:.0f}/s",
+                r["correct"],
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print(
+            "  "
+            + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        )
+    print()
+
+
+def hidden_limit_benchmark(bench: Bench, limits: list[float], burst: float) -> list[dict[str, Any]]:
+    """Put the audience in (no limit), then per hidden limit: the fixed-rate client, the adaptive one with
+    nothing learned, and again with what it learned; every run is steady state (nothing to write)."""
+    started = time.perf_counter()
+    cold = bench.run("cold, unlimited", resources={"encharge": FAST_COLD})
+    print(f"audience put in (no limit, not measured): {cold['correct']}, {time.perf_counter() - started:.0f}s\n")
+    rows: list[dict[str, Any]] = []
+    for limit in limits:
+        print(f"== hidden Encharge limit {limit:g} requests/s (token bucket, burst {burst or limit:g}), steady state")
+        bench.encharge.modes.configure({"hidden_limit_per_second": limit, "hidden_limit_burst": burst})
+        forget_learned_rates(bench.store_url)
+        runs = [
+            ("fixed 20/s (before)", {"encharge": FIXED}),
+            ("adaptive, nothing learned", {}),
+            ("adaptive, learned", {}),
+        ]
+        group = []
+        for label, resources in runs:
+            bench.encharge.modes.configure({"hidden_limit_per_second": limit, "hidden_limit_burst": burst})  # full
+            figures = bench.run(label, resources=resources)
+            group.append(limit_report(bench, label, limit, figures))
+        learned = learned_rates(bench.store_url)
+        print_limit_rows(group)
+        print(f"  learned and stored: Encharge {learned['encharge']}, ConnectWise {learned['connectwise']}\n")
+        rows.extend(group)
+    bench.encharge.modes.configure({"hidden_limit_per_second": 0})
+    return rows
+
+
 def diff_benchmark(size: int) -> float:
     """The pure diff of `size` contacts against `size` people (80% overlap, 5% changed), best of 3."""
     from marketing_pipeline.sync.audience import CONTACT_COLUMNS
@@ -420,8 +574,25 @@ def main() -> None:
         help="how the ConnectWise sandbox treats childConditions (refuse: the read without them)",
     )
     parser.add_argument("--diff-size", type=int, default=100_000)
+    parser.add_argument(
+        "--hidden-limits",
+        type=float,
+        nargs="*",
+        help="measure learning these unpublished Encharge limits (requests/s) instead of the usual scenarios",
+    )
+    parser.add_argument("--hidden-burst", type=float, default=0, help="the hidden limit's burst (0: a second's worth)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+
+    if args.hidden_limits:
+        args.encharge_rps = 0.0  # Encharge publishes no limit: the sandbox has only the hidden one
+        bench = Bench(args)
+        rows = hidden_limit_benchmark(bench, args.hidden_limits, args.hidden_burst)
+        if args.json:
+            args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "hidden": rows}, indent=2))
+        if any(r["correct"] != "yes" for r in rows):
+            raise SystemExit("the pipeline's result was wrong in at least one run")
+        return
 
     bench = Bench(args)
     results = []

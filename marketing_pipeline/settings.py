@@ -24,9 +24,13 @@ CW_PUBLIC_KEY = "CW_PUBLIC_KEY"  # secret
 CW_PRIVATE_KEY = "CW_PRIVATE_KEY"  # secret
 CW_CLIENT_ID = "CW_CLIENT_ID"
 CW_CONCURRENCY = "CW_CONCURRENCY"
+CW_MAX_REQUESTS_PER_SECOND = "CW_MAX_REQUESTS_PER_SECOND"
 # Encharge
 ENCHARGE_BASE_URL = "ENCHARGE_BASE_URL"
 ENCHARGE_REST_API_KEY = "ENCHARGE_REST_API_KEY"  # secret
+ENCHARGE_MAX_REQUESTS_PER_SECOND = "ENCHARGE_MAX_REQUESTS_PER_SECOND"
+# The fixed rate before rates were learned: still honoured, as the ceiling, where it is set and the new
+# variable is not (a deployment that capped Encharge on purpose must not find the cap gone).
 ENCHARGE_REQUESTS_PER_SECOND = "ENCHARGE_REQUESTS_PER_SECOND"
 ENCHARGE_CONCURRENCY = "ENCHARGE_CONCURRENCY"
 ENCHARGE_BATCH_SIZE = "ENCHARGE_BATCH_SIZE"
@@ -71,6 +75,10 @@ DEFAULT_ENCHARGE_BASE_URL = "https://api.encharge.io/v1/"
 DEFAULT_SCHEDULE_TIMEZONE = "Europe/London"
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 DEFAULT_SMTP_PORT = 587
+# The ceilings of the learned request rates: ConnectWise documents about 1,000 requests a minute; Encharge
+# publishes no limit, so its ceiling only stops a runaway (the rate is learned below it).
+DEFAULT_CW_MAX_REQUESTS_PER_SECOND = 16.0
+DEFAULT_ENCHARGE_MAX_REQUESTS_PER_SECOND = 200.0
 
 
 def value(name: str) -> str | None:
@@ -182,7 +190,8 @@ class HttpTuning:
     cw_concurrency: int
     encharge_concurrency: int
     encharge_batch_size: int
-    encharge_requests_per_second: float
+    cw_max_requests_per_second: float
+    encharge_max_requests_per_second: float
 
 
 def http_tuning() -> HttpTuning:
@@ -192,5 +201,11 @@ def http_tuning() -> HttpTuning:
         cw_concurrency=whole_number(CW_CONCURRENCY, 4, maximum=64),
         encharge_concurrency=whole_number(ENCHARGE_CONCURRENCY, 4, maximum=64),
         encharge_batch_size=whole_number(ENCHARGE_BATCH_SIZE, 100, maximum=1000),
-        encharge_requests_per_second=number(ENCHARGE_REQUESTS_PER_SECOND, 20),
+        cw_max_requests_per_second=number(CW_MAX_REQUESTS_PER_SECOND, DEFAULT_CW_MAX_REQUESTS_PER_SECOND),
+        encharge_max_requests_per_second=number(
+            ENCHARGE_MAX_REQUESTS_PER_SECOND
+            if value(ENCHARGE_MAX_REQUESTS_PER_SECOND) is not None or value(ENCHARGE_REQUESTS_PER_SECOND) is None
+            else ENCHARGE_REQUESTS_PER_SECOND,
+            DEFAULT_ENCHARGE_MAX_REQUESTS_PER_SECOND,
+        ),
     )

@@ -38,8 +38,30 @@ def env_lines(env: dict[str, str]) -> str:
     default=None,
     help="Where the Encharge sandbox keeps its people (default: $DAGSTER_HOME/sandbox/encharge.json).",
 )
+@click.option(
+    "--encharge-hidden-limit",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 100_000),
+    help="An unpublished Encharge rate limit, requests/s (beyond it: 429, HTML, no Retry-After); 0: none.",
+)
+@click.option(
+    "--encharge-hidden-burst",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 100_000),
+    help="Requests the hidden limit lets through at once (0: one second's worth).",
+)
 @click.option("--print-env", is_flag=True, help="Only print the environment variables, then exit.")
-def sandbox(size: int, cw_port: int, encharge_port: int, state_file: Path | None, print_env: bool) -> None:
+def sandbox(
+    size: int,
+    cw_port: int,
+    encharge_port: int,
+    state_file: Path | None,
+    encharge_hidden_limit: float,
+    encharge_hidden_burst: float,
+    print_env: bool,
+) -> None:
     """Serve both sandbox APIs on loopback until interrupted, and print how to point the pipeline at them."""
     from marketing_pipeline.sandbox.launch import running_sandboxes, sandbox_env
 
@@ -50,7 +72,14 @@ def sandbox(size: int, cw_port: int, encharge_port: int, state_file: Path | None
     with ExitStack() as stack:
         try:
             boxes = stack.enter_context(
-                running_sandboxes(size=size, cw_port=cw_port, encharge_port=encharge_port, state_file=state)
+                running_sandboxes(
+                    size=size,
+                    cw_port=cw_port,
+                    encharge_port=encharge_port,
+                    state_file=state,
+                    hidden_limit_per_second=encharge_hidden_limit,
+                    hidden_limit_burst=encharge_hidden_burst,
+                )
             )
         except OSError as exc:
             reason = one_line(exc.strerror or str(exc))
@@ -59,6 +88,8 @@ def sandbox(size: int, cw_port: int, encharge_port: int, state_file: Path | None
             ) from None
         click.echo(f"ConnectWise sandbox: {boxes.connectwise.base_url}")
         click.echo(f"Encharge sandbox:    {boxes.encharge.base_url}  (state: {state})")
+        if encharge_hidden_limit:
+            click.echo(f"Encharge hidden rate limit: {encharge_hidden_limit:g} requests/s")
         click.echo("\nPoint the pipeline at them (e.g. in another terminal, before `dagster dev`):\n")
         click.echo(env_lines(boxes.env()))
         click.echo("\nCtrl-C stops the sandboxes.")

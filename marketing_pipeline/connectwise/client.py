@@ -40,6 +40,7 @@ from marketing_pipeline.errors import ApiError
 from marketing_pipeline.sync.domain import FilterConfig
 from marketing_pipeline.sync.records import Company, Contact, field_names
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
+from marketing_pipeline.transport.rate import RateControl
 
 DEFAULT_SITE = "api-eu.myconnectwise.net"
 COMPANY_FIELDS = ",".join(field_names(Company))
@@ -76,6 +77,7 @@ class ConnectWiseClient:
         retry: RetrySettings | None = None,
         max_url_length: int = MAX_URL_LENGTH,
         log: Log | None = None,
+        rate_control: RateControl | None = None,
     ) -> None:
         if not 1 <= page_size <= 1000:
             raise ValueError("page_size must be between 1 and 1000 (ConnectWise's maximum)")
@@ -98,6 +100,7 @@ class ConnectWiseClient:
             secrets=(public_key, private_key, token),
             describe_error=describe_connectwise_error,
             pool_size=self.max_concurrency + 2,
+            rate_control=rate_control,
         )
         # companyinfo takes no credentials: its own session never carries them.
         self._discovery = HttpTransport(service=SERVICE, base_url=self._root, headers={}, timeout=timeout, retry=retry)

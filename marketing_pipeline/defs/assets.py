@@ -9,6 +9,7 @@ result in metadata a marketer can read in the Dagster UI.
 """
 
 import dataclasses
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -16,14 +17,18 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from marketing_pipeline.connectwise.client import ConnectWiseClient
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
 from marketing_pipeline.defs.sync_step import sync_step
+from marketing_pipeline.defs.throughput import APPLY_STEP, throughput_of_run
+from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.runs.apply import apply_plan
 from marketing_pipeline.runs.approval import approval_problem, stale_plan_reason
 from marketing_pipeline.runs.listing import read_everyone
 from marketing_pipeline.runs.metrics import step_metrics
-from marketing_pipeline.store.repository import utcnow
+from marketing_pipeline.runs.throughput import ApiThroughput, learning_client
+from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.sync.audience import company_frame, company_lookup, contact_rows, frame_from_contact_rows
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
@@ -52,6 +57,18 @@ def _preview(frame: pd.DataFrame, columns: list[str]) -> dg.MetadataValue:
     return dg.MetadataValue.table(records=records, schema=schema)
 
 
+def _connectwise(
+    context: dg.AssetExecutionContext, connectwise: ConnectWiseResource, store: SyncStore
+) -> AbstractContextManager[ConnectWiseClient]:
+    return learning_client(
+        store, "connectwise", lambda rate: connectwise.get_client(log=context.log, learned_rate=rate)
+    )
+
+
+def _encharge(encharge: EnchargeResource, store: SyncStore) -> AbstractContextManager[EnchargeClient]:
+    return learning_client(store, "encharge", lambda rate: encharge.get_client(learned_rate=rate))
+
+
 def _server_notes(notes: list[str]) -> dict[str, Any]:
     """What ConnectWise did not honour (refused conditions, ignored childConditions, fields left out)."""
     return {"connectwise_fallbacks": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))} if notes else {}
@@ -70,19 +87,20 @@ def cw_companies(
     connectwise: ConnectWiseResource,
     marketing_store: MarketingStoreResource,
 ) -> dg.Output[pd.DataFrame]:
-    with sync_step(context, marketing_store) as step, connectwise.get_client(log=context.log) as client:
+    with sync_step(context, marketing_store) as step:
         filters = step.sync.require_runnable()
-        client.transport.observers.append(step.progress.responses({"GET /company/companies": "pages read"}))
-        companies = client.companies(filters)
+        with _connectwise(context, connectwise, step.store) as client:
+            client.transport.observers.append(step.progress.responses({"GET /company/companies": "pages read"}))
+            companies = client.companies(filters)
         frame = company_frame(companies, filters)
-        requests = client.transport.stats.total
+        traffic = ApiThroughput.of(client.transport)
         step.progress.done(f"{len(frame):,} companies pass the filter ({len(companies):,} read)")
     return dg.Output(
         frame,
         metadata={
             "dagster/row_count": len(frame),
             "companies_fetched": len(companies),
-            "requests": requests,
+            **traffic.metadata(),
             **_server_notes(client.notes),
             **step_metrics(step.started),
             "preview": _preview(frame, ["company_id", "name", "reason"]),
@@ -104,19 +122,20 @@ def cw_contacts(
     marketing_store: MarketingStoreResource,
     cw_companies: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
-    with sync_step(context, marketing_store) as step, connectwise.get_client(log=context.log) as client:
+    with sync_step(context, marketing_store) as step:
         filters = step.sync.require_runnable()
         lookup = company_lookup(cw_companies)
-        client.transport.observers.append(step.progress.responses({"GET /company/contacts": "pages read"}))
 
         def rows_of(page: list[Contact]) -> list[Any]:
             step.progress.add("contacts read", len(page))
             return contact_rows(page, lookup, filters)
 
-        rows = client.contacts(filters, cw_companies["company_id"].tolist(), per_page=rows_of)
+        with _connectwise(context, connectwise, step.store) as client:
+            client.transport.observers.append(step.progress.responses({"GET /company/contacts": "pages read"}))
+            rows = client.contacts(filters, cw_companies["company_id"].tolist(), per_page=rows_of)
         frame = frame_from_contact_rows(rows)
         fetched = client.contacts_fetched
-        requests = client.transport.stats.total
+        traffic = ApiThroughput.of(client.transport)
         problems = int(frame["email_problem"].notna().sum())
         step.progress.done(f"{len(frame):,} contacts ({fetched:,} read, {problems:,} without a usable email)")
     return dg.Output(
@@ -125,7 +144,7 @@ def cw_contacts(
             "dagster/row_count": len(frame),
             "contacts_fetched": fetched,
             "without_usable_email": problems,
-            "requests": requests,
+            **traffic.metadata(),
             **_server_notes(client.notes),
             **step_metrics(step.started),
             "preview": _preview(frame, ["contact_id", "first_name", "last_name", "company", "email", "reason"]),
@@ -145,11 +164,12 @@ def cw_contacts(
 def encharge_people(
     context: dg.AssetExecutionContext, encharge: EnchargeResource, marketing_store: MarketingStoreResource
 ) -> dg.Output[pd.DataFrame]:
-    with sync_step(context, marketing_store) as step, encharge.get_client() as client:
-        client.transport.observers.append(step.progress.responses({"GET /people/all": "pages read"}))
-        listing = read_everyone(client)
+    with sync_step(context, marketing_store) as step:
+        with _encharge(encharge, step.store) as client:
+            client.transport.observers.append(step.progress.responses({"GET /people/all": "pages read"}))
+            listing = read_everyone(client)
         frame = people_frame(listing.people)
-        requests = client.transport.stats.total
+        traffic = ApiThroughput.of(client.transport)
         if listing.note:
             frame.attrs["listing_note"] = listing.note  # travels with the frame to the plan and the run details
             context.log.warning(listing.note)
@@ -165,7 +185,7 @@ def encharge_people(
             "people_count": listing.people_count if listing.people_count is not None else -1,
             "reads": listing.reads,
             "listing_note": listing.note or "",
-            "requests": requests,
+            **traffic.metadata(),
             **step_metrics(step.started),
         },
     )
@@ -202,11 +222,13 @@ def sync_plan(
         notes = [encharge_people.attrs["listing_note"]] if encharge_people.attrs.get("listing_note") else []
         creates = plan.of("create")
         found = 0
+        traffic: dict[str, Any] = {"requests": 0, "throttled_responses": 0}
         if len(creates):
             # A person the listing left out (archived, say) must never be "created" again.
-            with encharge.get_client() as client:
+            with _encharge(encharge, step.store) as client:
                 client.transport.observers.append(step.progress.responses({"GET /people": "lookups"}))
                 looked_up = people_frame(client.lookup(list(creates["email"])))
+            traffic = ApiThroughput.of(client.transport).metadata()
             people = with_found(encharge_people, looked_up, set(creates["email"].map(email_key)))
             found = len(people) - len(encharge_people)
             if found:
@@ -246,6 +268,7 @@ def sync_plan(
             "unchanged": counts.unchanged,
             "tagged_before": counts.tagged_before,
             "found_by_lookup": found,
+            **traffic,
             "duplicate_addresses": len(plan.duplicates),
             "plan_hash": plan.fingerprint,
             **step_metrics(step.started),
@@ -322,14 +345,14 @@ def encharge_audience(
         overridden = config.force or approved
         if brake and not overridden and not dry_run:
             raise dg.Failure(description=f"sync {sync.label!r}: {brake}", allow_retries=False)
+        traffic: dict[str, Any] = {"requests": 0, "throttled_responses": 0}
         if dry_run:
             results = planned_results(sync_plan)
-            requests = 0
         else:
-            with encharge.get_client() as client:
+            with _encharge(encharge, step.store) as client:
                 client.transport.observers.append(step.progress.responses(WRITE_PROGRESS))
                 applied = apply_plan(client, sync_plan)
-                requests = client.transport.stats.total
+            traffic = ApiThroughput.of(client.transport).metadata()
             results = applied.results
             store.record_written(sync, applied.written)
         outcome = SyncOutcome(
@@ -344,7 +367,8 @@ def encharge_audience(
         )
         counts = outcome.counts()
         if run is not None:
-            step.ledger.complete(run, counts=counts, details=outcome.details(), dry_run=dry_run)
+            details = {**outcome.details(), "throughput": throughput_of_run(context, {APPLY_STEP: traffic})}
+            step.ledger.complete(run, counts=counts, details=details, dry_run=dry_run)
         step.progress.done(outcome.summary())
     failures = outcome.failures
     override_note = f"\n\nBrake overridden: {brake}" if brake and not dry_run else ""
@@ -353,7 +377,8 @@ def encharge_audience(
         "braked": bool(brake),
         **{name: value for name, value in counts.to_json_dict().items()},
         "dry_run": dry_run,
-        "write_requests": requests,
+        "write_requests": traffic["requests"],
+        **{name: value for name, value in traffic.items() if name != "requests"},
         **step_metrics(step.started),
         "plan_hash": sync_plan.fingerprint,
         "duplicate_addresses": len(sync_plan.duplicates),

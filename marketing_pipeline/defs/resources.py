@@ -11,7 +11,7 @@ attempts). The store's URL is refused the same way when the run starts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
@@ -22,6 +22,14 @@ from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.errors import ConfigurationError
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.transport.http import RetrySettings
+from marketing_pipeline.transport.rate import LearnedRate, RateControl, rate_control
+
+RateControlKind = Literal["adaptive", "fixed"]
+RATE_CONTROL_HELP = (
+    "adaptive: learn the server's limit (start at start_requests_per_second or the rate learned by earlier "
+    "runs, speed up while it accepts, slow down on 429/503), never above max_requests_per_second; fixed: "
+    "max_requests_per_second throughout, halved for 15 s after a throttle (the behaviour before issue 15)"
+)
 
 
 def _positive(resource: str, **values: float) -> None:
@@ -29,6 +37,15 @@ def _positive(resource: str, **values: float) -> None:
     for name, given in values.items():
         if not given > 0:
             raise ConfigurationError(f"the {resource} resource's {name} must be above 0, not {given:g}")
+
+
+def _rate_control(
+    resource: str, kind: str, ceiling: float, start: float, learned: LearnedRate | None
+) -> RateControl | None:
+    if not ceiling >= 0:
+        raise ConfigurationError(f"the {resource} resource's max_requests_per_second must be 0 (no limit) or more")
+    _positive(resource, start_requests_per_second=start)
+    return rate_control(kind, ceiling=ceiling, initial=start, learned=learned)
 
 
 class ConnectWiseAccess(dg.ConfigurableResource):
@@ -52,12 +69,20 @@ class ConnectWiseResource(dg.ConfigurableResource):
     page_size: int = 1000
     max_concurrency: int = 4
     max_attempts: int = 6
+    max_requests_per_second: float = Field(
+        default=settings.DEFAULT_CW_MAX_REQUESTS_PER_SECOND,
+        description="CW_MAX_REQUESTS_PER_SECOND: the rate's ceiling (ConnectWise documents about 1,000 requests "
+        "a minute); 0 disables the client-side limit",
+    )
+    start_requests_per_second: float = Field(default=8.0, description="the first rate when none was learned")
+    rate_control: RateControlKind = Field(default="adaptive", description=RATE_CONTROL_HELP)
 
     def __init__(self, *, access: ConnectWiseAccess | None = None, **values: Any) -> None:
         fields = {name: values.pop(name) for name in list(values) if name in ConnectWiseAccess.model_fields}
         super().__init__(access=access or ConnectWiseAccess(**fields), **values)
 
-    def get_client(self, log: Log | None = None) -> ConnectWiseClient:
+    def get_client(self, log: Log | None = None, learned_rate: LearnedRate | None = None) -> ConnectWiseClient:
+        """`learned_rate`: what earlier runs learned of ConnectWise's limit (from the marketing store)."""
         _positive("connectwise", timeout_seconds=self.timeout_seconds, max_concurrency=self.max_concurrency)
         _positive("connectwise", max_attempts=self.max_attempts, page_size=self.page_size)
         access = self.access
@@ -74,6 +99,13 @@ class ConnectWiseResource(dg.ConfigurableResource):
             page_size=self.page_size,
             max_concurrency=self.max_concurrency,
             retry=RetrySettings(max_attempts=self.max_attempts, retry_statuses=RETRYABLE),
+            rate_control=_rate_control(
+                "connectwise",
+                self.rate_control,
+                self.max_requests_per_second,
+                self.start_requests_per_second,
+                learned_rate,
+            ),
         )
 
 
@@ -87,8 +119,8 @@ class EnchargeAccess(dg.ConfigurableResource):
 class EnchargeResource(dg.ConfigurableResource):
     """Encharge REST API. The key is read through `EnvVar`, so it never shows in the Dagster UI.
 
-    Encharge publishes no rate limit, so the client keeps its own (requests per second and concurrency)
-    and halves its rate for 15 seconds whenever it sees a 429.
+    Encharge publishes no rate limit, so the client learns it: it starts conservative (or at the rate earlier
+    runs learned), speeds up while Encharge accepts and slows down on 429/503, below a ceiling.
     `EnchargeResource(base_url=..., api_key=...)` puts the endpoint and key in its `access`.
     """
 
@@ -98,19 +130,26 @@ class EnchargeResource(dg.ConfigurableResource):
     lookup_batch_size: int = Field(default=20, description="addresses per GET /people lookup (before creating)")
     read_concurrency: int = 4
     write_concurrency: int = 4
-    requests_per_second: float = Field(default=20.0, description="0 disables the client-side limiter")
     max_attempts: int = 6
+    max_requests_per_second: float = Field(
+        default=settings.DEFAULT_ENCHARGE_MAX_REQUESTS_PER_SECOND,
+        description="ENCHARGE_MAX_REQUESTS_PER_SECOND: the rate's ceiling; 0 disables the client-side limit",
+    )
+    start_requests_per_second: float = Field(default=10.0, description="the first rate when none was learned")
+    rate_control: RateControlKind = Field(default="adaptive", description=RATE_CONTROL_HELP)
 
     def __init__(self, *, access: EnchargeAccess | None = None, **values: Any) -> None:
         fields = {name: values.pop(name) for name in list(values) if name in EnchargeAccess.model_fields}
         super().__init__(access=access or EnchargeAccess(**fields), **values)
 
-    def get_client(self) -> EnchargeClient:
+    def get_client(self, learned_rate: LearnedRate | None = None) -> EnchargeClient:
+        """`learned_rate`: what earlier runs learned of Encharge's limit (from the marketing store)."""
         _positive("encharge", timeout_seconds=self.timeout_seconds, batch_size=self.batch_size)
         _positive("encharge", read_concurrency=self.read_concurrency, write_concurrency=self.write_concurrency)
         _positive("encharge", max_attempts=self.max_attempts)
-        if not self.requests_per_second >= 0:
-            raise ConfigurationError("the encharge resource's requests_per_second must be 0 (no limit) or more")
+        control = _rate_control(
+            "encharge", self.rate_control, self.max_requests_per_second, self.start_requests_per_second, learned_rate
+        )
         return EnchargeClient(
             base_url=settings.http_url(settings.ENCHARGE_BASE_URL, self.access.base_url),
             api_key=settings.secret(settings.ENCHARGE_REST_API_KEY, self.access.api_key),
@@ -119,7 +158,7 @@ class EnchargeResource(dg.ConfigurableResource):
             lookup_batch_size=self.lookup_batch_size,
             read_concurrency=self.read_concurrency,
             write_concurrency=self.write_concurrency,
-            requests_per_second=self.requests_per_second,
+            rate_control=control,
             retry=RetrySettings(max_attempts=self.max_attempts),
         )
 
@@ -163,13 +202,14 @@ def build_resources() -> dict[str, Any]:
             private_key=dg.EnvVar(settings.CW_PRIVATE_KEY),
             client_id=dg.EnvVar(settings.CW_CLIENT_ID),
             max_concurrency=tuning.cw_concurrency,
+            max_requests_per_second=tuning.cw_max_requests_per_second,
             timeout_seconds=tuning.timeout_seconds,
             max_attempts=tuning.max_attempts,
         ),
         "encharge": EnchargeResource(
             base_url=_env_or(settings.ENCHARGE_BASE_URL, settings.DEFAULT_ENCHARGE_BASE_URL),
             api_key=dg.EnvVar(settings.ENCHARGE_REST_API_KEY),
-            requests_per_second=tuning.encharge_requests_per_second,
+            max_requests_per_second=tuning.encharge_max_requests_per_second,
             read_concurrency=tuning.encharge_concurrency,
             write_concurrency=tuning.encharge_concurrency,
             batch_size=tuning.encharge_batch_size,

@@ -21,7 +21,7 @@ import requests
 from marketing_pipeline.errors import ApiAuthError, ApiError
 from marketing_pipeline.sync.listing import PeopleListing, PeoplePage
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
-from marketing_pipeline.transport.rate import RateLimiter
+from marketing_pipeline.transport.rate import RateControl
 
 SERVICE = "Encharge"
 MAX_PAGE_SIZE = 100
@@ -87,7 +87,7 @@ class EnchargeClient:
         lookup_batch_size: int = DEFAULT_LOOKUP_BATCH,
         read_concurrency: int = 4,
         write_concurrency: int = 4,
-        requests_per_second: float = 20.0,
+        rate_control: RateControl | None = None,
         retry: RetrySettings | None = None,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -112,7 +112,7 @@ class EnchargeClient:
             timeout=timeout,
             retry=retry or RetrySettings(),
             secrets=(api_key,),
-            rate_limiter=RateLimiter(requests_per_second) if requests_per_second > 0 else None,
+            rate_control=rate_control,
             describe_error=describe_encharge_error,
             pool_size=max(self.read_concurrency, self.write_concurrency) + 2,
         )

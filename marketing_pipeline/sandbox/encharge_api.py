@@ -53,6 +53,12 @@ def _split(tags: Any) -> list[str]:
     return [str(p).strip() for p in parts if str(p).strip()]
 
 
+# What a proxy in front of the API answers beyond the unpublished limit: HTML, and no Retry-After.
+TOO_MANY_REQUESTS_HTML = (
+    b"<html><head><title>429 Too Many Requests</title></head><body><h1>Too Many Requests</h1></body></html>"
+)
+
+
 class EnchargeSandbox(SandboxServer):
     name = "encharge-sandbox"
 
@@ -225,6 +231,10 @@ class EnchargeSandbox(SandboxServer):
         return request.json()
 
     def handle(self, request: Request) -> Response:
+        if not self.modes.within_hidden_limit():
+            with self._log_lock:
+                self.throttled += 1
+            return Response(429, raw=TOO_MANY_REQUESTS_HTML, content_type="text/html")
         if not request.path.startswith("/v1/"):
             return Response(404, raw=f"Cannot {request.method} {request.path}".encode(), content_type="text/html")
         denied = self._auth(request)

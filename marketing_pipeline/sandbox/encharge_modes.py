@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from marketing_pipeline.sandbox.server import TokenBucket
+
 UPSERT_TAGS = ("replace", "ignore")
 
 
@@ -37,7 +39,26 @@ class EnchargeModes:
     case_sensitive_emails: bool = False
     # GET /people answers 404 when any address asked for is unknown (instead of leaving it out).
     lookup_404: bool = False
+    # An unpublished rate limit (Encharge documents none): a token bucket of this many requests a second,
+    # holding up to `hidden_limit_burst` (0: one second's worth). Beyond it: 429 with an HTML body and no
+    # Retry-After, as a proxy in front of an API answers. 0 is no limit.
+    hidden_limit_per_second: float = 0.0
+    hidden_limit_burst: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _bucket: TokenBucket | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rebuild_bucket()
+
+    def _rebuild_bucket(self) -> None:
+        rate = float(self.hidden_limit_per_second or 0)
+        burst = max(1.0, float(self.hidden_limit_burst or rate))
+        self._bucket = TokenBucket(rate, burst) if rate > 0 else None
+
+    def within_hidden_limit(self) -> bool:
+        """Take a token for one request; False when the hidden limit refuses it."""
+        bucket = self._bucket
+        return bucket is None or bucket.take()
 
     def take_page_fault(self, offset: int) -> str | None:
         """ "short", "empty" or None for a page about to be served; each injected fault serves once."""
@@ -63,7 +84,11 @@ class EnchargeModes:
                     continue
                 if name == "upsert_tags" and value not in UPSERT_TAGS:
                     raise ValueError(f"upsert_tags must be one of {UPSERT_TAGS}")
+                if name.startswith("hidden_limit_") and not float(value) >= 0:
+                    raise ValueError(f"{name} must be 0 or more")
                 setattr(self, name, value)
+            if {"hidden_limit_per_second", "hidden_limit_burst"} & set(settings):
+                self._rebuild_bucket()
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:

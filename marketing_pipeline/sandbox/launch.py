@@ -34,12 +34,18 @@ def running_sandboxes(
     encharge_port: int = 0,
     state_file: Path | None = None,
     encharge: str = "overlap",
+    hidden_limit_per_second: float = 0.0,
+    hidden_limit_burst: float = 0.0,
 ) -> Iterator[Sandboxes]:
+    """`hidden_limit_*`: the Encharge sandbox's unpublished rate limit (see `EnchargeModes`)."""
     dataset = generate(size, seed=seed, encharge=encharge)
     with (
         ConnectWiseSandbox(dataset.companies, dataset.contacts, port=cw_port) as cw,
         EnchargeSandbox(dataset.people, state_file=state_file, port=encharge_port) as en,
     ):
+        en.modes.configure(
+            {"hidden_limit_per_second": hidden_limit_per_second, "hidden_limit_burst": hidden_limit_burst}
+        )
         yield Sandboxes(dataset=dataset, connectwise=cw, encharge=en)
 
 

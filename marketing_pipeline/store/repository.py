@@ -22,6 +22,7 @@ from marketing_pipeline.errors import (
 )
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.models import Sync, SyncRun
+from marketing_pipeline.store.rates import ApiRateStore
 from marketing_pipeline.store.schema import marketing_sync, marketing_sync_run
 from marketing_pipeline.store.storable import storable_details, storable_message
 from marketing_pipeline.store.tags import clash_of, require_free_tag, tag_clash, tag_key
@@ -89,7 +90,7 @@ def _run_from_row(row: RowMapping) -> SyncRun:
     return SyncRun.model_validate(dict(row))
 
 
-class SyncStore(WrittenFieldsStore):
+class SyncStore(WrittenFieldsStore, ApiRateStore):
     """The marketing store at one database URL."""
 
     def __init__(self, url: str) -> None:

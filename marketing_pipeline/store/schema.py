@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -110,4 +111,17 @@ marketing_sync_written = Table(
         ondelete="CASCADE",
         onupdate="CASCADE",
     ),
+)
+
+# Ours (migration 0003): per API, the request rate the client learned its server allows, so the next run
+# starts near it instead of learning it again from a conservative start.
+marketing_api_rate = Table(
+    "MarketingApiRate",
+    metadata,
+    Column("api", Text, nullable=False),
+    Column("requestsPerSecond", Float, nullable=False),
+    # Whether the server throttled near that rate (a limit met) or it is only the fastest rate tried.
+    Column("limitSeen", Boolean, nullable=False, server_default=text("false")),
+    Column("updatedAt", Timestamp3, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("api", name="MarketingApiRate_pkey"),
 )

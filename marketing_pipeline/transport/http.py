@@ -1,8 +1,9 @@
 """Retrying, counting HTTP for one API.
 
 One `requests.Session` per client, a timeout on every call, retries with exponential backoff and full
-jitter on retryable statuses and connection errors (honouring `Retry-After`), an optional rate limiter
-that slows down further after a 429, per-endpoint request counts, and error texts scrubbed of secrets.
+jitter on retryable statuses and connection errors (honouring `Retry-After`), an optional rate control
+told about every answer (a throttle, 429 or 503, with or without Retry-After, JSON or HTML, slows it
+down; anything else lets it speed up), per-endpoint request counts, and error texts scrubbed of secrets.
 A request that cannot even be sent as configured (a header value or URL that HTTP cannot carry) is a
 configuration error: never retried, and its text (which may quote a header value) never shown.
 """
@@ -23,10 +24,12 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from marketing_pipeline.errors import ApiError, ConfigurationError
-from marketing_pipeline.transport.rate import RateLimiter
+from marketing_pipeline.transport.rate import RateControl
 from marketing_pipeline.transport.redact import redact_url, scrub
 
 USER_AGENT = "marketing-pipeline/0.1 (+dagster)"
+# The server asks us to slow down: 429, and 503 (what many gateways answer over their limit).
+THROTTLE_STATUSES = frozenset({429, 503})
 # Raised before anything is sent: the configuration is wrong, and trying again cannot help.
 UNSENDABLE = (
     requests.exceptions.InvalidHeader,
@@ -49,7 +52,7 @@ class RetrySettings:
 
 @dataclass
 class RequestStats:
-    """Requests made, by 'METHOD /path', plus retries; thread-safe."""
+    """Requests made, by 'METHOD /path', plus retries and throttled answers (429/503); thread-safe."""
 
     counts: Counter[str] = field(default_factory=Counter)
     retries: int = 0
@@ -60,11 +63,13 @@ class RequestStats:
         with self._lock:
             self.counts[endpoint] += 1
 
-    def add_retry(self, throttled: bool) -> None:
+    def add_retry(self) -> None:
         with self._lock:
             self.retries += 1
-            if throttled:
-                self.throttled += 1
+
+    def add_throttled(self) -> None:
+        with self._lock:
+            self.throttled += 1
 
     @property
     def total(self) -> int:
@@ -98,7 +103,7 @@ class HttpTransport:
         timeout: float,
         retry: RetrySettings,
         secrets: Iterable[str] = (),
-        rate_limiter: RateLimiter | None = None,
+        rate_control: RateControl | None = None,
         describe_error: Callable[[requests.Response], ApiError] | None = None,
         pool_size: int = 16,
         sleep: Callable[[float], None] = time.sleep,
@@ -108,7 +113,7 @@ class HttpTransport:
         self.timeout = timeout
         self.retry = retry
         self.secrets = tuple(s for s in secrets if s)
-        self.rate_limiter = rate_limiter
+        self.rate_control = rate_control
         self.describe_error = describe_error
         self.stats = RequestStats()
         # Told about every response handed back to the client: (endpoint, status, items in the request body).
@@ -148,8 +153,8 @@ class HttpTransport:
         allowed = set(ok_statuses)
         last_problem = ""
         for attempt in range(self.retry.max_attempts):
-            if self.rate_limiter:
-                self.rate_limiter.acquire()
+            if self.rate_control:
+                self.rate_control.acquire()
             self.stats.add(endpoint)
             try:
                 response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
@@ -159,6 +164,15 @@ class HttpTransport:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 delay = self._backoff(attempt)
             else:
+                throttled = response.status_code in THROTTLE_STATUSES
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if throttled:
+                    self.stats.add_throttled()
+                if self.rate_control:
+                    if throttled:
+                        self.rate_control.throttled(retry_after)
+                    else:
+                        self.rate_control.succeeded()
                 if response.ok or response.status_code in allowed:
                     items = len(json) if isinstance(json, list) else 1
                     for observe in self.observers:
@@ -166,18 +180,14 @@ class HttpTransport:
                     return response
                 if response.status_code not in self.retry.retry_statuses:
                     raise self._error(response)
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if response.status_code == 429 and self.rate_limiter:
-                    self.rate_limiter.throttled(retry_after)
                 if retry_after is not None and retry_after > self.retry.max_retry_after:
                     raise self._error(response)
                 last_problem = f"HTTP {response.status_code}"
-                throttled = response.status_code == 429
                 delay = retry_after if retry_after is not None else self._backoff(attempt, throttled)
                 if attempt + 1 >= self.retry.max_attempts:
                     raise self._error(response, attempts=attempt + 1)
             if attempt + 1 < self.retry.max_attempts:
-                self.stats.add_retry(throttled=last_problem == "HTTP 429")
+                self.stats.add_retry()
                 self._sleep(delay)
         message = (
             f"{self.service}: {endpoint} failed after {self.retry.max_attempts} attempts "

@@ -88,6 +88,8 @@ def test_a_failure_raised_by_dagster_reads_as_plain_words(env: Sandboxes, sqlite
         (("runs", "list", SYNC_KEY, "--limit", "100000"), "Usage:", 2),
         (("sandbox", "--cw-port", "99999"), "Usage:", 2),
         (("sandbox", "--cw-port", "abc"), "Usage:", 2),
+        (("sandbox", "--encharge-hidden-limit", "-1"), "Usage:", 2),
+        (("sandbox", "--encharge-hidden-burst", "lots"), "Usage:", 2),
         (("demo", "--size", "99999999999"), "Usage:", 2),
         (("runs", "show", "run\x00id"), "error: no run 'run\\x00id'", 1),
         (("syncs", "show", "sync\x00"), "error: no sync 'sync\\x00'", 1),

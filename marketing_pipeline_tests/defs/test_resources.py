@@ -135,7 +135,7 @@ def test_tuning_knobs_stay_configurable(deployment: Deployment) -> None:
         {
             "resources": {
                 "connectwise": {"config": {"timeout_seconds": 5, "max_concurrency": 2, "max_attempts": 2}},
-                "encharge": {"config": {"requests_per_second": 0, "batch_size": 1, "write_concurrency": 1}},
+                "encharge": {"config": {"max_requests_per_second": 0, "batch_size": 1, "write_concurrency": 1}},
             }
         }
     )

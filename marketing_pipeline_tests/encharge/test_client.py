@@ -26,7 +26,7 @@ def people(n: int, tags: list[str] | None = None) -> list[dict]:
 
 
 def client_for(server: EnchargeSandbox, **overrides: object) -> EnchargeClient:
-    kwargs: dict = {"base_url": server.base_url, "api_key": server.token, "retry": FAST_RETRY, "requests_per_second": 0}
+    kwargs: dict = {"base_url": server.base_url, "api_key": server.token, "retry": FAST_RETRY}
     kwargs.update(overrides)
     return EnchargeClient(**kwargs)
 

@@ -40,7 +40,7 @@ def cli_env(pg_database: Callable[[], str], sandboxes: Sandboxes, tmp_path: Path
         # One write at a time, one person per request: the apply phase is long enough to be killed in.
         "ENCHARGE_BATCH_SIZE": "1",
         "ENCHARGE_CONCURRENCY": "1",
-        "ENCHARGE_REQUESTS_PER_SECOND": "0",
+        "ENCHARGE_MAX_REQUESTS_PER_SECOND": "0",
     }
     # As the README says: `init` first. It writes the instance configuration (PostgreSQL storage, as
     # DAGSTER_POSTGRES_URL is set), migrates our tables and creates Dagster's in its database.

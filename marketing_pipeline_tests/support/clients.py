@@ -31,7 +31,6 @@ def encharge_client(boxes: Sandboxes, **overrides: Any) -> EnchargeClient:
         "base_url": boxes.encharge.base_url,
         "api_key": boxes.encharge.token,
         "retry": FAST_RETRY,
-        "requests_per_second": 0,
     }
     kwargs.update(overrides)
     return EnchargeClient(**kwargs)

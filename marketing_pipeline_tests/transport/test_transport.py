@@ -6,7 +6,7 @@ import pytest
 
 from marketing_pipeline.errors import ConfigurationError
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings, parse_retry_after
-from marketing_pipeline.transport.rate import RateLimiter
+from marketing_pipeline.transport.rate import FixedRate
 from marketing_pipeline.transport.redact import redact
 from marketing_pipeline_tests.support.listener import listening
 
@@ -25,7 +25,7 @@ def test_redaction() -> None:
 
 
 def test_rate_limiter_spaces_requests_and_slows_after_429() -> None:
-    limiter = RateLimiter(50)
+    limiter = FixedRate(50)
     started = time.perf_counter()
     for _ in range(11):
         limiter.acquire()
