@@ -12,6 +12,11 @@ from marketing_pipeline.store.repository import open_store
 from marketing_pipeline.sync.schedule import Frequency, ScheduleChoiceError, cron_for, validate_cron
 
 FLAG_OF_PART = {"time": "--at", "frequency": "--daily/--weekly/--monthly"}
+DAGSTER_FOLLOWS = (
+    "Dagster re-reads the row at every tick, so pausing takes effect now; the schedule's toggle in the UI "
+    "follows within a minute. A new schedule reaches the UI within a minute when the daemon has "
+    "DAGSTER_WEBSERVER_URL (else press Reload on the Deployment page, or give --dagster-url)."
+)
 
 
 @click.group()
@@ -118,10 +123,7 @@ def syncs_update(
         webserver = DagsterWebserver(dagster_url)  # a malformed URL is refused before anything is written
     store = open_store()
     sync = store.update_sync(sync_ref, schedule=cron, enabled=enabled)
-    dagster_note = (
-        "Dagster re-reads the row at every tick, so pausing takes effect now. A new cron takes effect when the "
-        "code location reloads (Deployment > Reload in the UI, or give --dagster-url)."
-    )
+    dagster_note = DAGSTER_FOLLOWS
     if webserver is not None and sync.key:
         from marketing_pipeline.defs.schedules import schedule_name
 
