@@ -16,7 +16,7 @@ from marketing_pipeline.defs.schedule_state import reload_if_behind
 from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.launch.webserver import DagsterWebserver
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
+from marketing_pipeline.store.seed import initialise_store
 from marketing_pipeline_tests.support import SYNC_KEY
 from marketing_pipeline_tests.support.dagster_processes import (
     INSTANCE_YAML,
@@ -51,12 +51,17 @@ def test_a_changed_schedule_shows_without_reload(
         with daemon_process({**env, "DAGSTER_WEBSERVER_URL": url}):
             changed = CliRunner().invoke(main, ["syncs", "update", SYNC_KEY, "--weekly", "tue", "--at", "07:15"])
             assert changed.exit_code == 0, changed.output
-            store.create_sync(
-                name="Second Newsletter",
-                filter_config=FIRST_SYNC["filter_config"],
-                tag_name="second-newsletter",
-                schedule="0 8 1 * *",
+            created = CliRunner().invoke(
+                main,
+                [
+                    *("syncs", "create", "Second Newsletter", "--tag", "second-newsletter", "--company-type", "1"),
+                    *("--company-status", "1", "--contact-type", "2", "--monthly", "1", "--at", "08:00"),
+                ],
             )
+            assert created.exit_code == 0, created.output
+            assert "Dagster: partition second-newsletter added." in created.output
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                assert "second-newsletter" in instance.get_dynamic_partitions("marketing_sync")
             wait_for(
                 lambda: ui.schedule_crons() == {NAME: "15 7 * * 2", "marketing_sync_second_newsletter": "0 8 1 * *"},
                 "the webserver to show the new schedules",
