@@ -33,7 +33,7 @@ def test_every_variable_is_in_the_configuration_table() -> None:
 
 
 def test_sections_other_files_point_to_exist() -> None:
-    pointers = re.findall(r"README's \"([^\"]+)\"", (REPO / "dagster.yaml").read_text(encoding="utf-8"))
+    pointers = re.findall(r"README's \"([^\"]+)\"", (REPO / "dagster_instance.yaml").read_text(encoding="utf-8"))
     assert pointers
     for title in pointers:
         section(title)

@@ -50,7 +50,7 @@ def test_the_daemon_alerts_once_for_a_cli_run(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    ensure_dagster_home(postgres=False)  # the repository's dagster.yaml: queued runs, run monitoring, ...
+    ensure_dagster_home(postgres=False)  # the repository's dagster_instance.yaml: queued runs, run monitoring, ...
     initialise_store(sqlite_url)
     store = SyncStore(sqlite_url)
     daemon = subprocess.Popen(
