@@ -94,8 +94,10 @@ def build_sync_schedule(sync: Sync | ScheduledSync, timezone: str, warning: str 
             return dg.SkipReason(f"sync {current.name!r} is paused (MarketingSync.enabled = false)")
         if current.schedule != cron:
             return dg.SkipReason(
-                f"sync {current.name!r} is now scheduled at {current.schedule!r}, not {cron!r}: reload the "
-                "code location to apply the new schedule"
+                f"sync {current.name!r} is now scheduled at {current.schedule!r}, not {cron!r}: the change waits "
+                "for this code location to reload (the daemon's schedule-state sensor reloads it when "
+                f"{settings.DAGSTER_WEBSERVER_URL} is set; else press Reload on the Deployment page), so "
+                "reload the code location to apply the new schedule"
             )
         if current.problems:
             return dg.SkipReason("; ".join(current.problems))

@@ -208,3 +208,27 @@ def test_the_loaded_schedules_say_what_they_lag_behind(store: SyncStore) -> None
     assert "marketing_sync_managed_client_newsletter is now '15 7 * * 2'" in schedules_behind(
         loaded, store.list_syncs()
     )
+
+
+def test_a_tick_right_after_a_ui_resume_runs_before_the_row_follows(
+    store: SyncStore, instance: dg.DagsterInstance
+) -> None:
+    from dagster._core.remote_origin import (
+        RegisteredCodeLocationOrigin,
+        RemoteInstigatorOrigin,
+        RemoteRepositoryOrigin,
+    )
+
+    from marketing_pipeline.defs.schedule_state import set_running, stored_state
+
+    schedule = schedule_for(store)
+    store.update_sync(SYNC_KEY, enabled=False)  # paused by the CLI or the NestJS app ...
+    assert "is paused" in tick(schedule, store, instance).skip_message
+    repository = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("marketing_pipeline"), "__repository__")
+    origin = RemoteInstigatorOrigin(repository, schedule.name)
+    set_running(instance, origin, None, schedule.cron_schedule, True)  # ... then resumed with the UI toggle
+    assert stored_state(instance, schedule.name) is not None
+    [request] = tick(schedule, store, instance).run_requests  # the later change wins at once
+    assert request.partition_key == SYNC_KEY
+    store.update_sync(SYNC_KEY, enabled=False)  # paused again in the table, after the UI resume
+    assert "is paused" in tick(schedule, store, instance).skip_message
