@@ -161,6 +161,19 @@ def missing_required() -> list[str]:
     return [name for name in REQUIRED if not value(name)]
 
 
+def require_environment() -> None:
+    """Refuse to start a sync that would fail for want of a secret, and say which: one line, the same from
+    the CLI and from a run launched in the Dagster UI."""
+    missing = missing_required()
+    if missing:
+        raise ConfigurationError(
+            f"set {', '.join(missing)} first (see the README's configuration table; "
+            "`marketing-pipeline sandbox --print-env` gives values for the sandbox APIs)"
+        )
+    for name in REQUIRED:
+        secret(name, value(name))  # a pasted line break is refused here, by name
+
+
 def secret_values() -> list[str]:
     """The secrets set in this process, only to scrub them from texts (configuration reads them via EnvVar)."""
     return [v for v in (os.environ.get(name, "").strip() for name in SECRETS) if v]

@@ -26,6 +26,7 @@ ASSET_GRAPH = {
 }
 SENSORS = {
     "marketing_sync_registry",
+    "marketing_sync_schedule_state",
     "mark_failed_sync_runs",
     "mark_canceled_sync_runs",
     "marketing_sync_alerts_on_success",

@@ -66,7 +66,7 @@ def main() -> None:
 @main.command(short_help="Create or upgrade the tables and add the first sync.")
 def init() -> None:
     """Create or upgrade the tables and add the first sync (safe to run again, and at once)."""
-    from marketing_pipeline.launch.home import ensure_dagster_home, initialising
+    from marketing_pipeline.launch.home import ensure_dagster_home, initialising, settle_daemon_cursors
     from marketing_pipeline.launch.partitions import register_sync_partitions_in_home
     from marketing_pipeline.store.database import safe_url
     from marketing_pipeline.store.seed import initialise_store
@@ -77,6 +77,7 @@ def init() -> None:
     with initialising(home):
         result = initialise_store(store_url)
         registered = register_sync_partitions_in_home()
+        settle_daemon_cursors()
     echo(f"store: {safe_url(store_url)} (migrated)")
     echo(f"Dagster home: {home}")
     echo("first sync: " + ("created" if result.created_first_sync else "already there"))

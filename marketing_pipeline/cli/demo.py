@@ -104,7 +104,7 @@ def sandbox(
 @click.option("--size", default=86, show_default=True, type=SIZE, help="Contacts that pass the first sync's filter.")
 def demo(size: int) -> None:
     """The newcomer's one command: sandboxes, init, a sync through Dagster, and what it did."""
-    from marketing_pipeline.launch.home import ensure_dagster_home
+    from marketing_pipeline.launch.home import REPOSITORY_WORKSPACE, ensure_dagster_home, settle_daemon_cursors
     from marketing_pipeline.launch.trigger import trigger_sync
     from marketing_pipeline.sandbox.launch import running_sandboxes
     from marketing_pipeline.store.repository import open_store
@@ -148,10 +148,12 @@ def demo(size: int) -> None:
             click.echo(f"{label:<32} {text}  [{writes} write requests, {time.perf_counter() - started:.1f}s]")
         sync = store.get_sync(key)
         click.echo("\n" + runs_table(store.list_runs(sync, limit=3)))
+    settle_daemon_cursors()  # `dg dev` next: its daemon starts without a warning
     click.echo(
         "\nSee it in the Dagster UI (same instance, same data), from this folder:\n"
         "  terminal 1:  .venv/bin/marketing-pipeline sandbox\n"
         '  terminal 2:  eval "$(.venv/bin/marketing-pipeline sandbox --print-env)"; '
-        f"DAGSTER_HOME={home} .venv/bin/dagster dev\n"
-        "  then open http://127.0.0.1:3000 (Assets > marketing_sync, or Automation for the schedule)"
+        f"(cd {home} && DAGSTER_HOME=$PWD {Path(sys.executable).parent / 'dg'} dev -w {REPOSITORY_WORKSPACE})\n"
+        "  then open http://127.0.0.1:3000 (Assets > marketing_sync, or Automation for the schedule: its "
+        "toggle is Pause/Resume)"
     )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
+from pydantic.alias_generators import to_camel
 
 from marketing_pipeline.cli.display import card, describe_run, echo, emit_json, runs_table, sync_json
 from marketing_pipeline.errors import InvalidSyncConfigError, MarketingPipelineError, one_line
@@ -12,6 +16,11 @@ from marketing_pipeline.store.repository import open_store
 from marketing_pipeline.sync.schedule import Frequency, ScheduleChoiceError, cron_for, validate_cron
 
 FLAG_OF_PART = {"time": "--at", "frequency": "--daily/--weekly/--monthly"}
+DAGSTER_FOLLOWS = (
+    "Dagster re-reads the row at every tick, so pausing takes effect now; the schedule's toggle in the UI "
+    "follows within a minute. A new schedule reaches the UI within a minute when the daemon has "
+    "DAGSTER_WEBSERVER_URL (else press Reload on the Deployment page, or give --dagster-url)."
+)
 
 
 @click.group()
@@ -68,15 +77,155 @@ def cron_from_flags(daily: bool, weekly: str | None, monthly: int | None, at: st
         raise InvalidSyncConfigError(f"{FLAG_OF_PART.get(exc.part, flag)} {exc.detail}") from None
 
 
-@syncs.command("update", short_help="Change a sync's schedule, or pause or resume it.")
+FILTER_FLAGS = {
+    "company_types": "--company-type",
+    "company_exclude_types": "--company-exclude-type",
+    "company_statuses": "--company-status",
+    "contact_types": "--contact-type",
+    "contact_exclude_types": "--contact-exclude-type",
+}
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--filter JSON, or one flag per filter field (repeatable), on `create` and `update`."""
+    for field, flag in reversed(FILTER_FLAGS.items()):
+        command = click.option(
+            flag, field, type=int, multiple=True, metavar="ID", help=f"filterConfig.{field} (repeat for more)."
+        )(command)
+    return click.option(
+        "--filter",
+        "filter_json",
+        metavar="JSON",
+        help='The whole filterConfig as JSON, e.g. \'{"companyTypes": [1], "companyStatuses": [1], '
+        '"contactTypes": [2]}\'.',
+    )(command)
+
+
+def filter_from_options(
+    filter_json: str | None, flags: dict[str, tuple[int, ...]], base: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The filterConfig the options give (flags replace those fields of `base`), or None when none is given.
+    The repository checks it (field names, whole numbers, required lists)."""
+    given = {field: list(ids) for field, ids in flags.items() if ids}
+    if filter_json is not None and given:
+        raise InvalidSyncConfigError("give either --filter or the filter flags (--company-type, ...), not both")
+    if filter_json is not None:
+        try:
+            parsed = json.loads(filter_json)
+        except ValueError as exc:
+            raise InvalidSyncConfigError(f"--filter is not JSON: {one_line(str(exc))}") from None
+        if not isinstance(parsed, dict):
+            raise InvalidSyncConfigError('--filter must be a JSON object, like {"companyTypes": [1], ...}')
+        return parsed
+    if not given:
+        return None
+    merged = {to_camel(field): ids for field, ids in (base or {}).items()} if base else {}
+    merged.update({to_camel(field): ids for field, ids in given.items()})
+    return merged
+
+
+def schedule_from_options(
+    schedule: str | None, daily: bool, weekly: str | None, monthly: int | None, at: str | None
+) -> str | None:
+    friendly = cron_from_flags(daily, weekly, monthly, at)
+    if friendly and schedule:
+        raise InvalidSyncConfigError("give either --schedule or --daily/--weekly/--monthly, not both")
+    cron = friendly or schedule
+    if cron is not None:
+        validate_cron(cron)
+    return cron
+
+
+def schedule_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        (
+            click.option("--schedule", help="A five-field cron expression, e.g. '0 6 * * 1'."),
+            click.option("--daily", is_flag=True, help="Every day (with --at)."),
+            click.option("--weekly", metavar="DAY", help="Every week on DAY (mon..sun), with --at."),
+            click.option("--monthly", type=int, metavar="DAY", help="Every month on DAY (1-28), with --at."),
+            click.option(
+                "--at", "at", metavar="HH:MM", help="Time of day for --daily/--weekly/--monthly (default 06:00)."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+@syncs.command("create", short_help="Add a sync (its partition and schedule appear in Dagster by themselves).")
+@click.argument("name")
+@click.option("--tag", "tag", required=True, help="The Encharge tag this sync owns (no other sync may use it).")
+@click.option("--description", help="Shown on the sync's card.")
+@filter_options
+@schedule_options
+@click.option("--disabled", is_flag=True, help="Create it paused.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the specification's field names).")
+def syncs_create(
+    name: str,
+    tag: str,
+    description: str | None,
+    filter_json: str | None,
+    schedule: str | None,
+    daily: bool,
+    weekly: str | None,
+    monthly: int | None,
+    at: str | None,
+    disabled: bool,
+    as_json: bool,
+    **filter_flags: tuple[int, ...],
+) -> None:
+    """Add a sync: NAME, its tag, its ConnectWise filter (--filter JSON or the filter flags) and, optionally,
+    a schedule. Everything is checked before anything is written."""
+    filter_config = filter_from_options(filter_json, filter_flags)
+    if filter_config is None:
+        raise InvalidSyncConfigError(
+            "a sync needs a filter: give --filter JSON, or --company-type, --company-status and --contact-type"
+        )
+    cron = schedule_from_options(schedule, daily, weekly, monthly, at)
+    store = open_store()
+    sync = store.create_sync(
+        name=name,
+        filter_config=filter_config,
+        tag_name=tag,
+        schedule=cron,
+        enabled=not disabled,
+        description=description,
+    )
+    partition_note = register_partition_now()
+    if as_json:
+        emit_json(sync_json(store, sync))
+        return
+    echo(card(store, sync))
+    echo("\n" + partition_note + " " + SCHEDULE_APPEARS)
+
+
+SCHEDULE_APPEARS = (
+    "Its schedule appears in the UI within a minute when the daemon has DAGSTER_WEBSERVER_URL (else press "
+    "Reload on the Deployment page)."
+)
+
+
+def register_partition_now() -> str:
+    """Add the new sync's partition to the Dagster instance at once (the registry sensor would within a
+    minute); a note either way."""
+    from marketing_pipeline.launch.partitions import register_sync_partitions_in_home
+
+    try:
+        added = register_sync_partitions_in_home()
+    except Exception as exc:  # the row is written; the registry sensor adds the partition later
+        return f"Dagster: partition not added yet ({one_line(str(exc))}); the registry sensor adds it."
+    return f"Dagster: partition {', '.join(added)} added." if added else "Dagster: partition already there."
+
+
+@syncs.command("update", short_help="Change a sync's schedule, name, tag or filter, or pause or resume it.")
 @click.argument("sync_ref", metavar="SYNC")
-@click.option("--schedule", help="A five-field cron expression, e.g. '0 6 * * 1'.")
+@schedule_options
 @click.option("--enable", is_flag=True, help="Resume the sync.")
 @click.option("--disable", is_flag=True, help="Pause the sync.")
-@click.option("--daily", is_flag=True, help="Every day (with --at).")
-@click.option("--weekly", metavar="DAY", help="Every week on DAY (mon..sun), with --at.")
-@click.option("--monthly", type=int, metavar="DAY", help="Every month on DAY (1-28), with --at.")
-@click.option("--at", "at", metavar="HH:MM", help="Time of day for --daily/--weekly/--monthly (default 06:00).")
+@click.option("--name", help="A new name.")
+@click.option("--description", help="A new description ('' clears it).")
+@click.option("--tag", "tag", help="A new Encharge tag (no other sync may use it).")
+@filter_options
 @click.option(
     "--dagster-url",
     envvar="DAGSTER_WEBSERVER_URL",
@@ -95,33 +244,44 @@ def syncs_update(
     at: str | None,
     dagster_url: str | None,
     as_json: bool,
+    name: str | None,
+    description: str | None,
+    tag: str | None,
+    filter_json: str | None,
+    **filter_flags: tuple[int, ...],
 ) -> None:
-    """Change a sync's schedule and/or pause or resume it (all or nothing: every value is checked before
-    anything is written)."""
+    """Change a sync's schedule, name, description, tag or filter, and/or pause or resume it (all or
+    nothing: every value is checked before anything is written)."""
     if enable and disable:
         raise InvalidSyncConfigError("give --enable or --disable, not both")
     enabled = True if enable else False if disable else None
-    friendly = cron_from_flags(daily, weekly, monthly, at)
-    if friendly and schedule:
-        raise InvalidSyncConfigError("give either --schedule or --daily/--weekly/--monthly, not both")
-    cron = friendly or schedule
-    if cron is None and enabled is None:
+    cron = schedule_from_options(schedule, daily, weekly, monthly, at)
+    changes_filter = filter_json is not None or any(filter_flags.values())
+    if cron is None and enabled is None and name is None and description is None and tag is None and not changes_filter:
         raise InvalidSyncConfigError(
-            "nothing to change: give --schedule, --daily/--weekly/--monthly, --enable or --disable"
+            "nothing to change: give --schedule, --daily/--weekly/--monthly, --enable, --disable, --name, "
+            "--description, --tag, --filter or a filter flag"
         )
-    if cron is not None:
-        validate_cron(cron)
     webserver = None
     if dagster_url:
         from marketing_pipeline.launch.webserver import DagsterWebserver
 
         webserver = DagsterWebserver(dagster_url)  # a malformed URL is refused before anything is written
     store = open_store()
-    sync = store.update_sync(sync_ref, schedule=cron, enabled=enabled)
-    dagster_note = (
-        "Dagster re-reads the row at every tick, so pausing takes effect now. A new cron takes effect when the "
-        "code location reloads (Deployment > Reload in the UI, or give --dagster-url)."
+    filter_config = None
+    if changes_filter:
+        current = store.get_sync(sync_ref).filter_config
+        filter_config = filter_from_options(filter_json, filter_flags, current.model_dump() if current else None)
+    sync = store.update_sync(
+        sync_ref,
+        schedule=cron,
+        enabled=enabled,
+        tag_name=tag,
+        name=name,
+        description=description,
+        filter_config=filter_config,
     )
+    dagster_note = DAGSTER_FOLLOWS
     if webserver is not None and sync.key:
         from marketing_pipeline.defs.schedules import schedule_name
 

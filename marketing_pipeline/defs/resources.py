@@ -86,6 +86,8 @@ class ConnectWiseResource(dg.ConfigurableResource):
         _positive("connectwise", timeout_seconds=self.timeout_seconds, max_concurrency=self.max_concurrency)
         _positive("connectwise", max_attempts=self.max_attempts, page_size=self.page_size)
         access = self.access
+        if "" in (access.public_key, access.private_key, access.client_id):
+            settings.require_environment()  # not configured at all (_secret_env): the CLI's line, naming what to set
         return ConnectWiseClient(
             # No CW_BASE_URL: the client finds the codebase through CW_SITE's companyinfo.
             base_url=settings.http_url(settings.CW_BASE_URL, access.base_url) if access.base_url.strip() else None,
@@ -150,6 +152,8 @@ class EnchargeResource(dg.ConfigurableResource):
         control = _rate_control(
             "encharge", self.rate_control, self.max_requests_per_second, self.start_requests_per_second, learned_rate
         )
+        if self.access.api_key == "":
+            settings.require_environment()  # not configured at all (_secret_env): the CLI's line, naming what to set
         return EnchargeClient(
             base_url=settings.http_url(settings.ENCHARGE_BASE_URL, self.access.base_url),
             api_key=settings.secret(settings.ENCHARGE_REST_API_KEY, self.access.api_key),
@@ -191,6 +195,12 @@ def _env_or(name: str, default: str) -> Any:
     return dg.EnvVar(name) if settings.value(name) else default
 
 
+def _secret_env(name: str) -> Any:
+    """`EnvVar(name)` when it is set; else empty, so a run launched without it reaches its first step and
+    fails there with the CLI's one line (`settings.require_environment`), not a config-resolution trace."""
+    return dg.EnvVar(name) if settings.value(name) else ""
+
+
 def build_resources() -> dict[str, Any]:
     tuning = settings.http_tuning()
     return {
@@ -198,9 +208,9 @@ def build_resources() -> dict[str, Any]:
             base_url=_env_or(settings.CW_BASE_URL, ""),
             site=_env_or(settings.CW_SITE, settings.DEFAULT_CW_SITE),
             company_id=_env_or(settings.CW_COMPANY_ID, settings.DEFAULT_CW_COMPANY_ID),
-            public_key=dg.EnvVar(settings.CW_PUBLIC_KEY),
-            private_key=dg.EnvVar(settings.CW_PRIVATE_KEY),
-            client_id=dg.EnvVar(settings.CW_CLIENT_ID),
+            public_key=_secret_env(settings.CW_PUBLIC_KEY),
+            private_key=_secret_env(settings.CW_PRIVATE_KEY),
+            client_id=_secret_env(settings.CW_CLIENT_ID),
             max_concurrency=tuning.cw_concurrency,
             max_requests_per_second=tuning.cw_max_requests_per_second,
             timeout_seconds=tuning.timeout_seconds,
@@ -208,7 +218,7 @@ def build_resources() -> dict[str, Any]:
         ),
         "encharge": EnchargeResource(
             base_url=_env_or(settings.ENCHARGE_BASE_URL, settings.DEFAULT_ENCHARGE_BASE_URL),
-            api_key=dg.EnvVar(settings.ENCHARGE_REST_API_KEY),
+            api_key=_secret_env(settings.ENCHARGE_REST_API_KEY),
             max_requests_per_second=tuning.encharge_max_requests_per_second,
             read_concurrency=tuning.encharge_concurrency,
             write_concurrency=tuning.encharge_concurrency,

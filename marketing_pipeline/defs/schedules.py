@@ -1,12 +1,21 @@
 """One schedule per sync, built from its MarketingSync row when the code location loads.
 
 The row is read again at every tick, so disabling a sync takes effect at once (the tick is skipped with
-the reason); a changed cron takes effect when the code location is reloaded. A row whose cron is invalid
-gets no schedule and a warning, and never breaks loading the code location.
+the reason); a changed cron takes effect when the code location is reloaded (the
+`marketing_sync_schedule_state` sensor asks the webserver to). A row whose cron is invalid gets no schedule
+and a warning, and never breaks loading the code location.
+
+Every successful load writes the syncs' schedules (keys, names, crons, enabled: no secrets) to
+`$DAGSTER_HOME/marketing_sync_schedules.json`; when the marketing database cannot be reached at load, the
+schedules are built from that file, each saying so in its description, instead of vanishing from the UI.
 """
 
+import json
 import logging
 import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 
@@ -29,9 +38,41 @@ def schedule_name(sync_key: str) -> str:
     return "marketing_sync_" + re.sub(r"[^A-Za-z0-9_]", "_", sync_key)
 
 
-def build_sync_schedule(sync: Sync, timezone: str) -> dg.ScheduleDefinition:
+LAST_KNOWN_FILE = "marketing_sync_schedules.json"
+
+
+@dataclass(frozen=True)
+class ScheduledSync:
+    """What a sync's schedule is built from (and all the last-known file keeps)."""
+
+    key: str
+    name: str
+    schedule: str
+    enabled: bool
+
+    @classmethod
+    def of(cls, sync: Sync) -> "ScheduledSync | None":
+        if not sync.key or not sync.schedule:
+            return None
+        return cls(key=sync.key, name=sync.name, schedule=sync.schedule, enabled=sync.enabled)
+
+
+def resumed_in_the_ui(context: dg.ScheduleEvaluationContext, sync: Sync) -> bool:
+    """Whether the schedule was started (its UI toggle) after the row was last written: that resume is the
+    latest change, and the schedule-state sensor is about to write it to the row, so the tick runs."""
+    from marketing_pipeline.defs.schedule_state import running_since, stored_state
+
+    try:
+        started = running_since(stored_state(context.instance, schedule_name(sync.key or "")))
+    except Exception:  # no instance (a test context): the row decides
+        return False
+    return started is not None and started > sync.updated_at
+
+
+def build_sync_schedule(sync: Sync | ScheduledSync, timezone: str, warning: str | None = None) -> dg.ScheduleDefinition:
     key, cron = sync.key, sync.schedule
     assert key and cron
+    note = f" WARNING: {warning}" if warning else ""
 
     @dg.schedule(
         name=schedule_name(key),
@@ -39,8 +80,9 @@ def build_sync_schedule(sync: Sync, timezone: str) -> dg.ScheduleDefinition:
         cron_schedule=cron,
         execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING if sync.enabled else dg.DefaultScheduleStatus.STOPPED,
-        description=f"{sync.name}: runs at '{cron}' ({timezone}). The MarketingSync row is re-read at each "
-        "tick: a disabled sync is skipped.",
+        description=f"{sync.name}: runs at '{cron}' ({timezone}). The toggle is the sync's Pause/Resume: it "
+        "and MarketingSync.enabled follow each other within a minute. The row is re-read at each tick: a "
+        f"paused sync is skipped.{note}",
         tags={TRIGGER_TAG: "schedule"},
     )
     def _schedule(context: dg.ScheduleEvaluationContext, marketing_store: MarketingStoreResource):
@@ -48,12 +90,14 @@ def build_sync_schedule(sync: Sync, timezone: str) -> dg.ScheduleDefinition:
             current = marketing_store.store().get_sync_by_key(key)
         except MarketingPipelineError as exc:
             return dg.SkipReason(scrub(str(exc)))
-        if not current.enabled:
-            return dg.SkipReason(f"sync {current.name!r} is disabled (MarketingSync.enabled = false)")
+        if not current.enabled and not resumed_in_the_ui(context, current):
+            return dg.SkipReason(f"sync {current.name!r} is paused (MarketingSync.enabled = false)")
         if current.schedule != cron:
             return dg.SkipReason(
-                f"sync {current.name!r} is now scheduled at {current.schedule!r}, not {cron!r}: reload the "
-                "code location to apply the new schedule"
+                f"sync {current.name!r} is now scheduled at {current.schedule!r}, not {cron!r}: the change waits "
+                "for this code location to reload (the daemon's schedule-state sensor reloads it when "
+                f"{settings.DAGSTER_WEBSERVER_URL} is set; else press Reload on the Deployment page), so "
+                "reload the code location to apply the new schedule"
             )
         if current.problems:
             return dg.SkipReason("; ".join(current.problems))
@@ -63,7 +107,9 @@ def build_sync_schedule(sync: Sync, timezone: str) -> dg.ScheduleDefinition:
     return _schedule
 
 
-def sync_schedules(syncs: list[Sync], timezone: str) -> tuple[list[dg.ScheduleDefinition], list[str]]:
+def sync_schedules(
+    syncs: list[Sync] | list[ScheduledSync], timezone: str, warning: str | None = None
+) -> tuple[list[dg.ScheduleDefinition], list[str]]:
     """Schedules for the syncs that can have one, and a warning for each that cannot."""
     schedules: list[dg.ScheduleDefinition] = []
     warnings: list[str] = []
@@ -75,21 +121,59 @@ def sync_schedules(syncs: list[Sync], timezone: str) -> tuple[list[dg.ScheduleDe
             warnings.append(f"sync {sync.name!r} has no schedule: {problem}")
             continue
         try:
-            schedules.append(build_sync_schedule(sync, timezone))
+            schedules.append(build_sync_schedule(sync, timezone, warning))
         except Exception as exc:  # one row Dagster refuses must not cost every other sync its schedule
             warnings.append(f"sync {sync.name!r} has no schedule: {one_line(str(exc))}")
     return schedules, warnings
 
 
+def last_known_path() -> Path:
+    return settings.dagster_home() / LAST_KNOWN_FILE
+
+
+def remember(syncs: list[Sync]) -> None:
+    known = [asdict(s) for s in (ScheduledSync.of(sync) for sync in syncs) if s is not None]
+    saved = {"savedAt": datetime.now(timezone.utc).isoformat(timespec="seconds"), "syncs": known}
+    path = last_known_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(saved, indent=1))
+        temporary.replace(path)  # a reader never sees half a file
+    except OSError as exc:
+        log.warning("marketing-pipeline: could not keep the last known syncs in %s: %s", path, exc)
+
+
+def last_known() -> tuple[list[ScheduledSync], str] | None:
+    """The syncs of the last successful load and when they were saved, or None without a usable file."""
+    try:
+        saved = json.loads(last_known_path().read_text())
+        return [ScheduledSync(**item) for item in saved["syncs"]], str(saved["savedAt"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_sync_schedules() -> list[dg.ScheduleDefinition]:
-    """Never raises: a missing or unreachable store means no schedules yet, with a warning."""
+    """Never raises: an unreachable store means the last known schedules (or none yet), with a warning."""
     timezone = settings.schedule_timezone()
     try:
         validate_timezone(timezone)
         syncs = open_store().list_syncs()
     except Exception as exc:  # loading the code location must survive any store trouble
-        log.warning("marketing-pipeline: no sync schedules loaded: %s", scrub(one_line(str(exc))))
-        return []
+        reason = scrub(one_line(str(exc)))
+        fallback = last_known()
+        if fallback is None:
+            log.warning("marketing-pipeline: no sync schedules loaded: %s", reason)
+            return []
+        known, saved_at = fallback
+        warning = (
+            f"the marketing database could not be read when the code location loaded ({reason}); this schedule "
+            f"is the last known one (saved {saved_at}). Reload the code location once the database is back"
+        )
+        log.warning("marketing-pipeline: %s", warning)
+        schedules, _ = sync_schedules(known, timezone, warning)
+        return schedules
+    remember(syncs)
     schedules, warnings = sync_schedules(syncs, timezone)
     for warning in warnings:
         log.warning("marketing-pipeline: %s", scrub(warning))

@@ -15,8 +15,11 @@ from marketing_pipeline import settings
 from marketing_pipeline.errors import ConfigurationError
 from marketing_pipeline.store.database import exclusive, file_lock, parse_database_url
 
-# The repository's dagster.yaml: the one place the instance's settings are written down.
+# The repository's dagster.yaml: the one place the instance's settings are written down. `init` writes it,
+# with the storage chosen, into DAGSTER_HOME, which is where Dagster reads it.
 REPOSITORY_INSTANCE_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+# The workspace `dagster dev` and the daemon load (one code location, marketing_pipeline.definitions).
+REPOSITORY_WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 POSTGRES_STORAGE = {"postgres": {"postgres_url": {"env": settings.DAGSTER_POSTGRES_URL}}}
 # Beside Dagster's SQLite storage (which lives in the instance folder).
 INIT_LOCK_FILE = ".marketing-pipeline-init.lock"
@@ -114,3 +117,20 @@ def initialising(home: Path) -> Iterator[None]:
                 exclusive(url, DAGSTER_STORAGE_LOCK, settings.DAGSTER_POSTGRES_URL, label="Dagster storage database")
             )
         yield
+
+
+def settle_daemon_cursors() -> list[str]:
+    """Start the daemon's run-event consumer at the end of the (new) event log, as it would itself, so its
+    first start does not warn "No cursor for event type ..., ignoring older events" at a newcomer. Only
+    cursors that are missing are set; the keys are the daemon's own."""
+    import dagster as dg
+    from dagster._daemon.auto_run_reexecution.event_log_consumer import DAGSTER_EVENT_TYPES
+
+    with dg.DagsterInstance.get() as instance:
+        keys = [f"EVENT_LOG_CONSUMER_CURSOR-{event_type.value}" for event_type in DAGSTER_EVENT_TYPES]
+        present = instance.daemon_cursor_storage.get_cursor_values(set(keys))
+        missing = [key for key in keys if key not in present]
+        if missing:
+            top = str(instance.event_log_storage.get_maximum_record_id() or 0)
+            instance.daemon_cursor_storage.set_cursor_values({key: top for key in missing})
+        return missing

@@ -54,14 +54,7 @@ def apply_run_config(dry_run: bool, force: bool) -> dict[str, Any]:
 
 def check_environment() -> None:
     """Refuse to launch a run that would fail for want of a secret, and say which."""
-    missing = settings.missing_required()
-    if missing:
-        raise MarketingPipelineError(
-            f"set {', '.join(missing)} first (see the README's configuration table; "
-            "`marketing-pipeline sandbox --print-env` gives values for the sandbox APIs)"
-        )
-    for name in settings.REQUIRED:
-        settings.secret(name, settings.value(name))  # a pasted line break is refused here, by name
+    settings.require_environment()
 
 
 def _run_error(result: dg.ExecuteInProcessResult) -> str | None:

@@ -46,6 +46,42 @@ query Schedule($selector: ScheduleSelector!) {
   }
 }
 """
+# The two mutations the UI's schedule toggle sends (the sync's Pause/Resume button).
+START = """
+mutation Start($selector: ScheduleSelector!) {
+  startSchedule(scheduleSelector: $selector) {
+    __typename
+    ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+STOP = """
+mutation Stop($id: String!) {
+  stopRunningSchedule(id: $id) {
+    __typename
+    ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+SCHEDULE_ID = """
+query ScheduleId($selector: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $selector) { ... on Schedule { id } }
+}
+"""
+SCHEDULES = """
+query Schedules($selector: RepositorySelector!) {
+  schedulesOrError(repositorySelector: $selector) {
+    __typename
+    ... on Schedules { results { name cronSchedule } }
+    ... on PythonError { message }
+    ... on RepositoryNotFoundError { message }
+  }
+}
+"""
 
 
 @dataclass(frozen=True)
@@ -112,6 +148,25 @@ class DagsterWebserver:
         if result["__typename"] != "Schedule":
             return ScheduleState(name=name, status=None, cron=None)
         return ScheduleState(name=name, status=result["scheduleState"]["status"], cron=result["cronSchedule"])
+
+    def toggle(self, schedule_name: str, running: bool) -> str:
+        """Flip the schedule's toggle as the UI does; its new status."""
+        if running:
+            result = self._call(START, {"selector": _selector(schedule_name)})["startSchedule"]
+        else:
+            found = self._call(SCHEDULE_ID, {"selector": _selector(schedule_name)})["scheduleOrError"]
+            result = self._call(STOP, {"id": found.get("id", "")})["stopRunningSchedule"]
+        if result["__typename"] != "ScheduleStateResult":
+            raise MarketingPipelineError(f"Dagster could not toggle {schedule_name}: {result.get('message')}")
+        return result["scheduleState"]["status"]
+
+    def schedule_crons(self) -> dict[str, str]:
+        """Every schedule the webserver shows in the code location, with its cron."""
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+        result = self._call(SCHEDULES, {"selector": selector})["schedulesOrError"]
+        if result["__typename"] != "Schedules":
+            raise MarketingPipelineError(f"Dagster could not list the schedules: {result.get('message')}")
+        return {item["name"]: item["cronSchedule"] for item in result["results"]}
 
     def apply_sync_change(self, schedule_name: str) -> ScheduleState:
         """Reload, then put the schedule back to its default status (RUNNING if enabled, else STOPPED)."""

@@ -47,6 +47,16 @@ def slugify(name: str) -> str:
     return slug or "sync"
 
 
+def validate_sync_name(name: str) -> str:
+    """A name shown on cards and in the UI: one line, not empty."""
+    cleaned = name.strip() if isinstance(name, str) else ""
+    if not cleaned:
+        raise InvalidSyncConfigError("a sync's name cannot be empty")
+    if _NOT_A_NAME.search(cleaned):
+        raise InvalidSyncConfigError(f"the sync name {cleaned!r} contains a control character: give it on one line")
+    return cleaned
+
+
 def _with_clash(conn: Connection, row: RowMapping) -> Sync:
     return _sync_from_row(row, clash_of(conn, row))
 
@@ -154,6 +164,7 @@ class SyncStore(WrittenFieldsStore, ApiRateStore):
         source_type: str = "connectwise",
         dest_type: str = "encharge",
     ) -> Sync:
+        name = validate_sync_name(name)
         parsed = parse_filter_config(dict(filter_config), sync_name=name)
         tag = validate_tag_name(tag_name, sync_name=name)
         cron = validate_cron(schedule, sync_name=name)
@@ -213,11 +224,14 @@ class SyncStore(WrittenFieldsStore, ApiRateStore):
         schedule: str | None = None,
         enabled: bool | None = None,
         tag_name: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        filter_config: Mapping[str, Any] | None = None,
     ) -> Sync:
-        """Change a sync's schedule, enabled flag and/or tag, all or nothing: every value is checked before
-        anything is written, in one transaction (a tag another sync uses is refused). Enabling a sync whose
-        stored cron is unusable (one the NestJS app wrote, say) is refused unless a new schedule comes with
-        it: it would never run."""
+        """Change a sync's schedule, enabled flag, tag, name, description and/or filter, all or nothing: every
+        value is checked before anything is written, in one transaction (a tag another sync uses is refused).
+        Enabling a sync whose stored cron is unusable (one the NestJS app wrote, say) is refused unless a new
+        schedule comes with it: it would never run. An empty description clears it."""
         ref = ref.strip()
         if _NOT_A_NAME.search(ref):
             raise UnknownSyncError(f"no sync {ref!r}")
@@ -236,6 +250,12 @@ class SyncStore(WrittenFieldsStore, ApiRateStore):
             if tag_name is not None:
                 values["tagName"] = validate_tag_name(tag_name, sync_name=row["name"])
                 require_free_tag(conn, values["tagName"], name=row["name"], sync_id=row["id"])
+            if name is not None:
+                values["name"] = validate_sync_name(name)
+            if description is not None:
+                values["description"] = description.strip() or None
+            if filter_config is not None:
+                values["filterConfig"] = parse_filter_config(dict(filter_config), sync_name=row["name"]).to_json_dict()
             if values:
                 values["updatedAt"] = utcnow()
                 conn.execute(update(marketing_sync).where(marketing_sync.c.id == row["id"]).values(**values))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 from typing import Any
@@ -14,7 +15,8 @@ from marketing_pipeline.defs.assets import SYNC_ASSETS as ASSETS
 from marketing_pipeline.defs.jobs import marketing_sync_job
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource, build_resources
-from marketing_pipeline.defs.schedules import load_sync_schedules, sync_schedules
+from marketing_pipeline.defs.schedule_state import schedules_behind
+from marketing_pipeline.defs.schedules import last_known_path, load_sync_schedules, sync_schedules
 from marketing_pipeline.defs.sensors import mark_canceled_sync_runs, mark_failed_sync_runs, marketing_sync_registry
 from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore
@@ -67,7 +69,7 @@ def test_a_tick_requests_one_run_for_the_sync_partition(store: SyncStore, instan
 def test_a_tick_rereads_the_row(store: SyncStore, instance: dg.DagsterInstance) -> None:
     schedule = schedule_for(store)
     store.update_sync(SYNC_KEY, enabled=False)
-    assert "is disabled" in tick(schedule, store, instance).skip_message
+    assert "is paused" in tick(schedule, store, instance).skip_message
     store.update_sync(SYNC_KEY, enabled=True, schedule="0 7 * * *")
     assert "reload the code location" in tick(schedule, store, instance).skip_message
 
@@ -111,6 +113,7 @@ def test_definitions_resolve_with_schedules(
     assert {j.name for j in repo.get_all_jobs()} >= {"marketing_sync_job"}
     assert {s.name for s in repo.sensor_defs} == {
         "marketing_sync_registry",
+        "marketing_sync_schedule_state",
         "mark_failed_sync_runs",
         "mark_canceled_sync_runs",
         "marketing_sync_alerts_on_success",
@@ -168,3 +171,64 @@ def test_failure_and_cancel_sensors_close_running_rows(store: SyncStore, instanc
         assert ("worker process was killed" if status == dg.DagsterRunStatus.FAILURE else "cancelled") in (
             closed.error_message or ""
         )
+
+
+def test_schedules_never_vanish_when_the_store_is_unreachable_at_load(
+    store: SyncStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, instance: dg.DagsterInstance
+) -> None:
+    monkeypatch.setenv("MARKETING_DATABASE_URL", store.url)
+    [loaded] = load_sync_schedules()  # a successful load remembers the syncs' schedules
+    saved = json.loads(last_known_path().read_text())
+    assert saved["syncs"] == [
+        {"key": SYNC_KEY, "name": "Managed Client Newsletter", "schedule": "0 6 * * 1", "enabled": True}
+    ]
+    monkeypatch.setenv("MARKETING_DATABASE_URL", "postgresql://nobody:hunter2@127.0.0.1:1/none")
+    with caplog.at_level(logging.WARNING, logger="marketing_pipeline"):
+        [kept] = load_sync_schedules()
+    assert (kept.name, kept.cron_schedule, kept.default_status) == (
+        loaded.name,
+        "0 6 * * 1",
+        dg.DefaultScheduleStatus.RUNNING,
+    )
+    assert "WARNING: the marketing database could not be read when the code location loaded" in (kept.description or "")
+    assert "last known one" in caplog.text and "hunter2" not in caplog.text + (kept.description or "")
+    last_known_path().write_text("{not json")  # a damaged file is no file: no schedules, and a warning
+    assert load_sync_schedules() == []
+
+
+def test_the_loaded_schedules_say_what_they_lag_behind(store: SyncStore) -> None:
+    store.create_sync(name="Second", filter_config=FIRST_SYNC["filter_config"], tag_name="second", schedule="0 8 * * *")
+    syncs = store.list_syncs()
+    loaded = {"marketing_sync_managed_client_newsletter": "0 6 * * 1", "marketing_sync_gone": "0 1 * * *"}
+    assert schedules_behind(loaded, syncs) == [
+        "marketing_sync_second is new ('0 8 * * *')",
+        "marketing_sync_gone no longer has a sync",
+    ]
+    store.update_sync(SYNC_KEY, schedule="15 7 * * 2")
+    assert "marketing_sync_managed_client_newsletter is now '15 7 * * 2'" in schedules_behind(
+        loaded, store.list_syncs()
+    )
+
+
+def test_a_tick_right_after_a_ui_resume_runs_before_the_row_follows(
+    store: SyncStore, instance: dg.DagsterInstance
+) -> None:
+    from dagster._core.remote_origin import (
+        RegisteredCodeLocationOrigin,
+        RemoteInstigatorOrigin,
+        RemoteRepositoryOrigin,
+    )
+
+    from marketing_pipeline.defs.schedule_state import set_running, stored_state
+
+    schedule = schedule_for(store)
+    store.update_sync(SYNC_KEY, enabled=False)  # paused by the CLI or the NestJS app ...
+    assert "is paused" in tick(schedule, store, instance).skip_message
+    repository = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("marketing_pipeline"), "__repository__")
+    origin = RemoteInstigatorOrigin(repository, schedule.name)
+    set_running(instance, origin, None, schedule.cron_schedule, True)  # ... then resumed with the UI toggle
+    assert stored_state(instance, schedule.name) is not None
+    [request] = tick(schedule, store, instance).run_requests  # the later change wins at once
+    assert request.partition_key == SYNC_KEY
+    store.update_sync(SYNC_KEY, enabled=False)  # paused again in the table, after the UI resume
+    assert "is paused" in tick(schedule, store, instance).skip_message

@@ -4,9 +4,7 @@ through Dagster's GraphQL client, and the read-only webserver (marketing.view) r
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,61 +20,21 @@ from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
 from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support.dagster_processes import (
+    DAEMON,
+    INSTANCE_YAML,
+    REPO,
+    stop,
+    webserver_process,
+)
 
 pytestmark = pytest.mark.slow  # real dagster-webserver and daemon processes
-
-REPO = Path(__file__).resolve().parents[2]
-WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
-INSTANCE_YAML = """\
-telemetry:
-  enabled: false
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: DefaultRunCoordinator
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop(process: subprocess.Popen, timeout: float = 30) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @contextmanager
 def webserver(env: dict[str, str], *extra: str) -> Iterator[DagsterGraphQLClient]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(WEBSERVER), "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml"), *extra],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"dagster-webserver did not start: {process.stderr.read() if process.stderr else ''}"
-                )
-            time.sleep(0.5)
+    with webserver_process(env, *extra) as port:
         yield DagsterGraphQLClient("127.0.0.1", port_number=port)
-    finally:
-        stop(process)
 
 
 @pytest.fixture
@@ -178,7 +136,7 @@ def test_a_backfill_over_two_syncs_runs_each_once(served: dict) -> None:
         register_sync_partitions(instance, store)
     keys = [SYNC_KEY, "second-newsletter"]
     daemon = subprocess.Popen(
-        [str(WEBSERVER.with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
+        [str(DAEMON), "run", "-w", str(REPO / "workspace.yaml")],
         cwd=REPO,
         env=served["env"],
         stdout=subprocess.DEVNULL,
