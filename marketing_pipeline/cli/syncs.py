@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -306,6 +307,12 @@ def syncs_update(
 @click.argument("sync_ref", metavar="SYNC")
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; write nothing to Encharge.")
 @click.option("--force", is_flag=True, help="Apply even if the safety brake would stop it.")
+@click.option(
+    "--approve",
+    metavar="HASH",
+    help="Apply only the plan with this hash, as a dry run of this sync showed it in the last 24 hours: the "
+    "plan is computed afresh and nothing is written if it differs; an approved plan passes the brake.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
 @click.option(
     "--progress/--no-progress",
@@ -313,7 +320,9 @@ def syncs_update(
     help="Show each step and its counts on stderr as the run goes (default: only when stderr is a terminal "
     "and --json is not given).",
 )
-def syncs_trigger(sync_ref: str, dry_run: bool, force: bool, as_json: bool, progress: bool | None) -> None:
+def syncs_trigger(
+    sync_ref: str, dry_run: bool, force: bool, approve: str | None, as_json: bool, progress: bool | None
+) -> None:
     """Run a sync now through Dagster (it shows in the UI's run history) and wait for it."""
     from marketing_pipeline.cli.progress import TerminalProgress
     from marketing_pipeline.launch.trigger import trigger_sync
@@ -321,7 +330,7 @@ def syncs_trigger(sync_ref: str, dry_run: bool, force: bool, as_json: bool, prog
     terminal = sys.stderr.isatty()
     show = progress if progress is not None else terminal and not as_json
     view = TerminalProgress(sys.stderr, live=terminal) if show else None
-    result = trigger_sync(open_store(), sync_ref, dry_run=dry_run, force=force, progress=view)
+    result = trigger_sync(open_store(), sync_ref, dry_run=dry_run, force=force, approve=approve, progress=view)
     for problem in result.alerts.problems:
         click.echo(f"warning: {problem}", err=True)
     for outcome in result.alerts.outcomes:
@@ -350,3 +359,7 @@ def syncs_trigger(sync_ref: str, dry_run: bool, force: bool, as_json: bool, prog
         sys.exit(1)
     if not as_json and result.run is not None:
         echo(f"{describe_run(result.run)}  ({where}Dagster run {result.dagster_run_id})")
+        plan_hash = (result.run.details or {}).get("planHash")
+        if dry_run and plan_hash:
+            command = f"marketing-pipeline syncs trigger {shlex.quote(sync_ref)} --approve {plan_hash}"
+            echo(f"To apply exactly this plan: {command}")

@@ -43,9 +43,12 @@ class TriggerResult:
     alerts: AlertReport = field(default_factory=AlertReport)
 
 
-def apply_run_config(dry_run: bool, force: bool) -> dict[str, Any]:
+def apply_run_config(dry_run: bool, force: bool, approve: str | None = None) -> dict[str, Any]:
+    apply: dict[str, Any] = {"dry_run": dry_run, "force": force}
+    if approve:
+        apply["approved_plan_hash"] = approve
     return {
-        "ops": {"encharge_audience": {"config": {"dry_run": dry_run, "force": force}}},
+        "ops": {"encharge_audience": {"config": apply}},
         # The run's full log is in the Dagster UI; the terminal gets the CLI's one-line result only
         # (Dagster's console logger would otherwise print stack traces into `--json` output).
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
@@ -76,20 +79,29 @@ def trigger_sync(
     *,
     dry_run: bool = False,
     force: bool = False,
+    approve: str | None = None,
     instance: dg.DagsterInstance | None = None,
     progress: ProgressView | None = None,
 ) -> TriggerResult:
     """Run the sync job for one sync and wait for it; the instance is `$DAGSTER_HOME`'s unless given.
-    `progress` is told about each step as the run's events arrive."""
+    `approve`: apply only the plan with this hash (shown by a recent dry run). `progress` is told about each
+    step as the run's events arrive."""
+    if approve is not None and (dry_run or not approve.strip()):
+        raise MarketingPipelineError(
+            "an approved plan is applied, not previewed: give --approve HASH without --dry-run"
+            if dry_run
+            else "--approve needs the plan hash a dry run showed"
+        )
+    options = {"dry_run": dry_run, "force": force, "approve": approve.strip() if approve else None}
     sync = store.get_sync(sync_ref)
     sync.require_runnable()
     check_environment()
     if instance is not None:
-        return _run(store, sync, instance, dry_run=dry_run, force=force, progress=progress)
+        return _run(store, sync, instance, progress=progress, **options)
     ensure_dagster_home()
     # Entering the instance makes it the current one for loading definitions, and disposes it after.
     with dg.DagsterInstance.get() as owned:
-        return _run(store, sync, owned, dry_run=dry_run, force=force, progress=progress)
+        return _run(store, sync, owned, progress=progress, **options)
 
 
 def run_tags(dry_run: bool) -> dict[str, str]:
@@ -103,6 +115,7 @@ def _run(
     *,
     dry_run: bool,
     force: bool,
+    approve: str | None,
     progress: ProgressView | None,
 ) -> TriggerResult:
     from marketing_pipeline.definitions import defs  # loads the code location
@@ -116,7 +129,7 @@ def _run(
         result = job.execute_in_process(
             partition_key=sync.key,
             instance=instance,
-            run_config=apply_run_config(dry_run, force),
+            run_config=apply_run_config(dry_run, force, approve),
             tags=run_tags(dry_run),
             run_id=run_id,
             raise_on_error=False,

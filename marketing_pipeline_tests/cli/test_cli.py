@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
@@ -74,6 +75,22 @@ def test_trigger_runs_through_dagster_and_records_the_run(cli) -> None:  # type:
 def test_dry_run_trigger(cli) -> None:  # type: ignore[no-untyped-def]
     out = cli("syncs", "trigger", SYNC_KEY, "--dry-run").output
     assert out.startswith("Dry run: would create 12, update 5, tag 6, untag 3; 3 skipped")
+
+
+def test_review_then_apply_from_the_cli(cli, sandboxes: Sandboxes) -> None:  # type: ignore[no-untyped-def]
+    preview = cli("syncs", "trigger", SYNC_KEY, "--dry-run").output
+    match = re.search(r"To apply exactly this plan: marketing-pipeline syncs trigger \S+ --approve (\S+)", preview)
+    assert match, preview
+    plan_hash = match.group(1)
+    sandboxes.encharge.clear_log()
+    # Another plan's hash is refused with nothing written: the plan computed now is not the one approved.
+    refused = cli("syncs", "trigger", SYNC_KEY, "--approve", "0" * len(plan_hash), ok=False)
+    assert "is not the approved plan" in refused.stderr and refused.stderr.count("\n") == 1
+    assert not any(method != "GET" for method, _, _ in sandboxes.encharge.log)
+    out = cli("syncs", "trigger", SYNC_KEY, "--approve", plan_hash).output
+    assert out.startswith("83 synced, 12 new, 3 removed")
+    both = cli("syncs", "trigger", SYNC_KEY, "--dry-run", "--approve", plan_hash, ok=False)
+    assert both.stderr.startswith("error: an approved plan is applied, not previewed")
 
 
 def test_update_schedule_forms(cli) -> None:  # type: ignore[no-untyped-def]
