@@ -14,17 +14,15 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from marketing_pipeline.cli import main
-from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.launch.webserver import DagsterWebserver
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.database import get_engine
-from marketing_pipeline.store.repository import SyncStore, utcnow
+from marketing_pipeline.store.repository import utcnow
 from marketing_pipeline.store.schema import marketing_sync
-from marketing_pipeline.store.seed import initialise_store
 from marketing_pipeline_tests.support import SYNC_KEY
 from marketing_pipeline_tests.support.dagster_processes import (
-    INSTANCE_YAML,
     daemon_process,
+    dagster_home_with_store,
     wait_for,
     webserver_process,
 )
@@ -38,14 +36,8 @@ AGREE_WITHIN = 75  # the sensor ticks every 30 s; the daemon's sensor loop adds 
 def test_the_toggle_and_the_row_follow_each_other(
     tmp_path: Path, sqlite_url: str, sandboxes: Sandboxes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    initialise_store(sqlite_url)
-    store = SyncStore(sqlite_url)
-    store.update_sync(SYNC_KEY, schedule="* * * * *")  # a tick every minute while the test runs
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        register_sync_partitions(instance, store)
+    # A tick every minute while the test runs.
+    home, store = dagster_home_with_store(tmp_path, sqlite_url, lambda s: s.update_sync(SYNC_KEY, schedule="* * * * *"))
     env = {**os.environ, **sandboxes.env(), "DAGSTER_HOME": str(home), "MARKETING_DATABASE_URL": sqlite_url}
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -13,14 +13,12 @@ from click.testing import CliRunner
 
 from marketing_pipeline.cli import main
 from marketing_pipeline.defs.schedule_state import reload_if_behind
-from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.launch.webserver import DagsterWebserver
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline.store.seed import initialise_store
 from marketing_pipeline_tests.support import SYNC_KEY
 from marketing_pipeline_tests.support.dagster_processes import (
-    INSTANCE_YAML,
     daemon_process,
+    dagster_home_with_store,
     wait_for,
     webserver_process,
 )
@@ -32,13 +30,7 @@ NAME = "marketing_sync_managed_client_newsletter"
 def test_a_changed_schedule_shows_without_reload(
     tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    initialise_store(sqlite_url)
-    store = SyncStore(sqlite_url)
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        register_sync_partitions(instance, store)
+    home, _ = dagster_home_with_store(tmp_path, sqlite_url)
     env = {**os.environ, "DAGSTER_HOME": str(home), "MARKETING_DATABASE_URL": sqlite_url}
     env.pop("DAGSTER_WEBSERVER_URL", None)
     for name, value in env.items():

@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from marketing_pipeline import settings
-from marketing_pipeline_tests.support.dagster_processes import REPO, free_port
+from marketing_pipeline_tests.support.dagster_processes import REPO, free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow  # a real `dg dev`: webserver, daemon and code server
 
@@ -42,15 +41,7 @@ def test_dg_dev_after_init_prints_no_warning(tmp_path: Path) -> None:
         start_new_session=True,  # dg dev's webserver, daemon and code server stop with it
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "dg dev did not start"
-            time.sleep(0.5)
+        wait_until_serving(port, process, "dg dev", 120)
         time.sleep(15)  # the daemon's first pass (where the cursor notices used to come from)
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -14,11 +14,8 @@ from dagster_graphql import DagsterGraphQLClient
 
 from marketing_pipeline import settings
 from marketing_pipeline.cli import main
-from marketing_pipeline.launch.partitions import register_sync_partitions
-from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline.store.seed import initialise_store
 from marketing_pipeline_tests.support import SYNC_KEY
-from marketing_pipeline_tests.support.dagster_processes import INSTANCE_YAML, webserver_process
+from marketing_pipeline_tests.support.dagster_processes import dagster_home_with_store, webserver_process
 
 pytestmark = pytest.mark.slow  # a real dagster-webserver
 
@@ -26,13 +23,7 @@ pytestmark = pytest.mark.slow  # a real dagster-webserver
 def test_a_ui_run_without_the_environment_fails_with_the_clis_line(
     tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    initialise_store(sqlite_url)
-    store = SyncStore(sqlite_url)
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        register_sync_partitions(instance, store)
+    home, store = dagster_home_with_store(tmp_path, sqlite_url)
     env = {name: value for name, value in os.environ.items() if name not in settings.REQUIRED}
     env.update({"DAGSTER_HOME": str(home), "MARKETING_DATABASE_URL": sqlite_url})
     for name in settings.REQUIRED:

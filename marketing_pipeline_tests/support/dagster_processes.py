@@ -12,7 +12,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import requests
+
+from marketing_pipeline.launch.partitions import register_sync_partitions
+from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline.store.seed import initialise_store
 
 REPO = Path(__file__).resolve().parents[2]
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
@@ -24,6 +29,38 @@ run_coordinator:
   module: dagster._core.run_coordinator
   class: DefaultRunCoordinator
 """
+
+
+def dagster_home_with_store(
+    tmp_path: Path, store_url: str, prepare: Callable[[SyncStore], object] | None = None
+) -> tuple[Path, SyncStore]:
+    """An instance folder (DefaultRunCoordinator, so runs start at once) and an initialised marketing store
+    whose syncs' partitions are registered; `prepare` may change the rows first."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    initialise_store(store_url)
+    store = SyncStore(store_url)
+    if prepare is not None:
+        prepare(store)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        register_sync_partitions(instance, store)
+    return home, store
+
+
+def wait_until_serving(port: int, process: subprocess.Popen, what: str, seconds: float) -> None:
+    """Until the webserver on `port` answers; fails at once if its process ended."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = process.stderr.read() if process.stderr and process.poll() is not None else ""
+            raise AssertionError(f"{what} did not start: {output}")
+        time.sleep(0.5)
 
 
 def free_port() -> int:
@@ -60,18 +97,7 @@ def webserver_process(env: dict[str, str], *extra: str) -> Iterator[int]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"dagster-webserver did not start: {process.stderr.read() if process.stderr else ''}"
-                )
-            time.sleep(0.5)
+        wait_until_serving(port, process, "dagster-webserver", 90)
         yield port
     finally:
         stop(process)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from marketing_pipeline.defs.assets import SYNC_ASSETS
 from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
@@ -58,15 +59,19 @@ class Pipeline:
     ) -> dg.ExecuteInProcessResult:
         """Materialize every asset of the sync for one partition; `config` is the apply step's config."""
         run_config = {"ops": {"encharge_audience": {"config": config}}} if config else None
-        return dg.materialize(
-            SYNC_ASSETS,
-            partition_key=key,
-            instance=self.instance,
-            resources=self.resources,
-            run_config=run_config,
-            tags=tags,
-            raise_on_error=False,
-        )
+        # Loading definitions reads the "current" instance's state storage from a context variable; once in
+        # a full suite it still named a disposed instance of an earlier test ("undefined DagsterInstance
+        # weakref"). Naming this pipeline's instance makes each run independent of what ran before.
+        with set_defs_state_storage(self.instance.defs_state_storage):
+            return dg.materialize(
+                SYNC_ASSETS,
+                partition_key=key,
+                instance=self.instance,
+                resources=self.resources,
+                run_config=run_config,
+                tags=tags,
+                raise_on_error=False,
+            )
 
     def last_run(self, key: str = SYNC_KEY) -> SyncRun | None:
         return self.store.last_run(self.store.get_sync(key))
