@@ -120,7 +120,7 @@ def filter_from_options(
         return parsed
     if not given:
         return None
-    merged = {to_camel(field): ids for field, ids in (base or {}).items()} if base else {}
+    merged = {to_camel(field): ids for field, ids in (base or {}).items()}
     merged.update({to_camel(field): ids for field, ids in given.items()})
     return merged
 

@@ -12,6 +12,7 @@ schedules are built from that file, each saying so in its description, instead o
 
 import json
 import logging
+import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -137,9 +138,11 @@ def remember(syncs: list[Sync]) -> None:
     path = last_known_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
+        # Every process that loads the code location (each step's, too) writes it: a draft of its own each,
+        # then an atomic replace, so a reader never sees half a file and writers never collide.
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps(saved, indent=1))
-        temporary.replace(path)  # a reader never sees half a file
+        temporary.replace(path)
     except OSError as exc:
         log.warning("marketing-pipeline: could not keep the last known syncs in %s: %s", path, exc)
 
