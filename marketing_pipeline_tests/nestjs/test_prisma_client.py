@@ -5,7 +5,10 @@ syncs and runs back while the pipeline runs against the sandboxes; Prisma's sche
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -13,26 +16,29 @@ from typing import Any
 
 import dagster as dg
 import pytest
+import requests
 from click.testing import CliRunner
+from dagster_graphql import DagsterGraphQLClient
 
 from marketing_pipeline.cli import main
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.defs.schedules import sync_schedules
 from marketing_pipeline.defs.sensors import marketing_sync_registry
-from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.models import SyncRun
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
+from marketing_pipeline.store.seed import FIRST_SYNC
 from marketing_pipeline_tests.support import SYNC_KEY
 from marketing_pipeline_tests.support.catalog import apply_prisma_db_push, schema_catalog
-from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resources
+from marketing_pipeline_tests.support.dagster_processes import REPO, dagster_home_with_store, webserver_process
+from marketing_pipeline_tests.support.pipeline import Pipeline
 from marketing_pipeline_tests.support.prisma import PrismaApp, PrismaCallError
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prisma_client_installed")]
 
 TZ = "Europe/London"
+FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 # What the app's "new sync" form sends: the specification's fields, no key, no id (Prisma makes the uuid).
 APP_SYNC = {
     "name": "Prospects Digest",
@@ -46,7 +52,6 @@ APP_SYNC = {
 SPEC_STATUS = {"running", "completed", "failed"}
 SPEC_TRIGGER = {"manual", "schedule"}
 DETAILS_ALWAYS = {"dagsterRunId", "trigger", "dryRun"}
-DETAILS_COMPLETED = {"summary", "planHash", "forced", "brake", "duplicates", "notes", "contacts", "truncated"}
 
 
 def prisma_time(at: datetime | None) -> str | None:
@@ -122,7 +127,7 @@ def test_the_apps_prisma_client_and_the_pipeline_share_the_tables(
         assert_read_as_recorded(seen, recorded)
     detail = app.get_run(sync.id, ours[-1].id)
     assert detail["status"] == "completed" and detail["contactsCreated"] == ours[-1].contacts_created > 0
-    assert detail["details"].keys() >= DETAILS_COMPLETED and detail["details"]["summary"].endswith("removed")
+    assert set(detail["details"]) == readme_details_keys()  # the shape the README documents, exactly
     assert re.fullmatch(r"\d+ synced, \d+ new, \d+ removed", detail["details"]["summary"])
     assert [r["id"] for r in app.get_sync(sync.id)["runs"]] == [r.id for r in ours]
 
@@ -155,32 +160,70 @@ def test_the_apps_prisma_client_and_the_pipeline_share_the_tables(
         app.delete_sync(sync.id)
     assert store.get_sync("prospects-digest").id == sync.id and store.count_runs(sync) == 5
 
-    # The first sync runs as before beside it, and after all of this Prisma's schema is still exactly Prisma's.
-    assert pipeline.run().success
-    assert app.list_runs(first["id"])[0]["status"] == "completed"
+    # The app's shell-out "Sync Now": the CLI by the app's own id, beside the other sync.
+    for name, value in pipeline.boxes.env().items():
+        monkeypatch.setenv(name, value)
+    triggered = CliRunner().invoke(main, ["syncs", "trigger", first["id"], "--json"])
+    assert triggered.exit_code == 0, triggered.output
+    [latest, *_] = app.list_runs(first["id"])
+    assert latest["id"] == json.loads(triggered.output)["run"]["id"] and latest["status"] == "completed"
+
+    # After all of this, Prisma's schema is still exactly Prisma's.
     assert schema_catalog(store.url) == prisma_catalog
 
 
-def test_on_tables_prisma_created_first_the_apps_sync_runs_at_once(
-    pg_url: str, sandboxes: Sandboxes, instance: dg.DagsterInstance, prisma_catalog: dict
+def readme_for_the_nestjs_team() -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Sharing the database with the NestJS app\n(.*?)(?=^## )", readme, flags=re.M | re.S)
+    assert section, "the README has no section for the NestJS team"
+    return section.group(1)
+
+
+def readme_sync_now() -> str:
+    """The GraphQL mutation the README gives the NestJS team for "Sync Now", as written there."""
+    block = re.search(r"```graphql\n(.*?)```", readme_for_the_nestjs_team(), flags=re.S)
+    assert block, "the README's section for the NestJS team shows no GraphQL"
+    return block.group(1)
+
+
+def readme_details_keys() -> set[str]:
+    """The keys of `details` the README documents for a completed run (its table's first column)."""
+    table = readme_for_the_nestjs_team().split("`details` is always a JSON object:")[1].split("\n\n")[1]
+    return {key for line in table.splitlines()[2:] for key in re.findall(r"`(\w+)`", line.split(" | ")[0])}
+
+
+def test_on_tables_prisma_made_first_the_app_launches_its_sync_as_the_readme_shows(
+    pg_url: str, sandboxes: Sandboxes, tmp_path: Path, prisma_catalog: dict
 ) -> None:
-    """The NestJS app was there first (`prisma db push`) and had written a sync; then `init`."""
+    """The NestJS app was there first (`prisma db push`) and had written a sync; then `init`. The app reads
+    the sync's key from our schema and launches it through Dagster's GraphQL, exactly as the README says."""
     apply_prisma_db_push(pg_url)
     app = PrismaApp(pg_url)
     created = app.create_sync(**{**APP_SYNC, "name": "Managed Client Newsletter (app)"})
-    result = initialise_store(pg_url)
-    assert result.keys_assigned == ["managed-client-newsletter-app"] and result.created_first_sync
+    home, store = dagster_home_with_store(tmp_path, pg_url)  # `init`, and the syncs' partitions
     assert schema_catalog(pg_url) == prisma_catalog
+    key = app.sync_key(created["id"])
+    assert key == "managed-client-newsletter-app" == store.get_sync(created["id"]).key
 
-    store = SyncStore(pg_url)
-    register_sync_partitions(instance, store)
-    pipeline = Pipeline(
-        store=store, boxes=sandboxes, instance=instance, resources=pipeline_resources(sandboxes, pg_url)
-    )
-    assert pipeline.run(key="managed-client-newsletter-app").success
-    [recorded] = store.list_runs(store.get_sync(created["id"]))
+    env = {**os.environ, **sandboxes.env(), "DAGSTER_HOME": str(home), "MARKETING_DATABASE_URL": pg_url}
+    with webserver_process(env) as port:
+        answer = requests.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": readme_sync_now(), "variables": {"key": key}},
+            timeout=60,
+        ).json()
+        launched = answer["data"]["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", answer
+        run_id = launched["run"]["runId"]
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        deadline = time.monotonic() + 180
+        while (status := client.get_run_status(run_id)) not in FINISHED and time.monotonic() < deadline:
+            time.sleep(1)
+    assert status == dg.DagsterRunStatus.SUCCESS
+
     [seen] = app.list_runs(created["id"])
-    assert_read_as_recorded(seen, recorded)
-    assert seen["status"] == "completed" and seen["contactsCreated"] > 0
+    assert_read_as_recorded(seen, store.get_run(run_id))
+    assert (seen["status"], seen["triggeredBy"], seen["details"]["dagsterRunId"]) == ("completed", "manual", run_id)
+    assert seen["contactsCreated"] > 0
     assert {s["name"] for s in app.list_syncs()} == {"Managed Client Newsletter (app)", "Managed Client Newsletter"}
     assert schema_catalog(pg_url) == prisma_catalog

@@ -86,3 +86,7 @@ class PrismaApp:
 
     def get_run(self, sync_id: str, run_id: str) -> dict[str, Any]:
         return self.call("get-run", sync_id, run_id)
+
+    def sync_key(self, sync_id: str) -> str | None:
+        """The sync's key (its Dagster partition), read from our schema with `$queryRaw`."""
+        return self.call("sync-key", sync_id)

@@ -9,6 +9,7 @@
 //   tsx scripts/app.ts get-sync SYNC_ID               GET /syncs/:id (with its last 10 runs)
 //   tsx scripts/app.ts list-runs SYNC_ID              GET /syncs/:id/runs (last 50)
 //   tsx scripts/app.ts get-run SYNC_ID RUN_ID         GET /syncs/:id/runs/:runId
+//   tsx scripts/app.ts sync-key SYNC_ID               the sync's key (its Dagster partition), or null
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../generated/prisma/client.ts";
 
@@ -42,6 +43,12 @@ async function run(command: string, args: string[]): Promise<unknown> {
       });
     case "get-run":
       return prisma.marketingSyncRun.findFirstOrThrow({ where: { id: args[1], syncId: args[0] } });
+    case "sync-key": {
+      // The pipeline's own table, outside Prisma's schema: read with SQL, as the README shows.
+      const rows = await prisma.$queryRaw<{ key: string }[]>`
+        SELECT "key" FROM "marketing_pipeline"."MarketingSyncKey" WHERE "syncId" = ${args[0]}`;
+      return rows[0]?.key ?? null;
+    }
     default:
       throw new Error(`unknown command ${command}`);
   }
