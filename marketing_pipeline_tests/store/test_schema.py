@@ -7,7 +7,10 @@ constraints, indexes, triggers, types, functions) with the one Prisma's DDL make
 
 from __future__ import annotations
 
+import ast
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -41,6 +44,10 @@ VALUES ('app-sync', 'Prospects Digest', 'connectwise', 'encharge',
 INSERT INTO "MarketingSyncRun" ("id", "syncId", "status", "triggeredBy", "details")
 VALUES ('app-run-1', 'app-sync', 'running', 'manual', NULL), ('app-run-2', 'app-sync', 'running', 'schedule', '[]');
 """
+
+
+# SQL written out by hand that writes a run or one of our run tables.
+RAW_WRITE = re.compile(r'(?i)\b(insert\s+into|update|delete\s+from)\s+("?\w+"?\.)?"MarketingSyncRun')
 
 
 def our_tables(url: str) -> list[str]:
@@ -128,3 +135,18 @@ def test_schema_module_and_migrations_agree(backend: str, request: pytest.Fixtur
         context = MigrationContext.configure(conn, opts=opts)
         diff = [d for d in compare_metadata(context, expected) if not (isinstance(d, tuple) and d[0] == "remove_table")]
     assert diff == []
+
+
+def test_only_the_run_records_module_writes_runs_and_claims() -> None:
+    """The one-running-run guarantee holds because every `running` row is written with its claim: no other
+    module of the package so much as imports the run tables."""
+    package = Path(__file__).resolve().parents[2] / "marketing_pipeline"
+    run_tables = {"marketing_sync_run", "marketing_sync_run_link", "marketing_sync_running"}
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and run_tables & {alias.name for alias in node.names}:
+                importers.add(path.relative_to(package).as_posix())
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and RAW_WRITE.search(node.value):
+                importers.add(path.relative_to(package).as_posix())
+    assert importers == {"store/runs.py"}
