@@ -173,4 +173,10 @@ marketing_api_rate = Table(
     schema=OUR_SCHEMA,
 )
 
+# A new table of ours goes here, with `schema=OUR_SCHEMA` and `_follows` for its references into Prisma's
+# tables, and its migration creates it with `schema=our_schema(bind)` (in SQLite's one file no schema, or
+# SQLAlchemy leaves its foreign keys out). A per-sync record of writes (sync, person id, address, action,
+# time, run) would follow `MarketingSync` like the memory above; if it is to be evidence of what the sync
+# did, its reference to the run should outlive a run row the app deletes (ON DELETE SET NULL).
+
 PRISMA_TABLES = (marketing_sync.name, marketing_sync_run.name)
