@@ -30,6 +30,7 @@ from marketing_pipeline_tests.support.alerts import (
     self_signed_certificate,
     smtp_server,
 )
+from marketing_pipeline_tests.support.catalog import apply_prisma_db_push, schema_catalog
 from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resources
 
 PG_ADMIN_URL = os.environ.get("MARKETING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -146,3 +147,21 @@ def smtp(certificate: Certificate) -> Iterator[tuple[Mailbox, int]]:
     """A local SMTP server offering STARTTLS."""
     with smtp_server(certificate=certificate) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def prisma_catalog(pg_admin_url: str) -> dict:
+    """The catalog of `public` in an empty database after Prisma's `db push` DDL for the specification's
+    models: what Prisma's schema must hold, exactly, whoever created the tables."""
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    name = f"mp_prisma_{uuid.uuid4().hex[:12]}"
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        apply_prisma_db_push(url)
+        return schema_catalog(url)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

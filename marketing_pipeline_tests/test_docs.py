@@ -8,6 +8,7 @@ from pathlib import Path
 
 from marketing_pipeline import settings
 from marketing_pipeline.defs.schedules import schedule_name
+from marketing_pipeline.store.schema import OUR_SCHEMA, PRISMA_TABLES, VERSION_TABLE, metadata
 from marketing_pipeline.store.seed import FIRST_SYNC
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,3 +44,12 @@ def test_the_schedule_names_shown_are_the_real_ones() -> None:
     real = schedule_name(str(FIRST_SYNC["key"]))
     assert f"`{real}`" in section("Schedules")
     assert "marketing_sync_<key>" not in README
+
+
+def test_the_tables_shown_to_the_nestjs_team_are_the_real_ones() -> None:
+    """Which tables are the app's (Prisma's schema) and which are ours (our schema), as schema.py has them."""
+    rows = [line for line in section("Sharing the database with the NestJS app").splitlines() if line.startswith("| `")]
+    theirs, ours = (set(re.findall(r"`(\w+)`", row.split(" | ")[0])) for row in rows[:2])
+    assert theirs == set(PRISMA_TABLES)
+    assert ours == {t.name for t in metadata.tables.values() if t.schema == OUR_SCHEMA} | {VERSION_TABLE}
+    assert f"the schema `{OUR_SCHEMA}`" in rows[1]

@@ -306,7 +306,7 @@ class AlertDispatcher:
             sync_key=key,
             dagster_run_id=run.run_id,
             record_id=row.id if row is not None else None,
-            triggered_by=row.triggered_by if row is not None else triggered_by(run),
+            triggered_by=row.started_by if row is not None else triggered_by(run),
             started=self._when(started),
             summary=summary_line(row.counts) if row is not None and row.status == "completed" else None,
             error=facts.error,

@@ -107,7 +107,7 @@ def runs_table(runs: Sequence[SyncRun]) -> str:
     rows = [
         (
             when(r.started_at),
-            r.triggered_by + (" (dry run)" if r.dry_run else ""),
+            r.started_by + (" (dry run)" if r.dry_run else ""),
             duration(r),
             r.contacts_created,
             r.contacts_updated,

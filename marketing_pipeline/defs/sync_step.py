@@ -129,7 +129,7 @@ def _begin(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
             mark_dry_run(context)
             start = RunStart(
                 run_id=context.run.run_id,
-                triggered_by=triggered_by(context.run),
+                trigger=triggered_by(context.run),
                 dry_run=is_dry_run(context.run.run_config),
             )
             run = ledger.open(sync, start)

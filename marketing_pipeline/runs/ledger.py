@@ -21,7 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from marketing_pipeline.errors import MarketingPipelineError, RunNotRecordedError, SyncAlreadyRunningError, one_line
 from marketing_pipeline.store.models import Sync, SyncRun
-from marketing_pipeline.store.repository import SyncStore, utcnow
+from marketing_pipeline.store.repository import SyncStore
+from marketing_pipeline.store.storable import utcnow
 from marketing_pipeline.sync.domain import SyncCounts, Trigger
 from marketing_pipeline.sync.outcome import summary_line
 
@@ -48,7 +49,7 @@ class RunStart:
     """How a run began: its orchestrator run id, who started it, and whether it writes."""
 
     run_id: str
-    triggered_by: Trigger
+    trigger: Trigger
     dry_run: bool
 
 
@@ -88,7 +89,7 @@ class SyncRunLedger:
         try:
             return self.store.start_run(
                 sync,
-                triggered_by=start.triggered_by,
+                trigger=start.trigger,
                 dagster_run_id=start.run_id,
                 dry_run=start.dry_run,
                 details={"worker": current_worker()},

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 
 from marketing_pipeline import settings
 from marketing_pipeline.errors import StoreUnavailableError
+from marketing_pipeline.store.schema import OUR_SCHEMA
 from marketing_pipeline.transport.redact import redact_url, scrub, url_secrets
 
 _engines: dict[str, Engine] = {}
@@ -83,8 +84,15 @@ def get_engine(url: str) -> Engine:
             ) from None
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+            # SQLite has no schemas: our tables sit in the one file beside the specification's.
+            engine = engine.execution_options(schema_translate_map={OUR_SCHEMA: None})
         _engines[url] = engine
         return engine
+
+
+def our_schema(conn: Connection) -> str | None:
+    """Where our tables are on this connection's database: our schema, or None on SQLite (the one file)."""
+    return None if conn.dialect.name == "sqlite" else OUR_SCHEMA
 
 
 def dispose_engine(url: str) -> None:

@@ -40,10 +40,12 @@ class Sync(CamelModel):
 
 
 class SyncRun(CamelModel):
+    """A run record: Prisma's row, and what we know of it (None for runs the NestJS app recorded itself)."""
+
     id: str
     sync_id: str
     status: RunStatus
-    triggered_by: str
+    triggered_by: str  # the specification's word: manual or schedule
     started_at: datetime
     completed_at: datetime | None
     contacts_total: int
@@ -56,6 +58,12 @@ class SyncRun(CamelModel):
     details: Any | None
     dagster_run_id: str | None
     dry_run: bool | None
+    trigger: str | None = None  # ours, finer: manual, schedule or backfill
+
+    @property
+    def started_by(self) -> str:
+        """How the run was started, in the finest words known."""
+        return self.trigger or self.triggered_by
 
     @property
     def duration_seconds(self) -> float | None:

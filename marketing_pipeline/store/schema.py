@@ -1,9 +1,17 @@
-"""The two tables, laid out exactly as Prisma's `db push` creates the seed's models in PostgreSQL.
+"""The tables: the NestJS app's two, exactly as Prisma makes them, and ours, in a schema of our own.
 
-Quoted PascalCase table names, camelCase columns, `text`/`jsonb`/`boolean`/`integer`/`timestamp(3)`,
-Prisma's constraint names, and `ON DELETE RESTRICT ON UPDATE CASCADE` on the relation, so the team's
-NestJS app can read and write the same rows. Our additions are nullable columns only.
-Timestamps are naive UTC, as Prisma stores `DateTime` in `timestamp(3) without time zone`.
+`MarketingSync` and `MarketingSyncRun` belong to the NestJS app: they are laid out exactly as `prisma db
+push` creates the specification's models in PostgreSQL (quoted PascalCase tables, camelCase columns,
+`text`/`jsonb`/`boolean`/`integer`/`timestamp(3)`, Prisma's constraint names, `ON DELETE RESTRICT ON UPDATE
+CASCADE` on the relation) and nothing is added to them: no column, no index. They live in the
+connection's default schema (`public`), the one the app's Prisma manages. Timestamps are naive UTC, as
+Prisma stores `DateTime` in `timestamp(3) without time zone`.
+
+Everything the pipeline needs beyond them lives in the PostgreSQL schema `marketing_pipeline`, which
+Prisma neither reads nor changes (it manages only the schemas its datasource names), keyed by the Prisma
+rows' ids. Foreign keys from there into Prisma's tables cascade, so a row the app deletes takes ours with
+it and nothing of ours ever blocks the app. SQLite has no schemas: there the same tables sit in the one
+file (`database.py` maps the schema away), by the same code.
 """
 
 from __future__ import annotations
@@ -25,11 +33,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
+OUR_SCHEMA = "marketing_pipeline"
+VERSION_TABLE = "marketing_pipeline_alembic_version"  # Alembic's, in our schema too
+
 metadata = MetaData()
 
 Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
 Timestamp3 = DateTime().with_variant(postgresql.TIMESTAMP(precision=3), "postgresql")
 NOW = text("CURRENT_TIMESTAMP")
+
+
+def _follows(table: str, column: str, name: str) -> ForeignKeyConstraint:
+    """A reference into one of Prisma's tables: deleting or re-keying its row there does the same here."""
+    return ForeignKeyConstraint([column], [f"{table}.id"], name=name, ondelete="CASCADE", onupdate="CASCADE")
+
+
+# --- the NestJS app's (Prisma's) ---------------------------------------------------------------------
 
 marketing_sync = Table(
     "MarketingSync",
@@ -45,11 +64,8 @@ marketing_sync = Table(
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("createdAt", Timestamp3, nullable=False, server_default=NOW),
     Column("updatedAt", Timestamp3, nullable=False),
-    # Ours: a stable, human-readable key used as the Dagster partition key.
-    Column("key", Text),
     PrimaryKeyConstraint("id", name="MarketingSync_pkey"),
 )
-Index("MarketingSync_key_key", marketing_sync.c.key, unique=True)
 
 marketing_sync_run = Table(
     "MarketingSyncRun",
@@ -68,9 +84,6 @@ marketing_sync_run = Table(
     Column("contactsFailed", Integer, nullable=False, server_default=text("0")),
     Column("errorMessage", Text),
     Column("details", Json),
-    # Ours: the Dagster run that this row records, and whether it was a dry run.
-    Column("dagsterRunId", Text),
-    Column("dryRun", Boolean),
     PrimaryKeyConstraint("id", name="MarketingSyncRun_pkey"),
     ForeignKeyConstraint(
         ["syncId"],
@@ -80,19 +93,57 @@ marketing_sync_run = Table(
         onupdate="CASCADE",
     ),
 )
-Index("MarketingSyncRun_dagsterRunId_key", marketing_sync_run.c.dagsterRunId, unique=True)
-Index("MarketingSyncRun_syncId_startedAt_idx", marketing_sync_run.c.syncId, marketing_sync_run.c.startedAt)
-# The database's half of "two runs of one sync never overlap": at most one `running` row per sync.
-Index(
-    "MarketingSyncRun_one_running_per_sync",
-    marketing_sync_run.c.syncId,
-    unique=True,
-    postgresql_where=text("status = 'running'"),
-    sqlite_where=text("status = 'running'"),
-)
 
-# Ours (migration 0002): per sync and person, the synced fields as the sync last wrote them, for where
-# Encharge's reads are silent about a field. Keyed by the lower-cased address, as the sync matches people.
+# --- ours (schema marketing_pipeline) ------------------------------------------------------------------
+
+# Each sync's stable, human-readable key: its Dagster partition key. Given when the pipeline first sees
+# the row (the app gives none) and never changed; unique.
+marketing_sync_key = Table(
+    "MarketingSyncKey",
+    metadata,
+    Column("syncId", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("assignedAt", Timestamp3, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("syncId", name="MarketingSyncKey_pkey"),
+    _follows("MarketingSync", "syncId", "MarketingSyncKey_syncId_fkey"),
+    schema=OUR_SCHEMA,
+)
+Index("MarketingSyncKey_key_key", marketing_sync_key.c.key, unique=True)
+
+# What the pipeline knows of each run it records, beyond Prisma's row: the Dagster run, whether it was a
+# dry run, and how it was started in our own finer words (`triggeredBy` keeps the specification's two).
+# Runs the app wrote have no row here.
+marketing_sync_run_link = Table(
+    "MarketingSyncRunLink",
+    metadata,
+    Column("runId", Text, nullable=False),
+    Column("dagsterRunId", Text),
+    Column("dryRun", Boolean, nullable=False, server_default=text("false")),
+    Column("trigger", Text, nullable=False),
+    PrimaryKeyConstraint("runId", name="MarketingSyncRunLink_pkey"),
+    _follows("MarketingSyncRun", "runId", "MarketingSyncRunLink_runId_fkey"),
+    schema=OUR_SCHEMA,
+)
+Index("MarketingSyncRunLink_dagsterRunId_key", marketing_sync_run_link.c.dagsterRunId, unique=True)
+
+# The database's half of "two runs of one sync never overlap": the one run each sync is running, claimed
+# in the transaction that inserts its `running` row and released in the one that ends it (store/runs.py
+# is the only writer of both). One row per sync at most, by the primary key.
+marketing_sync_running = Table(
+    "MarketingSyncRunning",
+    metadata,
+    Column("syncId", Text, nullable=False),
+    Column("runId", Text, nullable=False),
+    Column("claimedAt", Timestamp3, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("syncId", name="MarketingSyncRunning_pkey"),
+    _follows("MarketingSync", "syncId", "MarketingSyncRunning_syncId_fkey"),
+    _follows("MarketingSyncRun", "runId", "MarketingSyncRunning_runId_fkey"),
+    schema=OUR_SCHEMA,
+)
+Index("MarketingSyncRunning_runId_key", marketing_sync_running.c.runId, unique=True)
+
+# Per sync and person, the synced fields as the sync last wrote them, for where Encharge's reads are
+# silent about a field. Keyed by the lower-cased address, as the sync matches people.
 marketing_sync_written = Table(
     "MarketingSyncWrittenFields",
     metadata,
@@ -104,17 +155,12 @@ marketing_sync_written = Table(
     Column("company", Text),
     Column("writtenAt", Timestamp3, nullable=False, server_default=NOW),
     PrimaryKeyConstraint("syncId", "emailKey", name="MarketingSyncWrittenFields_pkey"),
-    ForeignKeyConstraint(
-        ["syncId"],
-        ["MarketingSync.id"],
-        name="MarketingSyncWrittenFields_syncId_fkey",
-        ondelete="CASCADE",
-        onupdate="CASCADE",
-    ),
+    _follows("MarketingSync", "syncId", "MarketingSyncWrittenFields_syncId_fkey"),
+    schema=OUR_SCHEMA,
 )
 
-# Ours (migration 0003): per API, the request rate the client learned its server allows, so the next run
-# starts near it instead of learning it again from a conservative start.
+# Per API, the request rate the client learned its server allows, so the next run starts near it instead
+# of learning it again from a conservative start.
 marketing_api_rate = Table(
     "MarketingApiRate",
     metadata,
@@ -124,4 +170,13 @@ marketing_api_rate = Table(
     Column("limitSeen", Boolean, nullable=False, server_default=text("false")),
     Column("updatedAt", Timestamp3, nullable=False, server_default=NOW),
     PrimaryKeyConstraint("api", name="MarketingApiRate_pkey"),
+    schema=OUR_SCHEMA,
 )
+
+# A new table of ours goes here, with `schema=OUR_SCHEMA` and `_follows` for its references into Prisma's
+# tables, and its migration creates it with `schema=our_schema(bind)` (in SQLite's one file no schema, or
+# SQLAlchemy leaves its foreign keys out). A per-sync record of writes (sync, person id, address, action,
+# time, run) would follow `MarketingSync` like the memory above; if it is to be evidence of what the sync
+# did, its reference to the run should outlive a run row the app deletes (ON DELETE SET NULL).
+
+PRISMA_TABLES = (marketing_sync.name, marketing_sync_run.name)

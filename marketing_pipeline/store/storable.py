@@ -1,12 +1,14 @@
 """Values every database we support can store, whatever a run met: PostgreSQL refuses NUL characters in
 text and in json/jsonb, unpaired surrogates cannot be encoded at all, and jsonb has no NaN. Run records are
-also kept free of secrets (read-only users see them), and an error message is one plain line."""
+also kept free of secrets (read-only users see them), and an error message is one plain line. Times are
+stored as Prisma stores them."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from marketing_pipeline.errors import one_line
@@ -15,6 +17,14 @@ from marketing_pipeline.transport.redact import scrub
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 MESSAGE_LIMIT = 2000
+# No stored id, key or name holds these, and PostgreSQL refuses a NUL in a query: such a reference matches nothing.
+NOT_A_NAME = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def utcnow() -> datetime:
+    """Naive UTC with millisecond precision, as Prisma stores `DateTime` in `timestamp(3)`."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    return now.replace(microsecond=(now.microsecond // 1000) * 1000)
 
 
 def storable_text(text: str) -> str:

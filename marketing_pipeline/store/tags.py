@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.engine import Connection, RowMapping
 
 from marketing_pipeline.errors import InvalidSyncConfigError
-from marketing_pipeline.store.schema import marketing_sync
+from marketing_pipeline.store.keys import with_keys
+from marketing_pipeline.store.schema import marketing_sync, marketing_sync_key
 
 
 def tag_key(tag: Any) -> str:
@@ -37,7 +38,7 @@ def tag_clash(name: str, tag: str, others: Sequence[RowMapping]) -> str | None:
 def require_free_tag(conn: Connection, tag: str, *, name: str, sync_id: str | None = None) -> None:
     """The one rule: no two syncs share a tag (checked wherever a tag is set)."""
     t = marketing_sync
-    query = select(t.c.key, t.c.name).where(func.lower(func.trim(t.c.tagName)) == tag_key(tag))
+    query = with_keys(marketing_sync_key.c.key, t.c.name).where(func.lower(func.trim(t.c.tagName)) == tag_key(tag))
     if sync_id is not None:
         query = query.where(t.c.id != sync_id)
     other = conn.execute(query).mappings().first()
@@ -53,7 +54,7 @@ def clash_of(conn: Connection, row: RowMapping) -> str | None:
     t = marketing_sync
     others = (
         conn.execute(
-            select(t.c.key, t.c.name)
+            with_keys(marketing_sync_key.c.key, t.c.name)
             .where(func.lower(func.trim(t.c.tagName)) == tag_key(row["tagName"]))
             .where(t.c.id != row["id"])
             .order_by(t.c.createdAt)

@@ -46,7 +46,7 @@ def test_every_time_on_a_card_is_in_the_schedules_zone(monkeypatch: pytest.Monke
     store = SyncStore(f"sqlite:///{tmp_path / 'm.db'}")
     initialise_store(store.url)
     sync = store.get_sync("managed-client-newsletter")
-    run = store.start_run(sync, triggered_by="manual")
+    run = store.start_run(sync, trigger="manual")
     # A run at 05:30 UTC on a summer Monday is 06:30 in London, the zone the schedule is read in.
     with get_engine(store.url).begin() as conn:
         conn.execute(update(marketing_sync_run).values(startedAt=datetime(2026, 6, 1, 5, 30)))

@@ -177,7 +177,7 @@ def test_a_crashed_run_reaches_the_failure_sensor(pipeline: Pipeline, alerts: Al
         status=dg.DagsterRunStatus.STARTED,
         tags={"dagster/partition": SYNC_KEY, "marketing/triggered_by": "schedule"},
     )
-    pipeline.store.start_run(pipeline.store.get_sync(SYNC_KEY), triggered_by="schedule", dagster_run_id=run.run_id)
+    pipeline.store.start_run(pipeline.store.get_sync(SYNC_KEY), trigger="schedule", dagster_run_id=run.run_id)
     instance.report_run_failed(run, "the run worker process exited unexpectedly")
     evaluate_alert_sensor(instance, run.run_id, sensor_resources(pipeline))
 

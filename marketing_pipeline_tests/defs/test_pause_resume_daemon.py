@@ -61,7 +61,9 @@ def test_the_toggle_and_the_row_follow_each_other(
         # The NestJS app pauses by writing the row: the toggle follows.
         with get_engine(sqlite_url).begin() as conn:
             conn.execute(
-                update(marketing_sync).where(marketing_sync.c.key == SYNC_KEY).values(enabled=False, updatedAt=utcnow())
+                update(marketing_sync)
+                .where(marketing_sync.c.id == store.get_sync(SYNC_KEY).id)
+                .values(enabled=False, updatedAt=utcnow())
             )
         wait_for(lambda: ui.schedule(NAME).status == "STOPPED", "the toggle to say stopped", AGREE_WITHIN)
 

@@ -171,7 +171,7 @@ def test_read_failure_marks_the_record_failed(pipeline: Pipeline) -> None:
 def test_a_crashed_runs_row_is_released_by_the_next_run(pipeline: Pipeline) -> None:
     store: SyncStore = pipeline.store
     sync = store.get_sync(SYNC_KEY)
-    crashed = store.start_run(sync, triggered_by="schedule", dagster_run_id="no-such-dagster-run")
+    crashed = store.start_run(sync, trigger="schedule", dagster_run_id="no-such-dagster-run")
     result = pipeline.run()
     assert result.success
     old = store.get_run(crashed.id)
@@ -185,7 +185,7 @@ def test_a_sync_already_running_in_dagster_is_refused(pipeline: Pipeline) -> Non
     other = instance.create_run_for_job(
         dg.GraphDefinition(name="other", node_defs=[]).to_job(), status=dg.DagsterRunStatus.STARTED
     )
-    store.start_run(store.get_sync(SYNC_KEY), triggered_by="manual", dagster_run_id=other.run_id)
+    store.start_run(store.get_sync(SYNC_KEY), trigger="manual", dagster_run_id=other.run_id)
     before = pipeline.boxes.encharge.snapshot()
     result = pipeline.run()
     assert not result.success
@@ -195,10 +195,15 @@ def test_a_sync_already_running_in_dagster_is_refused(pipeline: Pipeline) -> Non
 
 
 def test_triggered_by_follows_the_run_tags(pipeline: Pipeline) -> None:
+    """`triggeredBy` in the specification's two words; a backfill (launched by a person) is `manual`, and
+    the run's link keeps the finer word."""
     assert pipeline.run(tags={"dagster/backfill": "abc"}).success
-    assert pipeline.last_run().triggered_by == "backfill"
+    run = pipeline.last_run()
+    assert (run.triggered_by, run.trigger, run.started_by) == ("manual", "backfill", "backfill")
     assert pipeline.run(tags={"dagster/schedule_name": "marketing_sync_x"}).success
-    assert pipeline.last_run().triggered_by == "schedule"
+    assert (pipeline.last_run().triggered_by, pipeline.last_run().trigger) == ("schedule", "schedule")
+    assert pipeline.run().success
+    assert (pipeline.last_run().triggered_by, pipeline.last_run().trigger) == ("manual", "manual")
 
 
 def test_an_unknown_partition_fails_clearly(pipeline: Pipeline) -> None:

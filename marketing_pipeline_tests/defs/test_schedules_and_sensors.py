@@ -77,7 +77,8 @@ def test_a_tick_rereads_the_row(store: SyncStore, instance: dg.DagsterInstance) 
 def test_a_bad_cron_gets_no_schedule_and_a_warning(store: SyncStore) -> None:
     store.create_sync(name="Second", filter_config=FIRST_SYNC["filter_config"], tag_name="second", schedule="0 8 * * *")
     with get_engine(store.url).begin() as conn:
-        conn.execute(update(marketing_sync).where(marketing_sync.c.key == "second").values(schedule="0 25 * * *"))
+        second = marketing_sync.c.id == store.get_sync("second").id
+        conn.execute(update(marketing_sync).where(second).values(schedule="0 25 * * *"))
     schedules, warnings = sync_schedules(store.list_syncs(), TZ)
     assert [s.name for s in schedules] == ["marketing_sync_managed_client_newsletter"]
     assert warnings == ["sync 'Second' has no schedule: '0 25 * * *' is not a valid cron expression"]
@@ -131,7 +132,8 @@ def test_registry_sensor_adds_partitions_for_new_rows(store: SyncStore, instance
     assert [r.partition_keys for r in result.dynamic_partitions_requests] == [["second-sync"]]
     instance.add_dynamic_partitions(SYNC_PARTITIONS.name, ["second-sync"])
     with get_engine(store.url).begin() as conn:
-        conn.execute(update(marketing_sync).where(marketing_sync.c.key == "second-sync").values(tagName="a,b"))
+        second = marketing_sync.c.id == store.get_sync("second-sync").id
+        conn.execute(update(marketing_sync).where(second).values(tagName="a,b"))
     skip = marketing_sync_registry(dg.build_sensor_context(instance=instance, resources=resources))
     assert "contains a comma" in skip.skip_message
 
@@ -145,7 +147,7 @@ def test_failure_and_cancel_sensors_close_running_rows(store: SyncStore, instanc
         (mark_canceled_sync_runs, dg.DagsterRunStatus.CANCELED),
     ):
         run = instance.create_run_for_job(job, status=status)
-        row = store.start_run(sync, triggered_by="manual", dagster_run_id=run.run_id)
+        row = store.start_run(sync, trigger="manual", dagster_run_id=run.run_id)
         event_type = (
             dg.DagsterEventType.RUN_FAILURE
             if status == dg.DagsterRunStatus.FAILURE

@@ -16,6 +16,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import create_engine, text
 
+from marketing_pipeline.store.schema import OUR_SCHEMA, VERSION_TABLE
 from marketing_pipeline_tests.support import SYNC_KEY
 
 pytestmark = pytest.mark.slow  # real CLI processes
@@ -40,10 +41,12 @@ def _alembic_rows(url: str) -> dict[str, int]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
+            # Dagster's version table in the default schema; ours in our own schema (see store/schema.py).
+            tables = {"alembic_version": "alembic_version", VERSION_TABLE: f"{OUR_SCHEMA}.{VERSION_TABLE}"}
             return {
-                table: conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()
-                for table in ("alembic_version", "marketing_pipeline_alembic_version")
-                if conn.execute(text(f"SELECT to_regclass('\"{table}\"')")).scalar() is not None
+                table: conn.execute(text(f"SELECT count(*) FROM {qualified}")).scalar_one()
+                for table, qualified in tables.items()
+                if conn.execute(text(f"SELECT to_regclass('{qualified}')")).scalar() is not None
             }
     finally:
         engine.dispose()

@@ -170,4 +170,4 @@ def test_a_backfill_over_two_syncs_runs_each_once(served: dict) -> None:
         stop(daemon)
     for key in keys:
         rows = store.list_runs(store.get_sync(key))
-        assert [(r.status, r.triggered_by) for r in rows] == [("completed", "backfill")]
+        assert [(r.status, r.triggered_by, r.trigger) for r in rows] == [("completed", "manual", "backfill")]

@@ -21,7 +21,7 @@ HOSTILE = "nul\x00 lone\ud800 surrogate"
 
 def test_run_details_and_messages_are_always_storable(store: SyncStore) -> None:
     sync = store.get_sync(KEY)
-    run = store.start_run(sync, triggered_by="manual", dagster_run_id="d-hostile", details={"note": HOSTILE})
+    run = store.start_run(sync, trigger="manual", dagster_run_id="d-hostile", details={"note": HOSTILE})
     details = {
         "contacts": [{"email": "a\x00b@example.com", "reason": HOSTILE, HOSTILE: 1, "score": float("nan")}],
         "summary": "x\x00y",
@@ -49,7 +49,7 @@ def test_run_details_and_messages_are_always_storable(store: SyncStore) -> None:
 def test_run_records_never_keep_a_secret(store: SyncStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENCHARGE_REST_API_KEY", "sekrit-token-value")
     sync = store.get_sync(KEY)
-    run = store.start_run(sync, triggered_by="manual", dagster_run_id="d-secret")
+    run = store.start_run(sync, trigger="manual", dagster_run_id="d-secret")
     done = store.finish_run(
         run.id,
         status="failed",
@@ -84,7 +84,8 @@ def test_an_update_is_all_or_nothing(store: SyncStore, cron: str) -> None:
 def _write_raw_schedule(store: SyncStore, cron: str, enabled: bool) -> None:
     """As the NestJS app may: no validation."""
     with get_engine(store.url).begin() as conn:
-        conn.execute(update(marketing_sync).where(marketing_sync.c.key == KEY).values(schedule=cron, enabled=enabled))
+        first = marketing_sync.c.id == store.get_sync(KEY).id
+        conn.execute(update(marketing_sync).where(first).values(schedule=cron, enabled=enabled))
 
 
 @pytest.mark.parametrize("cron", ["0 6 31 2 *", "0 6 1W * *", "every day"])

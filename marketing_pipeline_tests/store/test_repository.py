@@ -123,14 +123,14 @@ def test_unknown_filter_keys_and_bad_rows_are_reported(store: SyncStore) -> None
 
 def test_run_lifecycle_and_pagination(store: SyncStore) -> None:
     sync = store.get_sync(KEY)
-    run = store.start_run(sync, triggered_by="manual", dagster_run_id="dagster-1")
+    run = store.start_run(sync, trigger="manual", dagster_run_id="dagster-1")
     assert (run.status, run.triggered_by, run.completed_at, run.contacts_total) == (
         "running",
         "manual",
         None,
         0,
     )
-    assert store.start_run(sync, triggered_by="manual", dagster_run_id="dagster-1").id == run.id  # idempotent
+    assert store.start_run(sync, trigger="manual", dagster_run_id="dagster-1").id == run.id  # idempotent
     counts = SyncCounts(
         contacts_total=86,
         contacts_created=12,
@@ -141,10 +141,11 @@ def test_run_lifecycle_and_pagination(store: SyncStore) -> None:
     )
     done = store.finish_run(run.id, status="completed", counts=counts, details={"contacts": [{"a": 1}]})
     assert done.status == "completed" and done.counts == counts and done.completed_at is not None
-    assert done.details == {"contacts": [{"a": 1}]}
+    # The details recorded at the start stay, for the app's run-detail page.
+    assert done.details == {"dagsterRunId": "dagster-1", "trigger": "manual", "dryRun": False, "contacts": [{"a": 1}]}
     assert store.get_run("dagster-1").id == run.id
     for i in range(5):
-        r = store.start_run(sync, triggered_by="schedule", dagster_run_id=f"d-{i}")
+        r = store.start_run(sync, trigger="schedule", dagster_run_id=f"d-{i}")
         store.finish_run(r.id, status="failed", error_message=f"boom {i}")
     newest = store.list_runs(sync, limit=2)
     assert [r.error_message for r in newest] == ["boom 4", "boom 3"]
@@ -159,19 +160,23 @@ def test_run_lifecycle_and_pagination(store: SyncStore) -> None:
 
 def test_two_running_runs_of_one_sync_are_refused_by_the_database(store: SyncStore) -> None:
     sync = store.get_sync(KEY)
-    store.start_run(sync, triggered_by="manual", dagster_run_id="first")
+    store.start_run(sync, trigger="manual", dagster_run_id="first")
     with pytest.raises(SyncAlreadyRunningError, match="already running \\(Dagster run first\\)"):
-        store.start_run(sync, triggered_by="manual", dagster_run_id="second")
+        store.start_run(sync, trigger="manual", dagster_run_id="second")
     assert store.count_runs(sync) == 1
     store.fail_running_run("first", "killed")
-    assert store.start_run(sync, triggered_by="manual", dagster_run_id="second").status == "running"
+    assert store.start_run(sync, trigger="manual", dagster_run_id="second").status == "running"
 
 
 def test_bad_trigger_and_status_values(store: SyncStore) -> None:
     sync = store.get_sync(KEY)
     with pytest.raises(ValueError):
-        store.start_run(sync, triggered_by="cron")
-    run = store.start_run(sync, triggered_by="backfill")
+        store.start_run(sync, trigger="cron")
+    with pytest.raises(ValueError, match="JSON object"):
+        store.start_run(sync, trigger="manual", details=["not", "an", "object"])  # type: ignore[arg-type]
+    assert store.running_run(sync.id) is None  # nothing was written
+    run = store.start_run(sync, trigger="backfill")
+    assert (run.triggered_by, run.trigger) == ("manual", "backfill")
     with pytest.raises(ValueError):
         store.finish_run(run.id, status="running")
 

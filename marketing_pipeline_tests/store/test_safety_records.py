@@ -25,7 +25,6 @@ def nestjs_row(store: SyncStore, tag: str, name: str = "Written Elsewhere") -> N
         conn.execute(
             insert(marketing_sync).values(
                 id=f"nest-{name}",
-                key=None,
                 name=name,
                 sourceType="connectwise",
                 destType="encharge",
@@ -96,7 +95,7 @@ def test_written_fields_are_remembered_and_a_partial_write_keeps_the_rest(store:
 
 def finished(store: SyncStore, removed: int, *, dry_run: bool = False, forced: bool = False, plan: str = "h") -> str:
     sync = store.get_sync(KEY)
-    run = store.start_run(sync, triggered_by="manual", dry_run=dry_run)
+    run = store.start_run(sync, trigger="manual", dry_run=dry_run)
     store.finish_run(
         run.id,
         status="completed",
@@ -111,7 +110,7 @@ def test_removals_of_the_window_come_from_completed_real_runs(store: SyncStore) 
     finished(store, 4)
     finished(store, 7, forced=True)
     finished(store, 30, dry_run=True)
-    failed = store.start_run(sync, triggered_by="manual")
+    failed = store.start_run(sync, trigger="manual")
     store.finish_run(failed.id, status="failed", error_message="boom")
     past = store.removals_since(sync, utcnow() - timedelta(hours=1))
     assert sorted((p.removed, p.forced) for p in past) == [(4, False), (7, True)]

@@ -1,129 +1,152 @@
-"""The tables in PostgreSQL, column by column, against what `prisma db push` creates for the seed's models."""
+"""Prisma's schema (`public`) holds exactly what `prisma db push` makes of the specification's models, whoever
+created the tables first and whatever the pipeline did since; everything of ours is in our own schema.
+
+Each test compares the whole catalog of `public` (relations, columns with types, nullability and defaults,
+constraints, indexes, triggers, types, functions) with the one Prisma's DDL makes in an empty database.
+"""
 
 from __future__ import annotations
 
+import ast
+import re
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
-from sqlalchemy import text
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, text
 
 from marketing_pipeline.store.database import get_engine
-from marketing_pipeline.store.migrate import upgrade_database
+from marketing_pipeline.store.repository import SyncStore, utcnow
+from marketing_pipeline.store.schema import OUR_SCHEMA, VERSION_TABLE, metadata
+from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
+from marketing_pipeline.sync.domain import SyncCounts
+from marketing_pipeline.sync.written import WrittenFields
+from marketing_pipeline.transport.rate import LearnedRate
+from marketing_pipeline_tests.support.catalog import apply_prisma_db_push, schema_catalog
 
-# (column, data type, nullable, default) as Prisma creates them; then our nullable additions.
-PRISMA_SYNC = [
-    ("id", "text", "NO", None),
-    ("name", "text", "NO", None),
-    ("description", "text", "YES", None),
-    ("sourceType", "text", "NO", None),
-    ("destType", "text", "NO", None),
-    ("filterConfig", "jsonb", "NO", None),
-    ("tagName", "text", "NO", None),
-    ("schedule", "text", "YES", None),
-    ("enabled", "boolean", "NO", "true"),
-    ("createdAt", "timestamp(3) without time zone", "NO", "CURRENT_TIMESTAMP"),
-    ("updatedAt", "timestamp(3) without time zone", "NO", None),
+KEY = str(FIRST_SYNC["key"])
+OUR_TABLES = [
+    "MarketingApiRate",
+    "MarketingSyncKey",
+    "MarketingSyncRunLink",
+    "MarketingSyncRunning",
+    "MarketingSyncWrittenFields",
+    VERSION_TABLE,
 ]
-PRISMA_RUN = [
-    ("id", "text", "NO", None),
-    ("syncId", "text", "NO", None),
-    ("status", "text", "NO", None),
-    ("triggeredBy", "text", "NO", None),
-    ("startedAt", "timestamp(3) without time zone", "NO", "CURRENT_TIMESTAMP"),
-    ("completedAt", "timestamp(3) without time zone", "YES", None),
-    ("contactsTotal", "integer", "NO", "0"),
-    ("contactsCreated", "integer", "NO", "0"),
-    ("contactsUpdated", "integer", "NO", "0"),
-    ("contactsRemoved", "integer", "NO", "0"),
-    ("contactsSkipped", "integer", "NO", "0"),
-    ("contactsFailed", "integer", "NO", "0"),
-    ("errorMessage", "text", "YES", None),
-    ("details", "jsonb", "YES", None),
-]
-OURS = {
-    "MarketingSync": [("key", "text", "YES", None)],
-    "MarketingSyncRun": [("dagsterRunId", "text", "YES", None), ("dryRun", "boolean", "YES", None)],
-}
-
-COLUMNS = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END,
-       pg_get_expr(d.adbin, d.adrelid)
-FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE a.attrelid = CAST(:table AS regclass) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+# What the NestJS app wrote before the pipeline came: a sync, and two runs its own worker left `running`
+# (the layout before issue 23 could not be set up over these: its partial unique index refused them).
+APP_ROWS = """
+INSERT INTO "MarketingSync" ("id", "name", "sourceType", "destType", "filterConfig", "tagName", "updatedAt")
+VALUES ('app-sync', 'Prospects Digest', 'connectwise', 'encharge',
+        '{"companyTypes":[1],"companyStatuses":[1],"contactTypes":[1]}', 'prospects', CURRENT_TIMESTAMP);
+INSERT INTO "MarketingSyncRun" ("id", "syncId", "status", "triggeredBy", "details")
+VALUES ('app-run-1', 'app-sync', 'running', 'manual', NULL), ('app-run-2', 'app-sync', 'running', 'schedule', '[]');
 """
 
 
-def _columns(url: str, table: str) -> list[tuple]:
+# SQL written out by hand that writes a run or one of our run tables.
+RAW_WRITE = re.compile(r'(?i)\b(insert\s+into|update|delete\s+from)\s+("?\w+"?\.)?"MarketingSyncRun')
+
+
+def our_tables(url: str) -> list[str]:
     with get_engine(url).connect() as conn:
-        return [tuple(r) for r in conn.execute(text(COLUMNS), {"table": f'"{table}"'})]
+        return list(
+            conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = :schema ORDER BY tablename"),
+                {"schema": OUR_SCHEMA},
+            ).scalars()
+        )
 
 
-def test_tables_match_prisma_column_by_column(pg_url: str) -> None:
-    upgrade_database(pg_url)
-    assert _columns(pg_url, "MarketingSync") == PRISMA_SYNC + OURS["MarketingSync"]
-    assert _columns(pg_url, "MarketingSyncRun") == PRISMA_RUN + OURS["MarketingSyncRun"]
+def work_the_store(store: SyncStore) -> None:
+    """Everything the pipeline writes: keys, runs of every kind, the running claim, memory, rates."""
+    sync = store.get_sync(KEY)
+    dry = store.start_run(sync, trigger="manual", dagster_run_id="dry", dry_run=True)
+    store.finish_run(dry.id, status="completed", details={"planHash": "h"}, dry_run=True)
+    real = store.start_run(sync, trigger="backfill", dagster_run_id="real")
+    store.finish_run(real.id, status="completed", counts=SyncCounts(contacts_total=2, contacts_removed=1))
+    store.start_run(sync, trigger="schedule", dagster_run_id="crashed")
+    store.fail_running_run("crashed", "killed")
+    store.record_written(sync, [WrittenFields("a@example.com", "p1", "Ann", None, "Acme")])
+    store.record_learned_rate("encharge", LearnedRate(42.0, limit_seen=True))
+    store.create_sync(name="Second", filter_config=FIRST_SYNC["filter_config"], tag_name="second", schedule=None)
+    store.update_sync("second", enabled=False)
 
 
-def test_constraints_match_prisma(pg_url: str) -> None:
-    upgrade_database(pg_url)
-    with get_engine(pg_url).connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid IN ('\"MarketingSync\"'::regclass, '\"MarketingSyncRun\"'::regclass) ORDER BY conname"
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [
-        ("MarketingSyncRun_pkey", "p", "PRIMARY KEY (id)"),
-        (
-            "MarketingSyncRun_syncId_fkey",
-            "f",
-            'FOREIGN KEY ("syncId") REFERENCES "MarketingSync"(id) ON UPDATE CASCADE ON DELETE RESTRICT',
-        ),
-        ("MarketingSync_pkey", "p", "PRIMARY KEY (id)"),
-    ]
+def test_init_and_the_pipelines_work_leave_prismas_schema_exactly_as_prisma_makes_it(
+    pg_url: str, prisma_catalog: dict
+) -> None:
+    initialise_store(pg_url)
+    assert schema_catalog(pg_url) == prisma_catalog
+    assert our_tables(pg_url) == OUR_TABLES
+    work_the_store(SyncStore(pg_url))
+    assert schema_catalog(pg_url) == prisma_catalog
 
 
-def test_migration_adopts_tables_made_by_prisma(pg_url: str) -> None:
-    """The NestJS app may have created the tables first: we keep them and add only our columns."""
-    prisma_ddl = """
-    CREATE TABLE "MarketingSync" ("id" TEXT NOT NULL, "name" TEXT NOT NULL, "description" TEXT,
-      "sourceType" TEXT NOT NULL, "destType" TEXT NOT NULL, "filterConfig" JSONB NOT NULL, "tagName" TEXT NOT NULL,
-      "schedule" TEXT, "enabled" BOOLEAN NOT NULL DEFAULT true,
-      "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, "updatedAt" TIMESTAMP(3) NOT NULL,
-      CONSTRAINT "MarketingSync_pkey" PRIMARY KEY ("id"));
-    CREATE TABLE "MarketingSyncRun" ("id" TEXT NOT NULL, "syncId" TEXT NOT NULL, "status" TEXT NOT NULL,
-      "triggeredBy" TEXT NOT NULL, "startedAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-      "completedAt" TIMESTAMP(3), "contactsTotal" INTEGER NOT NULL DEFAULT 0,
-      "contactsCreated" INTEGER NOT NULL DEFAULT 0, "contactsUpdated" INTEGER NOT NULL DEFAULT 0,
-      "contactsRemoved" INTEGER NOT NULL DEFAULT 0, "contactsSkipped" INTEGER NOT NULL DEFAULT 0,
-      "contactsFailed" INTEGER NOT NULL DEFAULT 0, "errorMessage" TEXT, "details" JSONB,
-      CONSTRAINT "MarketingSyncRun_pkey" PRIMARY KEY ("id"));
-    ALTER TABLE "MarketingSyncRun" ADD CONSTRAINT "MarketingSyncRun_syncId_fkey" FOREIGN KEY ("syncId")
-      REFERENCES "MarketingSync"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
-    INSERT INTO "MarketingSync" VALUES ('keep-me', 'Existing', NULL, 'connectwise', 'encharge',
-      '{"companyTypes":[48],"companyStatuses":[1],"contactTypes":[1]}', 'existing', NULL, true,
-      CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
-    """
+def test_tables_prisma_made_first_are_adopted_as_they_are(pg_url: str, prisma_catalog: dict) -> None:
+    apply_prisma_db_push(pg_url)
     with get_engine(pg_url).begin() as conn:
-        conn.exec_driver_sql(prisma_ddl)
-    upgrade_database(pg_url)
-    upgrade_database(pg_url)  # and again: nothing to do
-    assert _columns(pg_url, "MarketingSync") == PRISMA_SYNC + OURS["MarketingSync"]
-    assert _columns(pg_url, "MarketingSyncRun") == PRISMA_RUN + OURS["MarketingSyncRun"]
-    with get_engine(pg_url).connect() as conn:
-        assert conn.execute(text('SELECT name FROM "MarketingSync"')).scalar() == "Existing"
+        conn.exec_driver_sql(APP_ROWS)
+    result = initialise_store(pg_url)
+    initialise_store(pg_url)  # and again: nothing to do
+    assert schema_catalog(pg_url) == prisma_catalog
+    assert our_tables(pg_url) == OUR_TABLES
+    assert result.keys_assigned == ["prospects-digest"] and result.created_first_sync
+    store = SyncStore(pg_url)
+    app_sync = store.get_sync("prospects-digest")
+    assert app_sync.id == "app-sync" and app_sync.filter_config is not None
+    runs = store.list_runs(app_sync)
+    assert {(r.id, r.status, r.triggered_by, r.trigger, r.dagster_run_id) for r in runs} == {
+        ("app-run-1", "running", "manual", None, None),
+        ("app-run-2", "running", "schedule", None, None),
+    }
+    work_the_store(store)
+    assert schema_catalog(pg_url) == prisma_catalog
+
+
+def test_an_app_run_left_running_for_hours_is_closed_and_the_sync_runs(pg_url: str) -> None:
+    """The app's `running` rows hold no claim of ours: the ledger's rule decides (six hours), not an index."""
+    apply_prisma_db_push(pg_url)
+    with get_engine(pg_url).begin() as conn:
+        conn.exec_driver_sql(APP_ROWS)
+        conn.execute(text('UPDATE "MarketingSyncRun" SET "startedAt" = :at'), {"at": utcnow() - timedelta(hours=7)})
+    initialise_store(pg_url)
+    store = SyncStore(pg_url)
+    sync = store.get_sync("prospects-digest")
+    run = store.start_run(sync, trigger="manual", dagster_run_id="ours")
+    assert store.running_run(sync.id).id == run.id  # our claim first, before the app's leftovers
 
 
 @pytest.mark.parametrize("backend", ["sqlite_url", "pg_url"])
 def test_schema_module_and_migrations_agree(backend: str, request: pytest.FixtureRequest) -> None:
-    """Alembic's autogenerate finds nothing to do after our migrations: schema.py is the migrated schema."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from marketing_pipeline.store.schema import metadata
-
+    """Alembic's autogenerate finds nothing to do after our migrations: schema.py is the migrated schema (in
+    SQLite's one file, with our schema mapped away)."""
     url = request.getfixturevalue(backend)
-    upgrade_database(url)
+    initialise_store(url)
+    expected = metadata
+    if url.startswith("sqlite"):
+        expected = MetaData()
+        for table in metadata.sorted_tables:
+            table.to_metadata(expected, schema=None)
     with get_engine(url).connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": "marketing_pipeline_alembic_version"})
-        diff = [d for d in compare_metadata(context, metadata) if not (isinstance(d, tuple) and d[0] == "remove_table")]
+        opts = {"version_table": VERSION_TABLE, "include_schemas": not url.startswith("sqlite")}
+        context = MigrationContext.configure(conn, opts=opts)
+        diff = [d for d in compare_metadata(context, expected) if not (isinstance(d, tuple) and d[0] == "remove_table")]
     assert diff == []
+
+
+def test_only_the_run_records_module_writes_runs_and_claims() -> None:
+    """The one-running-run guarantee holds because every `running` row is written with its claim: no other
+    module of the package so much as imports the run tables."""
+    package = Path(__file__).resolve().parents[2] / "marketing_pipeline"
+    run_tables = {"marketing_sync_run", "marketing_sync_run_link", "marketing_sync_running"}
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and run_tables & {alias.name for alias in node.names}:
+                importers.add(path.relative_to(package).as_posix())
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and RAW_WRITE.search(node.value):
+                importers.add(path.relative_to(package).as_posix())
+    assert importers == {"store/runs.py"}

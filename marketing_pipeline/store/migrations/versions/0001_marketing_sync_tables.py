@@ -1,7 +1,9 @@
-"""MarketingSync and MarketingSyncRun, as Prisma creates them, plus our nullable columns and indexes.
+"""MarketingSync and MarketingSyncRun, exactly as Prisma creates them, when the NestJS app has not yet.
 
-If the NestJS app already created the tables with `prisma db push`, they are kept as they are and only
-our nullable columns and indexes are added.
+If the app already created the tables with `prisma db push`, they are kept as they are. Until issue 23
+this revision also added our columns and indexes to them (`key`, `dagsterRunId`, `dryRun` and four
+indexes); revision 0004 moves those out of Prisma's tables on installs that have them, and this revision
+no longer adds them.
 
 Revision ID: 0001
 Revises:
@@ -27,8 +29,7 @@ def _count(name: str) -> sa.Column:
 
 
 def upgrade() -> None:
-    inspector = sa.inspect(op.get_bind())
-    tables = set(inspector.get_table_names())
+    tables = set(sa.inspect(op.get_bind()).get_table_names())
 
     if "MarketingSync" not in tables:
         op.create_table(
@@ -44,11 +45,8 @@ def upgrade() -> None:
             sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.text("true")),
             sa.Column("createdAt", TS3, nullable=False, server_default=NOW),
             sa.Column("updatedAt", TS3, nullable=False),
-            sa.Column("key", sa.Text()),
             sa.PrimaryKeyConstraint("id", name="MarketingSync_pkey"),
         )
-    elif "key" not in {c["name"] for c in inspector.get_columns("MarketingSync")}:
-        op.add_column("MarketingSync", sa.Column("key", sa.Text()))
 
     if "MarketingSyncRun" not in tables:
         op.create_table(
@@ -67,8 +65,6 @@ def upgrade() -> None:
             _count("contactsFailed"),
             sa.Column("errorMessage", sa.Text()),
             sa.Column("details", JSON),
-            sa.Column("dagsterRunId", sa.Text()),
-            sa.Column("dryRun", sa.Boolean()),
             sa.PrimaryKeyConstraint("id", name="MarketingSyncRun_pkey"),
             sa.ForeignKeyConstraint(
                 ["syncId"],
@@ -78,37 +74,6 @@ def upgrade() -> None:
                 onupdate="CASCADE",
             ),
         )
-    else:
-        existing = {c["name"] for c in inspector.get_columns("MarketingSyncRun")}
-        if "dagsterRunId" not in existing:
-            op.add_column("MarketingSyncRun", sa.Column("dagsterRunId", sa.Text()))
-        if "dryRun" not in existing:
-            op.add_column("MarketingSyncRun", sa.Column("dryRun", sa.Boolean()))
-
-    op.create_index("MarketingSync_key_key", "MarketingSync", ["key"], unique=True, if_not_exists=True)
-    op.create_index(
-        "MarketingSyncRun_dagsterRunId_key",
-        "MarketingSyncRun",
-        ["dagsterRunId"],
-        unique=True,
-        if_not_exists=True,
-    )
-    op.create_index(
-        "MarketingSyncRun_syncId_startedAt_idx",
-        "MarketingSyncRun",
-        ["syncId", "startedAt"],
-        if_not_exists=True,
-    )
-    running_only = sa.text("status = 'running'")
-    op.create_index(
-        "MarketingSyncRun_one_running_per_sync",
-        "MarketingSyncRun",
-        ["syncId"],
-        unique=True,
-        postgresql_where=running_only,
-        sqlite_where=running_only,
-        if_not_exists=True,
-    )
 
 
 def downgrade() -> None:

@@ -1,7 +1,7 @@
 """MarketingSyncWrittenFields: what each sync last wrote to each person's synced fields.
 
-A new table only; the Prisma-shaped tables stay as they are. Deleting a sync (from the NestJS app, say)
-deletes its memory with it.
+A table of ours, in our schema (until issue 23 this revision put it in Prisma's; revision 0004 moves it
+on installs that have it there). Deleting a sync (from the NestJS app, say) deletes its memory with it.
 
 Revision ID: 0002
 Revises: 0001
@@ -10,6 +10,8 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from marketing_pipeline.store.database import our_schema
 
 revision = "0002"
 down_revision = "0001"
@@ -20,6 +22,7 @@ TS3 = sa.DateTime().with_variant(postgresql.TIMESTAMP(precision=3), "postgresql"
 
 
 def upgrade() -> None:
+    # SQLite: no schema, so that the foreign key is made (SQLAlchemy leaves out one across schemas).
     op.create_table(
         "MarketingSyncWrittenFields",
         sa.Column("syncId", sa.Text(), nullable=False),
@@ -37,9 +40,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
             onupdate="CASCADE",
         ),
+        schema=our_schema(op.get_bind()),
         if_not_exists=True,
     )
 
 
 def downgrade() -> None:
-    op.drop_table("MarketingSyncWrittenFields")
+    op.drop_table("MarketingSyncWrittenFields", schema=our_schema(op.get_bind()))

@@ -1,6 +1,7 @@
 """MarketingApiRate: the request rate each API was learned to allow, for the next run to start near it.
 
-A new table only; losing it costs one run a conservative start, nothing more.
+A table of ours, in our schema (until issue 23 this revision put it in Prisma's; revision 0004 moves it
+on installs that have it there); losing it costs one run a conservative start, nothing more.
 
 Revision ID: 0003
 Revises: 0002
@@ -9,6 +10,8 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from marketing_pipeline.store.database import our_schema
 
 revision = "0003"
 down_revision = "0002"
@@ -26,9 +29,10 @@ def upgrade() -> None:
         sa.Column("limitSeen", sa.Boolean(), nullable=False, server_default=sa.text("false")),
         sa.Column("updatedAt", TS3, nullable=False, server_default=sa.text("CURRENT_TIMESTAMP")),
         sa.PrimaryKeyConstraint("api", name="MarketingApiRate_pkey"),
+        schema=our_schema(op.get_bind()),
         if_not_exists=True,
     )
 
 
 def downgrade() -> None:
-    op.drop_table("MarketingApiRate")
+    op.drop_table("MarketingApiRate", schema=our_schema(op.get_bind()))
