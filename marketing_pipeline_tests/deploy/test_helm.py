@@ -203,21 +203,38 @@ def test_a_job_kubernetes_would_refuse_is_caught(chart_instance: tuple[Any, ...]
     assert "imagePullPolicey" in result.stdout + result.stderr
 
 
-def test_the_init_job_validates_and_runs_init_with_the_charts_instance(tmp_path: Path) -> None:
-    manifest = yaml.safe_load((HELM / "init-job.yaml").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("command", ["init", "check"])
+def test_the_one_off_jobs_validate_and_run_with_the_charts_instance(tmp_path: Path, command: str) -> None:
+    manifest = yaml.safe_load((HELM / f"{command}-job.yaml").read_text(encoding="utf-8"))
     result = validate(manifest, tmp_path)
     assert (result.returncode, result.stdout + result.stderr) == (0, ""), result.stdout
+    assert manifest["metadata"]["name"] == f"marketing-pipeline-{command}"
     pod = manifest["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["command"] == ["marketing-pipeline", "init"]
+    assert container["command"] == ["marketing-pipeline", command]
     assert container["image"] == IMAGE
     env = {variable["name"]: variable for variable in container["env"]}
     assert env["DAGSTER_HOME"]["value"] == VALUES["global"]["dagsterHome"]
     assert env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == VALUES["global"]["postgresqlSecretName"]
-    assert container["envFrom"] == [{"secretRef": {"name": "marketing-pipeline-env"}}]
+    # The code server's own settings: the chart's ConfigMap of its `env`, and its Secret.
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": f"{RELEASE}-{DEPLOYMENT['name']}-user-env"}},
+        *({"secretRef": secret} for secret in DEPLOYMENT["envSecrets"]),
+    ]
     (mount,) = container["volumeMounts"]
     assert mount["mountPath"] == f"{VALUES['global']['dagsterHome']}/dagster.yaml"
     assert pod["volumes"][0]["configMap"]["name"] == f"{RELEASE}-instance"
+    assert pod["securityContext"]["runAsUser"] == 10001
+
+
+def test_the_check_job_is_the_init_job_with_another_command() -> None:
+    init = yaml.safe_load((HELM / "init-job.yaml").read_text(encoding="utf-8"))
+    check = yaml.safe_load((HELM / "check-job.yaml").read_text(encoding="utf-8"))
+    init_pod, check_pod = init["spec"]["template"]["spec"], check["spec"]["template"]["spec"]
+    for pod in (init_pod, check_pod):
+        pod["containers"][0].pop("command")
+        pod["containers"][0].pop("name")
+    assert init_pod == check_pod
 
 
 def test_the_location_keeps_its_name_though_the_deployment_cannot() -> None:

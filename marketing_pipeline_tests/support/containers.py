@@ -40,7 +40,6 @@ COMPOSE = Path(compose.__file__).with_name("docker-compose")
 # What .ci/run installs (and what a developer needs for the Compose test).
 DEBIAN_PACKAGES = ("podman", "runc", "netavark", "aardvark-dns", "catatonit", "debootstrap")
 CACHE = Path(os.environ.get("MARKETING_TEST_CACHE", "/var/cache/marketing-pipeline-tests"))
-DEBIAN_MIRROR = os.environ.get("MARKETING_TEST_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 DEBIAN_SUITE = "bookworm"
 # Python with venv for the project (the Dockerfile's needs), PostgreSQL for the database service.
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "postgresql-15", "locales")
@@ -115,6 +114,24 @@ class Timings:
         return "\n".join(["Compose on podman, by phase:", *lines, f"  {'total':<44} {total:6.1f} s"])
 
 
+def debian_mirror() -> str:
+    """The Debian archive this machine's apt uses for DEBIAN_SUITE (MARKETING_TEST_DEBIAN_MIRROR overrides it)."""
+    if os.environ.get("MARKETING_TEST_DEBIAN_MIRROR"):
+        return os.environ["MARKETING_TEST_DEBIAN_MIRROR"]
+    sources = Path("/etc/apt/sources.list.d")
+    for path in sorted(sources.glob("*.sources")) if sources.is_dir() else []:
+        for block in path.read_text(encoding="utf-8").split("\n\n"):
+            fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line and not line.startswith("#"))
+            if "deb" in fields.get("Types", "").split() and DEBIAN_SUITE in fields.get("Suites", "").split():
+                return fields["URIs"].split()[0]
+    listed = Path("/etc/apt/sources.list")
+    for line in listed.read_text(encoding="utf-8").splitlines() if listed.exists() else []:
+        words = [w for w in line.split() if not w.startswith("[")]
+        if len(words) >= 3 and words[0] == "deb" and words[2] == DEBIAN_SUITE:
+            return words[1]
+    raise AssertionError(f"no Debian {DEBIAN_SUITE} archive in apt's sources: set MARKETING_TEST_DEBIAN_MIRROR")
+
+
 def _recipe_hash(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -152,7 +169,7 @@ def base_image() -> str:
                     f"--include={','.join(BASE_PACKAGES)}",
                     DEBIAN_SUITE,
                     str(root),
-                    DEBIAN_MIRROR,
+                    debian_mirror(),
                 ],
                 capture_output=True,
                 text=True,
