@@ -150,12 +150,17 @@ def test_a_sync_runs_in_its_own_container_on_the_compose_stack(tmp_path: Path, e
                     tags = _run_tags(webserver, run_id)
                     assert_converged(boxes, before)
 
-            # The run had a container of its own: from our image, on the project's network, exited 0.
-            found = json.loads(
-                podman("ps", "--all", "--format", "json", "--filter", f"label=dagster/run_id={run_id}").stdout
-            )
-            assert len(found) == 1
-            container = found[0]
+            # The run had a container of its own: from our image, on the project's network, exited 0 (its
+            # process ends a moment after it reports the run's success).
+            def run_container() -> dict:
+                found = json.loads(
+                    podman("ps", "--all", "--format", "json", "--filter", f"label=dagster/run_id={run_id}").stdout
+                )
+                assert len(found) == 1, found
+                return found[0]
+
+            wait_for(lambda: run_container()["State"] == "exited", "the run's container to exit", 120)
+            container = run_container()
             assert container["Id"] == tags["docker/container_id"]
             assert container["Labels"].get("com.docker.compose.service") is None  # not one of the services
             assert container["Labels"]["com.marketing-pipeline.role"] == "run"
