@@ -14,6 +14,7 @@ import os
 import secrets
 import uuid
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -108,59 +109,56 @@ def test_a_sync_runs_in_its_own_container_on_the_compose_stack(tmp_path: Path, e
         project = ComposeProject(name, env_file, docker_host)
         store_url = ""
         try:
-            with HealthPump(project.running_ids):
-                # The network's bridge (and so the host's address on it) exists once a container runs on it.
-                with timings.phase("compose up postgres (network, volume, healthy)"):
-                    project.command("up", "--detach", "--no-build", "--pull", "never", "--wait", "postgres")
-                gateway = gateway_of(network)
-                with running_sandboxes(cw_port=cw_port, encharge_port=encharge_port, host=gateway) as boxes:
-                    before = boxes.encharge.snapshot()
-                    with timings.phase("compose up: init done, code server healthy"):
-                        project.command("up", "--detach", "--no-build", "--pull", "never")
-                    assert project.container_of("init")["ExitCode"] == 0
-                    webserver = project.address_of("webserver")
-                    with timings.phase("webservers answering"):
-                        for service in ("webserver", "webserver-readonly"):
-                            url = f"http://{project.address_of(service)}:3000/server_info"
-                            wait_for(lambda url=url: _answers(url), f"{service} to answer", 180)
+            # The network's bridge (and so the host's address on it) exists once a container runs on it.
+            with timings.phase("compose up postgres (network, volume, healthy)"), HealthPump(project.unhealthy_ids):
+                project.command("up", "--detach", "--no-build", "--pull", "never", "--wait", "postgres")
+            gateway = gateway_of(network)
+            with running_sandboxes(cw_port=cw_port, encharge_port=encharge_port, host=gateway) as boxes:
+                before = boxes.encharge.snapshot()
+                with timings.phase("compose up: init done, code server healthy"), HealthPump(project.unhealthy_ids):
+                    project.command("up", "--detach", "--no-build", "--pull", "never")
+                assert project.container_of("init")["ExitCode"] == 0
+                webserver = project.address_of("webserver")
+                with timings.phase("webservers answering"):
+                    for service in ("webserver", "webserver-readonly"):
+                        url = f"http://{project.address_of(service)}:3000/server_info"
+                        wait_for(lambda url=url: _answers(url), f"{service} to answer", 180)
 
-                    client = DagsterGraphQLClient(webserver, port_number=3000)
-                    with timings.phase("sync: queued, launched, run in its own container"):
-                        run_id = client.submit_job_execution(
-                            "marketing_sync_job",
-                            repository_location_name="marketing_pipeline",
-                            repository_name="__repository__",
-                            tags={"dagster/partition": SYNC_KEY},
-                        )
-                        wait_for(lambda: _finished(client, run_id), "the run to finish", 420)
-                    status = client.get_run_status(run_id)
-                    assert status == dg.DagsterRunStatus.SUCCESS, project.logs()
+                client = DagsterGraphQLClient(webserver, port_number=3000)
+                with timings.phase("sync: queued, launched, run in its own container"):
+                    run_id = client.submit_job_execution(
+                        "marketing_sync_job",
+                        repository_location_name="marketing_pipeline",
+                        repository_name="__repository__",
+                        tags={"dagster/partition": SYNC_KEY},
+                    )
+                    wait_for(lambda: _finished(client, run_id), "the run to finish", 420)
+                status = client.get_run_status(run_id)
+                assert status == dg.DagsterRunStatus.SUCCESS, project.logs()
 
-                    # marketing.view: the read-only webserver sees the run and cannot launch one.
-                    viewer = DagsterGraphQLClient(project.address_of("webserver-readonly"), port_number=3000)
-                    assert viewer.get_run_status(run_id) == dg.DagsterRunStatus.SUCCESS
-                    with pytest.raises(DagsterGraphQLClientError):
-                        viewer.submit_job_execution(
-                            "marketing_sync_job",
-                            repository_location_name="marketing_pipeline",
-                            repository_name="__repository__",
-                            tags={"dagster/partition": SYNC_KEY},
-                        )
+                # marketing.view: the read-only webserver sees the run and cannot launch one.
+                viewer = DagsterGraphQLClient(project.address_of("webserver-readonly"), port_number=3000)
+                assert viewer.get_run_status(run_id) == dg.DagsterRunStatus.SUCCESS
+                with pytest.raises(DagsterGraphQLClientError):
+                    viewer.submit_job_execution(
+                        "marketing_sync_job",
+                        repository_location_name="marketing_pipeline",
+                        repository_name="__repository__",
+                        tags={"dagster/partition": SYNC_KEY},
+                    )
 
-                    tags = _run_tags(webserver, run_id)
-                    assert_converged(boxes, before)
+                tags = _run_tags(webserver, run_id)
+                assert_converged(boxes, before)
+
+                # Every long-running service's own health check passes (run once each, as Docker would).
+                with timings.phase("health checks of the five services"):
+                    for service in ("postgres", "code", "webserver", "webserver-readonly", "daemon"):
+                        assert project.healthy(service), service
 
             # The run had a container of its own: from our image, on the project's network, exited 0 (its
             # process ends a moment after it reports the run's success).
-            def run_container() -> dict:
-                found = json.loads(
-                    podman("ps", "--all", "--format", "json", "--filter", f"label=dagster/run_id={run_id}").stdout
-                )
-                assert len(found) == 1, found
-                return found[0]
-
-            wait_for(lambda: run_container()["State"] == "exited", "the run's container to exit", 120)
-            container = run_container()
+            wait_for(lambda: _run_container(run_id)["State"] == "exited", "the run's container to exit", 120)
+            container = _run_container(run_id)
             assert container["Id"] == tags["docker/container_id"]
             assert container["Labels"].get("com.docker.compose.service") is None  # not one of the services
             assert container["Labels"]["com.marketing-pipeline.role"] == "run"
@@ -183,6 +181,12 @@ def test_a_sync_runs_in_its_own_container_on_the_compose_stack(tmp_path: Path, e
                 left = remove_everything(project, network)
             print("\n" + timings.report())
         assert left == [], f"containers left behind: {left}"
+
+
+def _run_container(run_id: str) -> dict[str, Any]:
+    found = json.loads(podman("ps", "--all", "--format", "json", "--filter", f"label=dagster/run_id={run_id}").stdout)
+    assert len(found) == 1, found
+    return found[0]
 
 
 def _answers(url: str) -> bool:

@@ -286,7 +286,7 @@ class HealthPump:
     """podman 4.3 runs health checks only through systemd timers, which these machines lack: run each running
     container's check every `interval` seconds ourselves, so Compose sees `healthy` as Docker would show it."""
 
-    def __init__(self, containers: Callable[[], list[str]], interval: float = 2.0) -> None:
+    def __init__(self, containers: Callable[[], list[str]], interval: float = 3.0) -> None:
         self._containers = containers
         self._interval = interval
         self._stop = threading.Event()
@@ -348,8 +348,17 @@ class ComposeProject:
         result = podman(*args, *(["--all"] if all_states else []), check=False)
         return json.loads(result.stdout or "[]") if result.returncode == 0 else []
 
-    def running_ids(self) -> list[str]:
-        return [c["Id"] for c in self.containers() if c.get("State") == "running"]
+    def unhealthy_ids(self) -> list[str]:
+        """Running containers whose health check has not passed yet (what Compose may be waiting on)."""
+        return [
+            c["Id"]
+            for c in self.containers()
+            if c.get("State") == "running" and "(" in c.get("Status", "") and "(healthy)" not in c.get("Status", "")
+        ]
+
+    def healthy(self, service: str) -> bool:
+        """The service's health check, run once now."""
+        return podman("healthcheck", "run", self.container_of(service)["Id"], check=False, timeout=120).returncode == 0
 
     def container_of(self, service: str) -> dict[str, Any]:
         for container in self.containers(all_states=True):
