@@ -72,10 +72,11 @@ class ConnectWiseSandbox(SandboxServer):
         private_key: str = "sandbox-private",
         client_id: str = "00000000-0000-4000-8000-000000000000",
         port: int = 0,
+        host: str = "127.0.0.1",
         child_conditions: str = "apply",
         indexed: bool = False,
     ) -> None:
-        super().__init__(port=port)
+        super().__init__(port=port, host=host)
         self.modes = ConnectWiseModes(child_conditions="refuse" if child_conditions == "reject" else child_conditions)
         self.modes.validate()
         self.companyinfo_calls: list[tuple[str, bool]] = []  # (company id asked for, whether it carried auth)

@@ -69,8 +69,9 @@ class EnchargeSandbox(SandboxServer):
         token: str = SANDBOX_TOKEN,
         state_file: str | Path | None = None,
         port: int = 0,
+        host: str = "127.0.0.1",
     ) -> None:
-        super().__init__(port=port)
+        super().__init__(port=port, host=host)
         self.token = token
         self.reject_emails: set[str] = set()  # addresses this server refuses as invalid (lower-case)
         self.modes = EnchargeModes()

@@ -36,12 +36,14 @@ def running_sandboxes(
     encharge: str = "overlap",
     hidden_limit_per_second: float = 0.0,
     hidden_limit_burst: float = 0.0,
+    host: str = "127.0.0.1",
 ) -> Iterator[Sandboxes]:
-    """`hidden_limit_*`: the Encharge sandbox's unpublished rate limit (see `EnchargeModes`)."""
+    """`hidden_limit_*`: the Encharge sandbox's unpublished rate limit (see `EnchargeModes`). `host`: the
+    address both serve on (a container network's gateway, for the deployment tests)."""
     dataset = generate(size, seed=seed, encharge=encharge)
     with (
-        ConnectWiseSandbox(dataset.companies, dataset.contacts, port=cw_port) as cw,
-        EnchargeSandbox(dataset.people, state_file=state_file, port=encharge_port) as en,
+        ConnectWiseSandbox(dataset.companies, dataset.contacts, port=cw_port, host=host) as cw,
+        EnchargeSandbox(dataset.people, state_file=state_file, port=encharge_port, host=host) as en,
     ):
         en.modes.configure(
             {"hidden_limit_per_second": hidden_limit_per_second, "hidden_limit_burst": hidden_limit_burst}

@@ -155,11 +155,12 @@ class Response:
 
 
 class SandboxServer:
-    """Serve `handle(request) -> Response` on 127.0.0.1 in a daemon thread."""
+    """Serve `handle(request) -> Response` on 127.0.0.1 (or `host`) in a daemon thread."""
 
     name = "sandbox"
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.faults = Faults()
         self.requests: Counter[str] = Counter()
         self.log: list[tuple[str, str, Any]] = []
@@ -198,7 +199,7 @@ class SandboxServer:
 
     @property
     def root_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(
