@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from marketing_pipeline import settings
+from marketing_pipeline.cli.check import check
 from marketing_pipeline.cli.demo import demo, sandbox
 from marketing_pipeline.cli.display import echo, next_run, when
 from marketing_pipeline.cli.runs import runs
@@ -116,6 +117,7 @@ def first_sync_state(sync: Sync, *, created: bool, paused_asked: bool) -> str:
     )
 
 
+main.add_command(check)
 main.add_command(syncs)
 main.add_command(runs)
 main.add_command(sandbox)

@@ -259,6 +259,7 @@ def test_help_lists_every_command_in_full(group: tuple[str, ...]) -> None:
         ("sandbox",),
         ("demo",),
         ("init",),
+        ("check",),
     ],
 )
 def test_every_option_says_what_it_does(command: tuple[str, ...]) -> None:
