@@ -337,3 +337,16 @@ def test_no_secret_in_any_line(deployment: Deployment) -> None:
 
 def test_usage_errors_exit_2() -> None:
     assert CliRunner().invoke(main, ["check", "--no-such-option"]).exit_code == 2
+
+
+def test_a_fixed_base_url_left_behind_by_an_upgrade_is_a_warning(deployment: Deployment) -> None:
+    deployment.set(CW_BASE_URL=deployment.boxes.connectwise.base_url)
+    _, _, by_id = deployment.check()
+    assert by_id["connectwise.site"]["message"].endswith("(CW_BASE_URL, as companyinfo names it)")
+    deployment.boxes.connectwise.move_codebase("v2026_1")
+    code, _, by_id = deployment.check()
+    assert code == 0 and by_id["connectwise.site"]["status"] == "warn"
+    assert by_id["connectwise.site"]["message"].startswith(
+        "CW_BASE_URL names codebase v2025_1/ but companyinfo now names v2026_1/: unset CW_BASE_URL"
+    )
+    assert by_id["connectwise.keys"]["status"] == "ok"  # the client follows companyinfo on the 404
