@@ -99,7 +99,11 @@ def _site_finding() -> tuple[Finding, Site | None]:
         body = transport.json(transport.request("GET", f"{root}/login/companyinfo/{quote(company, safe='')}"))
         found = cb.codebase_named(body, root, company)
     except ApiError as exc:
-        return _companyinfo_failed(exc, root, company, configured)
+        problem = _companyinfo_problem(exc, root, company, configured)
+        if configured:  # the base was given: companyinfo only confirms it (an on-premises server may lack it)
+            message = f"companyinfo did not confirm the codebase ({problem}); using CW_BASE_URL as configured"
+            return Finding("connectwise.site", Status.WARN, message), Site(base, company)
+        return Finding("connectwise.site", Status.FIX, problem), None
     finally:
         transport.close()
     host = urlsplit(root).hostname or ""
@@ -136,21 +140,19 @@ def _site_finding() -> tuple[Finding, Site | None]:
     ), site
 
 
-def _companyinfo_failed(exc: ApiError, root: str, company: str, configured: str | None) -> tuple[Finding, None]:
+def _companyinfo_problem(exc: ApiError, root: str, company: str, configured: str | None) -> str:
     where = "CW_BASE_URL" if configured else f"CW_SITE, {API_HOSTS}"
     reason = unreachable(str(exc)) if exc.status is None else None
     if reason:
-        message = f"cannot reach {root} ({reason}): check {where}"
-    elif exc.status == 404:
-        message = (
+        return f"cannot reach {root} ({reason}): check {where}"
+    if exc.status == 404:
+        return (
             f"companyinfo at {root} knows no company {company!r} (HTTP 404): check CW_COMPANY_ID (the company "
             f"you log in to ConnectWise with) and {where}"
         )
-    elif exc.status is not None:
-        message = f"companyinfo at {root} answered HTTP {exc.status} for company {company!r}: check {where}"
-    else:
-        message = str(exc)
-    return Finding("connectwise.site", Status.FIX, message), None
+    if exc.status is not None:
+        return f"companyinfo at {root} answered HTTP {exc.status} for company {company!r}: check {where}"
+    return str(exc)
 
 
 def _client(site: Site) -> ConnectWiseClient:

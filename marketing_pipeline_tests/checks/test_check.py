@@ -350,3 +350,15 @@ def test_a_fixed_base_url_left_behind_by_an_upgrade_is_a_warning(deployment: Dep
         "CW_BASE_URL names codebase v2025_1/ but companyinfo now names v2026_1/: unset CW_BASE_URL"
     )
     assert by_id["connectwise.keys"]["status"] == "ok"  # the client follows companyinfo on the 404
+
+
+def test_a_configured_base_url_is_used_when_companyinfo_does_not_answer(deployment: Deployment) -> None:
+    deployment.set(CW_BASE_URL=deployment.boxes.connectwise.base_url)
+    deployment.boxes.connectwise.faults.inject(502, 502, path="/login/companyinfo")
+    code, _, by_id = deployment.check()
+    assert code == 0 and by_id["connectwise.site"]["status"] == "warn"
+    assert by_id["connectwise.site"]["message"] == (
+        f"companyinfo did not confirm the codebase (companyinfo at {deployment.boxes.connectwise.root_url} "
+        "answered HTTP 502 for company 'sandbox': check CW_BASE_URL); using CW_BASE_URL as configured"
+    )
+    assert by_id["connectwise.keys"]["status"] == by_id["connectwise.role"]["status"] == "ok"
