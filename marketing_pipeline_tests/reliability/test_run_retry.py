@@ -31,7 +31,8 @@ from marketing_pipeline_tests.support.topology import (
     production_topology,
 )
 
-pytestmark = pytest.mark.slow  # a code server, a webserver and a daemon; a run killed and retried
+# A code server, a webserver and a daemon; a run killed and retried: about 2 minutes, more under load.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 STEPS = {"cw_companies", "cw_contacts", "encharge_people", "sync_plan", "encharge_audience"}
 
