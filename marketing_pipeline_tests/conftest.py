@@ -1,10 +1,18 @@
 """Fixtures: real PostgreSQL databases (one per test), SQLite stores, sandboxes over HTTP, Dagster
 instances and the pipeline harness. With `CI` set, an unreachable PostgreSQL fails the PostgreSQL tests
-instead of skipping. What the fixtures build lives in `support/`."""
+instead of skipping. What the fixtures build lives in `support/`.
+
+Tests are hermetic: every test process, and every test in it, gets its own `DAGSTER_HOME`, and none of a
+deployment's variables from the shell reaches a test. Without that, anything that falls back to
+`./.dagster_home` (a subprocess started in the repository, the code location's schedules file) would read
+what the demo or a user's own runs left there.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from marketing_pipeline import settings
 from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
 from marketing_pipeline.sandbox.dataset import generate
@@ -34,6 +43,36 @@ from marketing_pipeline_tests.support.catalog import apply_prisma_db_push, schem
 from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resources
 
 PG_ADMIN_URL = os.environ.get("MARKETING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Every variable the project reads: a test sets what it needs; none comes from the shell that runs pytest.
+PROJECT_VARIABLES = sorted(
+    value
+    for name, value in vars(settings).items()
+    if isinstance(value, str) and name.isupper() and not name.startswith("DEFAULT_") and value.isupper()
+)
+_session_home: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before anything is collected or started: this process's own DAGSTER_HOME, and no deployment
+    variables (a shell pointed at a real database, or at the demo's instance, must not reach a test)."""
+    global _session_home
+    for name in PROJECT_VARIABLES:
+        os.environ.pop(name, None)
+    _session_home = tempfile.mkdtemp(prefix="marketing-pipeline-tests-")
+    os.environ[settings.DAGSTER_HOME] = _session_home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _session_home is not None:
+        shutil.rmtree(_session_home, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def own_dagster_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own DAGSTER_HOME (empty, not yet created), inherited by every process it starts."""
+    home = tmp_path_factory.mktemp("dagster_home", numbered=True) / "home"
+    monkeypatch.setenv(settings.DAGSTER_HOME, str(home))
+    return home
 
 
 @pytest.fixture(scope="session")

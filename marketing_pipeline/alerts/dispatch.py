@@ -43,6 +43,7 @@ ALERT_ON_FAILURE = "marketing_sync_alerts_on_failure"
 ALERT_SENSORS = (ALERT_ON_SUCCESS, ALERT_ON_FAILURE)
 PARTITION_TAG = "dagster/partition"
 WILL_RETRY_TAG = "dagster/will_retry"
+PARENT_RUN_TAG = "dagster/parent_run_id"  # on a retry or re-execution: the run it repeats
 # Jobs whose runs without an asset selection are whole syncs: ours, and `dg.materialize` of the sync's assets.
 SYNC_JOBS = ("marketing_sync_job", "__ephemeral_asset_job__")
 PLAN_ASSET = dg.AssetKey("sync_plan")
@@ -214,7 +215,7 @@ class AlertDispatcher:
     def evaluate(self, run_id: str) -> list[AlertOutcome]:
         """Alert for this run if nobody has, after any earlier run of its sync that nobody evaluated."""
         record = self.instance.get_run_record_by_id(run_id)
-        if record is None or not is_sync_run(record.dagster_run) or ALERT_TAG in record.dagster_run.tags:
+        if record is None or not is_sync_run(record.dagster_run) or self._alerted(record.dagster_run):
             return []
         if OUTCOMES.get(record.dagster_run.status, "unfinished") == "unfinished":
             return []
@@ -234,13 +235,27 @@ class AlertDispatcher:
         oldest = time.time() - CATCH_UP_SECONDS
         for position, record in enumerate(earlier):
             run = record.dagster_run
-            if ALERT_TAG in run.tags:
+            if self._alerted(run):
                 return pending
             if (record.end_time or record.update_timestamp.timestamp()) < oldest:
                 return []
             if not says_nothing(run) and state_of(self.reader.view(record).facts) is not None:
                 pending.append(position)
         return []
+
+    def _alerted(self, run: dg.DagsterRun) -> bool:
+        """Whether someone evaluated this run. Dagster's run retry copies the failed run's tags into the
+        retry, its alert tag too when the retry is created after the failure's alert: a value that only
+        repeats the parent's is the parent's. (Where it could be both, "none", evaluating again finds "none"
+        again and sends nothing.)"""
+        value = run.tags.get(ALERT_TAG)
+        if value is None:
+            return False
+        parent_id = run.tags.get(PARENT_RUN_TAG)
+        if parent_id is None:
+            return True
+        parent = self.instance.get_run_by_id(parent_id)
+        return parent is None or parent.tags.get(ALERT_TAG) != value
 
     def _evaluate_one(self, record: dg.RunRecord, earlier: list[dg.RunRecord]) -> AlertOutcome | None:
         view = self.reader.view(record)

@@ -400,3 +400,35 @@ class ConnectWiseClient:
         if not isinstance(body, dict) or not isinstance(body.get("count"), int):
             raise ApiError(f'{SERVICE}: GET /{path}/count did not return {{"count": n}}')
         return body["count"]
+
+    # --- checking a deployment (`marketing-pipeline check`): small reads, raw -----------------------
+
+    def system_info(self) -> dict[str, Any]:
+        """`GET /system/info` (version, cloud region): authenticated, and open to any API member, so it
+        tells the keys and clientId apart from the security role."""
+        body = self.transport.json(self._get("system/info", {}))
+        if not isinstance(body, dict):
+            raise ApiError(f"{SERVICE}: GET /system/info did not return an object")
+        return body
+
+    def first_page(self, path: str, page_size: int = 50) -> list[Any]:
+        """One page of a list endpoint as the server sends it (no `fields`, no conditions): what the API
+        member's security role lets it see."""
+        body = self.transport.json(self._get(path, {"page": 1, "pageSize": page_size, "orderBy": "id asc"}))
+        if not isinstance(body, list):
+            raise ApiError(f"{SERVICE}: GET /{path} returned {type(body).__name__} where a JSON array was expected")
+        return body
+
+    def setup_list(self, path: str, max_pages: int = 20) -> list[Any]:
+        """Every record of one of ConnectWise's setup lists (company types, company statuses, contact types),
+        raw: short lists, read page by page."""
+        records: list[Any] = []
+        for page in range(1, max_pages + 1):
+            response = self._get(path, {"page": page, "pageSize": self.page_size})
+            body = self.transport.json(response)
+            if not isinstance(body, list):
+                raise ApiError(f"{SERVICE}: GET /{path} returned {type(body).__name__} where a JSON array was expected")
+            records += body
+            if not has_next_page(response, len(body), self.page_size):
+                return records
+        raise ApiError(f"{SERVICE}: GET /{path} has more than {max_pages} pages: not a setup list")

@@ -70,6 +70,11 @@ def discover_codebase(transport: HttpTransport, root: str, company_id: str) -> s
             "CW_SITE and CW_COMPANY_ID, or set CW_BASE_URL",
             status=exc.status,
         ) from None
+    return codebase_named(body, root, company_id)
+
+
+def codebase_named(body: object, root: str, company_id: str) -> str:
+    """The codebase a companyinfo answer names, with its trailing slash; anything else is refused."""
     codebase = body.get("Codebase") if isinstance(body, dict) else None
     if not isinstance(codebase, str) or not CODEBASE.match(codebase.strip()) or ".." in codebase:
         raise ApiError(

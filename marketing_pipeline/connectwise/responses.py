@@ -35,6 +35,12 @@ def describe_connectwise_error(response: requests.Response) -> ApiError:
     status = response.status_code
     detail = _body_detail(response)
     endpoint = re.sub(r".*/apis/3\.0", "", response.url.split("?")[0])
+    if status == 401 and "clientid" in detail.lower().replace(" ", ""):
+        return ApiAuthError(
+            f"{SERVICE} refused the clientId (HTTP 401 on {endpoint}: {detail}): check CW_CLIENT_ID, the "
+            "integration's clientId from the ConnectWise Developer Network",
+            status=status,
+        )
     if status == 401:
         return ApiAuthError(
             f"{SERVICE} rejected the credentials (HTTP 401 on {endpoint}): check CW_COMPANY_ID, "

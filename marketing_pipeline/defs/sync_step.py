@@ -24,6 +24,13 @@ from marketing_pipeline.transport.redact import scrub
 APPLY_ASSET = dg.AssetKey("encharge_audience")
 TRIGGER_TAG = "marketing/triggered_by"
 DRY_RUN_TAG = "marketing/dry_run"  # "true" on dry runs, however they were launched
+# How Dagster's run retries (run_retries in dagster.yaml) re-execute a crashed run. Its default, from failure,
+# reuses the failed run's step outputs, which live on the run worker's disk (gone with a container or pod per
+# run) and hold a plan the apply step refuses, being another run's. Every step again instead: the retry reads
+# ConnectWise and Encharge afresh and applies its own plan, so the sync converges within the retry.
+RETRY_STRATEGY_TAG = "dagster/retry_strategy"
+RETRY_ALL_STEPS = "ALL_STEPS"
+SYNC_RUN_TAGS = {RETRY_STRATEGY_TAG: RETRY_ALL_STEPS}
 
 
 def is_dry_run(run_config: dict[str, Any]) -> bool:
@@ -38,6 +45,13 @@ def mark_dry_run(context: dg.AssetExecutionContext) -> None:
     tells dry runs apart (tags can be added while a run runs)."""
     if is_dry_run(context.run.run_config) and context.run.tags.get(DRY_RUN_TAG) != "true":
         context.instance.add_run_tags(context.run.run_id, {DRY_RUN_TAG: "true"})
+
+
+def mark_retry_strategy(context: dg.AssetExecutionContext) -> None:
+    """Runs of the sync job carry the tag from the job; a launch of the assets themselves (Materialize in the
+    UI, a backfill) gets it from its first step, before anything can crash in a way worth retrying."""
+    if context.run.tags.get(RETRY_STRATEGY_TAG) != RETRY_ALL_STEPS:
+        context.instance.add_run_tags(context.run.run_id, SYNC_RUN_TAGS)
 
 
 def triggered_by(run: dg.DagsterRun) -> Trigger:
@@ -121,6 +135,7 @@ def _without_secrets(exc: Exception) -> Exception:
 
 def _begin(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
     ledger = ledger_for(store, context.instance)
+    mark_retry_strategy(context)
     try:
         sync = store.get_sync_by_key(context.partition_key)
         sync.require_runnable()

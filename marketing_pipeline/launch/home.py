@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -15,9 +16,14 @@ from marketing_pipeline import settings
 from marketing_pipeline.errors import ConfigurationError
 from marketing_pipeline.store.database import exclusive, file_lock, parse_database_url
 
-# The repository's dagster.yaml: the one place the instance's settings are written down. `init` writes it,
-# with the storage chosen, into DAGSTER_HOME, which is where Dagster reads it.
-REPOSITORY_INSTANCE_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
+# The instance's settings, written down in one place: the repository's dagster.yaml. The package carries it
+# (`launch/dagster.yaml` links to it, and a build copies it in), so an install without the source tree (a
+# wheel, a container image) has the same settings. `init` writes them, with the storage chosen, into
+# DAGSTER_HOME, which is where Dagster reads them.
+INSTANCE_SETTINGS: Traversable = resources.files(__package__) / "dagster.yaml"
 # The workspace `dagster dev` and the daemon load (one code location, marketing_pipeline.definitions).
 REPOSITORY_WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 POSTGRES_STORAGE = {"postgres": {"postgres_url": {"env": settings.DAGSTER_POSTGRES_URL}}}
@@ -26,12 +32,25 @@ INIT_LOCK_FILE = ".marketing-pipeline-init.lock"
 DAGSTER_STORAGE_LOCK = "marketing-pipeline: set up Dagster's storage"
 
 
-def instance_config(*, postgres: bool, repository_yaml: Path = REPOSITORY_INSTANCE_YAML) -> dict[str, Any]:
+def instance_settings(source: Traversable | None = None) -> dict[str, Any]:
+    """The instance settings the package carries. Missing or empty, they fail loudly: an instance written
+    without them would silently lose the run queue, the one-run-per-sync limit, run monitoring and retries."""
+    source = source or INSTANCE_SETTINGS
+    if not source.is_file():
+        raise ConfigurationError(
+            f"the instance settings are missing from this install ({source}): it was built without "
+            "marketing_pipeline/launch/dagster.yaml; reinstall the package from the repository (`pip install .`)"
+        )
+    config = yaml.safe_load(source.read_text(encoding="utf-8"))
+    if not isinstance(config, dict) or "run_coordinator" not in config:
+        raise ConfigurationError(f"the instance settings in {source} are not the repository's dagster.yaml")
+    return config
+
+
+def instance_config(*, postgres: bool, source: Traversable | None = None) -> dict[str, Any]:
     """The repository's instance configuration, with PostgreSQL storage (read from DAGSTER_POSTGRES_URL
     when the instance starts) or Dagster's default SQLite storage in the instance folder."""
-    config: dict[str, Any] = {}
-    if repository_yaml.exists():
-        config = yaml.safe_load(repository_yaml.read_text(encoding="utf-8")) or {}
+    config = instance_settings(source)
     config.setdefault("telemetry", {"enabled": False})
     if postgres:
         config = {"storage": POSTGRES_STORAGE, **config}
@@ -43,8 +62,9 @@ def write_instance_config(home: Path, *, postgres: bool) -> Path:
     path = home / "dagster.yaml"
     storage = "PostgreSQL (DAGSTER_POSTGRES_URL)" if postgres else "SQLite in this folder"
     header = f"# Written by `marketing-pipeline init` from the repository's dagster.yaml; storage: {storage}.\n"
+    body = yaml.safe_dump(instance_config(postgres=postgres), sort_keys=False)  # before anything is written
     draft = home / f".dagster.yaml.{os.getpid()}.draft"
-    draft.write_text(header + yaml.safe_dump(instance_config(postgres=postgres), sort_keys=False), encoding="utf-8")
+    draft.write_text(header + body, encoding="utf-8")
     try:
         os.link(draft, path)  # atomic, and fails rather than replace a file that is already there
     except FileExistsError:

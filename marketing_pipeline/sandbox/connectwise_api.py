@@ -1,6 +1,7 @@
-"""A faithful fake of ConnectWise PSA REST 3.0 `GET /company/companies` and `/company/contacts`, plus the
-public `GET /login/companyinfo/{companyId}`. Where the real API's behaviour is unconfirmed, `modes`
-(see `cw_modes.py`) switch between the plausible behaviours.
+"""A faithful fake of ConnectWise PSA REST 3.0 `GET /company/companies` and `/company/contacts`, the setup
+lists behind their ids (`/company/companies/types`, `/company/companies/statuses`, `/company/contacts/types`),
+`GET /system/info`, and the public `GET /login/companyinfo/{companyId}`. Where the real API's behaviour is
+unconfirmed, `modes` (see `cw_modes.py`) switch between the plausible behaviours.
 """
 
 from __future__ import annotations
@@ -21,13 +22,28 @@ from marketing_pipeline.sandbox.cw_conditions import (
     parse,
 )
 from marketing_pipeline.sandbox.cw_modes import DEFAULT_CODEBASE, ConnectWiseModes, ModeError
+from marketing_pipeline.sandbox.dataset import reference_lists
 from marketing_pipeline.sandbox.server import Request, Response, SandboxServer
 
 CODEBASE = DEFAULT_CODEBASE
 API_ROOT = f"/{CODEBASE}/apis/3.0/"
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 1000
-ENDPOINTS = {"company/companies": "companies", "company/contacts": "contacts"}
+ENDPOINTS = {
+    "company/companies": "companies",
+    "company/contacts": "contacts",
+    "company/companies/types": "company_types",
+    "company/companies/statuses": "company_statuses",
+    "company/contacts/types": "contact_types",
+}
+SYSTEM_INFO = {
+    "version": "v2025.1.104512",
+    "isCloud": True,
+    "serverTimeZone": "GMT Standard Time",
+    "cloudRegion": "EU",
+    "licenseBits": [],
+    "maxWorkFlowRecordsAllowed": 500,
+}
 PROXY_429 = (
     b"<html><head><title>429 Too Many Requests</title></head><body><center><h1>429 Too Many Requests</h1>"
     b"</center><hr><center>cloudflare</center></body></html>"
@@ -75,7 +91,10 @@ class ConnectWiseSandbox(SandboxServer):
         host: str = "127.0.0.1",
         child_conditions: str = "apply",
         indexed: bool = False,
+        lookups: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
+        """`lookups`: the setup lists (`company_types`, `company_statuses`, `contact_types`); by default the
+        names behind the generated dataset's ids."""
         super().__init__(port=port, host=host)
         self.modes = ConnectWiseModes(child_conditions="refuse" if child_conditions == "reject" else child_conditions)
         self.modes.validate()
@@ -86,7 +105,7 @@ class ConnectWiseSandbox(SandboxServer):
         self._selections: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         self._by_company: dict[Any, list[dict[str, Any]]] | None = None
         self._index_lock = threading.Lock()
-        self.data = {"companies": companies, "contacts": contacts}
+        self.data = {"companies": companies, "contacts": contacts, **(lookups or reference_lists())}
         self.company_id = company_id
         self.public_key = public_key
         self.private_key = private_key
@@ -215,6 +234,8 @@ class ConnectWiseSandbox(SandboxServer):
         if request.method != "GET":
             return _error(405, "MethodNotAllowed", "Only GET is supported by the sandbox")
         route = request.path[len(root) :].strip("/")
+        if route == "system/info":
+            return Response(200, SYSTEM_INFO)
         counting = route.endswith("/count")
         endpoint = ENDPOINTS.get(route.removesuffix("/count"))
         if endpoint is None:
@@ -322,6 +343,9 @@ class ConnectWiseSandbox(SandboxServer):
         body = [self._project(r, fields, arrays=not self.modes.fields_without_arrays) for r in chunk]
         if endpoint == "contacts" and self.modes.blank_company:
             body = [{k: v for k, v in r.items() if k != "company"} for r in body]
+        hidden = {name.lower() for name in self.modes.hidden_fields.get(endpoint, [])}
+        if hidden:
+            body = [{k: v for k, v in r.items() if k.lower() not in hidden} for r in body]
         last = max(1, -(-len(records) // size))
         return Response(200, body, headers={"Link": self._links(request, page, last)} if last > 1 else {})
 

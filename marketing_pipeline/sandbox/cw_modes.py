@@ -12,6 +12,7 @@ from typing import Any
 CHILD_CONDITIONS = ("apply", "ignore", "refuse")
 DEFAULT_CODEBASE = "v2025_1"
 CODEBASE = re.compile(r"^[A-Za-z0-9_]+$")
+HIDEABLE = ("companies", "contacts")
 
 
 class ModeError(ValueError):
@@ -34,6 +35,8 @@ class ConnectWiseModes:
     proxy_429: int = 0
     # The codebase the API is served under; companyinfo names it. Changing it = "codebase moved".
     codebase: str = DEFAULT_CODEBASE
+    # Fields a security role hides, by endpoint: {"companies": ["types"], "contacts": ["communicationItems"]}.
+    hidden_fields: dict[str, list[str]] = field(default_factory=dict)
 
     def configure(self, settings: dict[str, Any]) -> None:
         """Apply `settings` (JSON-shaped); unknown names or bad values raise ModeError and change nothing."""
@@ -61,6 +64,12 @@ class ConnectWiseModes:
             raise ModeError("proxy_429 must be a non-negative integer")
         if not isinstance(self.codebase, str) or not CODEBASE.match(self.codebase):
             raise ModeError("codebase must look like v2025_1 (no slashes)")
+        hidden = self.hidden_fields
+        if not isinstance(hidden, dict) or not all(
+            kind in HIDEABLE and isinstance(names, list) and all(isinstance(n, str) for n in names)
+            for kind, names in hidden.items()
+        ):
+            raise ModeError(f"hidden_fields maps {' or '.join(HIDEABLE)} to lists of field names")
         for flag in ("fields_without_arrays", "blank_company"):
             if not isinstance(getattr(self, flag), bool):
                 raise ModeError(f"{flag} must be true or false")
@@ -71,4 +80,5 @@ class ConnectWiseModes:
     def as_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["unrecognised"] = sorted(self.unrecognised)
+        out["hidden_fields"] = {kind: list(names) for kind, names in self.hidden_fields.items()}
         return out

@@ -31,6 +31,42 @@ CONTACT_TYPES = {
     7: "Billing",
 }
 
+# Setup lists beyond the ones the dataset's records use, as a real account has them.
+MORE_COMPANY_TYPES = {1: "Client", 2: "Vendor", 3: "Competitor", 20: "Co-Managed"}
+MORE_CONTACT_TYPES = {4: "Technical Contact", 5: "Sales Contact", 6: "Former Employee"}
+INACTIVE_STATUSES = {2}
+
+
+def reference_lists() -> dict[str, list[dict[str, Any]]]:
+    """ConnectWise's setup lists behind the dataset's ids, shaped as its API returns them: company types and
+    statuses carry a `name`, contact types a `description` (ConnectWise's own model), each with its flags."""
+    info = {"lastUpdated": "2024-03-11T10:12:00Z", "updatedBy": "admin"}
+    company_types = {**COMPANY_TYPES, **MORE_COMPANY_TYPES}
+    contact_types = {**CONTACT_TYPES, **MORE_CONTACT_TYPES}
+    return {
+        "company_types": [
+            {"id": i, "name": n, "defaultFlag": i == 1, "vendorFlag": i == 2, "_info": info}
+            for i, n in sorted(company_types.items())
+        ],
+        "company_statuses": [
+            {
+                "id": i,
+                "name": n,
+                "defaultFlag": i == 1,
+                "inactiveFlag": i in INACTIVE_STATUSES,
+                "notifyFlag": False,
+                "disallowSavingFlag": False,
+                "customNoteFlag": False,
+                "cancelOpenTracksFlag": False,
+                "_info": info,
+            }
+            for i, n in sorted(STATUSES.items())
+        ],
+        "contact_types": [
+            {"id": i, "description": n, "defaultFlag": i == 3, "_info": info} for i, n in sorted(contact_types.items())
+        ],
+    }
+
 
 @dataclass
 class Manifest:

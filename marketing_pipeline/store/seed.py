@@ -37,9 +37,10 @@ class InitResult:
     keys_assigned: list[str]
 
 
-def initialise_store(url: str) -> InitResult:
+def initialise_store(url: str, *, paused: bool = False) -> InitResult:
     """Idempotent, and safe to run concurrently (one at a time, by the database's set-up lock): migrations,
-    keys for rows that lack one, and the first sync if no row carries its name."""
+    keys for rows that lack one, and the first sync if no row carries its name (`paused`: created disabled,
+    so its schedule writes nothing until someone resumes it; an existing row is never changed)."""
     with setting_up(url):
         upgrade_database(url)
         store = SyncStore(url)
@@ -47,6 +48,6 @@ def initialise_store(url: str) -> InitResult:
         existing = {name for sync in store.list_syncs() for name in (sync.name, sync.key)}
         created = False
         if FIRST_SYNC["name"] not in existing and FIRST_SYNC["key"] not in existing:
-            store.create_sync(**FIRST_SYNC)
+            store.create_sync(**{**FIRST_SYNC, "enabled": not paused})
             created = True
     return InitResult(syncs=store.list_syncs(), created_first_sync=created, keys_assigned=keys)

@@ -37,6 +37,33 @@ def test_init_is_idempotent(cli) -> None:  # type: ignore[no-untyped-def]
     assert "first sync: already there" in out and "1 sync(s)" in out
 
 
+def test_init_says_the_first_sync_is_active_and_how_to_start_paused(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MARKETING_DATABASE_URL", sqlite_url)
+    out = CliRunner().invoke(main, ["init"], catch_exceptions=False).output
+    assert "  Active: its schedule marketing_sync_managed_client_newsletter (0 6 * * 1, Europe/London, next " in out
+    assert "writes to Encharge as soon as a Dagster daemon runs" in out
+    assert "`marketing-pipeline syncs update managed-client-newsletter --disable` (or `init --paused`" in out
+    again = CliRunner().invoke(main, ["init", "--paused"], catch_exceptions=False).output
+    assert "Active (it existed already: --paused only applies when init creates it)" in again
+
+
+def test_init_paused_creates_the_first_sync_paused(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARKETING_DATABASE_URL", sqlite_url)
+    out = CliRunner().invoke(main, ["init", "--paused"], catch_exceptions=False).output
+    assert "first sync: created\n  Paused: its schedule marketing_sync_managed_client_newsletter" in out
+    assert "`marketing-pipeline syncs update managed-client-newsletter --enable`" in out
+    listing = json.loads(CliRunner().invoke(main, ["syncs", "list", "--json"]).output)
+    assert [(s["key"], s["enabled"], s["status"], s["nextRunAt"]) for s in listing] == [
+        (SYNC_KEY, False, "Paused", None)
+    ]
+    from marketing_pipeline.defs.schedules import load_sync_schedules
+
+    (schedule,) = load_sync_schedules()  # the UI's toggle starts STOPPED
+    assert schedule.default_status.value == "STOPPED"
+
+
 def test_syncs_list_shows_the_card(cli) -> None:  # type: ignore[no-untyped-def]
     out = cli("syncs", "list").output
     assert "Managed Client Newsletter  [Active]" in out
@@ -232,6 +259,7 @@ def test_help_lists_every_command_in_full(group: tuple[str, ...]) -> None:
         ("sandbox",),
         ("demo",),
         ("init",),
+        ("check",),
     ],
 )
 def test_every_option_says_what_it_does(command: tuple[str, ...]) -> None:

@@ -186,6 +186,29 @@ def test_a_crashed_run_reaches_the_failure_sensor(pipeline: Pipeline, alerts: Al
     assert "by schedule" in crash
 
 
+def test_a_retry_that_inherited_the_failure_alert_still_says_it_recovered(pipeline: Pipeline, alerts: Alerts) -> None:
+    """Dagster's run retry copies the crashed run's tags into the retry, the alert tag included when the
+    failure sensor was first: the retry's own evaluation is not skipped for it."""
+    assert run_and_sense(pipeline).success
+    instance = pipeline.instance
+    job = dg.GraphDefinition(name="marketing_sync_job", node_defs=[]).to_job()
+    crashed = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": SYNC_KEY})
+    pipeline.store.start_run(pipeline.store.get_sync(SYNC_KEY), triggered_by="schedule", dagster_run_id=crashed.run_id)
+    instance.report_run_failed(crashed, "the run worker process exited unexpectedly")
+    evaluate_alert_sensor(instance, crashed.run_id, sensor_resources(pipeline))
+    assert alert_tag(pipeline, crashed.run_id) == "failed"
+    retry = run_and_sense(
+        pipeline,
+        tags={"dagster/parent_run_id": crashed.run_id, "dagster/root_run_id": crashed.run_id, ALERT_TAG: "failed"},
+    )
+    assert retry.success
+    assert alerts.subjects() == [
+        "marketing-pipeline: Managed Client Newsletter: sync failed",
+        "marketing-pipeline: Managed Client Newsletter: sync recovered",
+    ]
+    assert alert_tag(pipeline, retry.run_id) == "recovered"
+
+
 def test_alerts_go_out_when_the_store_is_down(pipeline: Pipeline, alerts: Alerts) -> None:
     assert run_and_sense(pipeline).success
     down = "postgresql://nobody@127.0.0.1:1/marketing"

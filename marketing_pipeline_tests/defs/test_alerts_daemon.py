@@ -55,7 +55,7 @@ def test_the_daemon_alerts_once_for_a_cli_run(
     store = SyncStore(sqlite_url)
     daemon = subprocess.Popen(
         [str(DAEMON), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO,
+        cwd=tmp_path,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -137,7 +137,7 @@ def test_a_backfill_over_two_syncs_runs_each_once(served: dict) -> None:
     keys = [SYNC_KEY, "second-newsletter"]
     daemon = subprocess.Popen(
         [str(DAEMON), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO,
+        cwd=served["home"].parent,
         env=served["env"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -140,6 +140,7 @@ def test_no_secret_leaks(
             ["runs", "list", SYNC_KEY, "--json"],
             ["syncs", "show", SYNC_KEY],
             ["syncs", "update", SYNC_KEY, "--enable"],
+            *([["check", "--json"]] if env or scenario == "success" else []),  # the settings scenarios
         ):
             result = runner.invoke(main, args)
             texts += [result.stdout, result.stderr]

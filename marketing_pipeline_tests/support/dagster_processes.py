@@ -63,6 +63,12 @@ def wait_until_serving(port: int, process: subprocess.Popen, what: str, seconds:
         time.sleep(0.5)
 
 
+def outside_the_repository(env: dict[str, str]) -> Path:
+    """Where a test's Dagster processes start: beside their instance folder, never the repository (Dagster
+    reads a `.env` and warns about a `dagster.yaml` in the folder it starts in; a user's may be there)."""
+    return Path(env.get("DAGSTER_HOME") or os.environ["DAGSTER_HOME"]).parent
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -90,7 +96,7 @@ def webserver_process(env: dict[str, str], *extra: str) -> Iterator[int]:
     port = free_port()
     process = subprocess.Popen(
         [str(WEBSERVER), "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml"), *extra],
-        cwd=REPO,
+        cwd=outside_the_repository(env),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -107,7 +113,7 @@ def webserver_process(env: dict[str, str], *extra: str) -> Iterator[int]:
 def daemon_process(env: dict[str, str]) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
         [str(DAEMON), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO,
+        cwd=outside_the_repository(env),
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
