@@ -40,6 +40,9 @@ RUN python3 -c 'import sys, tomllib; project = tomllib.load(open(sys.argv[1], "r
 
 # Then the project itself, as a package.
 COPY README.md /tmp/build/README.md
+# The package carries the instance settings through a link to the root dagster.yaml (one source of truth):
+# the file it points at must be in the build too, or init fails loudly in the image.
+COPY dagster.yaml /tmp/build/dagster.yaml
 COPY marketing_pipeline /tmp/build/marketing_pipeline
 RUN pip install --no-deps /tmp/build \
  && rm -rf /tmp/build \

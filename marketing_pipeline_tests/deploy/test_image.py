@@ -89,7 +89,27 @@ def test_no_secret_is_baked_into_the_image() -> None:
         assert name not in written
     # Only the package's sources go into the build context: no .env, no instance folder, no tests.
     ignored = (REPO / ".dockerignore").read_text(encoding="utf-8").split()
-    assert ignored[ignored.index("*") :][:4] == ["*", "!pyproject.toml", "!README.md", "!marketing_pipeline/"]
+    assert ignored[ignored.index("*") :][:5] == [
+        "*",
+        "!pyproject.toml",
+        "!README.md",
+        "!marketing_pipeline/",
+        "!dagster.yaml",
+    ]
+
+
+def test_every_link_in_the_package_points_at_a_file_the_image_copies() -> None:
+    """A link whose target stays outside the build dangles in the image (the packaged instance settings)."""
+    copied = {
+        argument.split()[-1].removeprefix("/tmp/build/")
+        for kind, argument in instructions(DOCKERFILE)
+        if kind == "COPY" and argument.split()[-1].startswith("/tmp/build/")
+    }
+    links = [path for path in (REPO / "marketing_pipeline").rglob("*") if path.is_symlink()]
+    assert links  # the packaged dagster.yaml
+    for link in links:
+        target = link.resolve().relative_to(REPO).as_posix()
+        assert any(target == c or target.startswith(c.rstrip("/") + "/") for c in copied), (link, target)
 
 
 def test_the_deployment_extras_pin_dagsters_matching_libraries() -> None:
