@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from marketing_pipeline.connectwise import conditions as cond
@@ -36,16 +34,21 @@ def test_the_seed_filter_yields_the_86_in_one_request_per_type(sandboxes: Sandbo
         ids = audience(client)
         assert ids == sorted(sandboxes.dataset.manifest.passing_contact_ids)
         assert len(ids) == 86
-        # one company type; three contact types, one query each (childConditions documents one comparison)
-        assert dict(client.transport.stats.counts) == {"GET /company/companies": 1, "GET /company/contacts": 3}
-        assert client.notes == []
+        # one company type; three contact types, one query each (childConditions documents one comparison);
+        # and after each read, one query for what changed while it ran (nothing here)
+        assert dict(client.transport.stats.counts) == {"GET /company/companies": 2, "GET /company/contacts": 4}
+        assert client.notes == [] and client.changed_during_read == {"companies": 0, "contacts": 0}
 
 
 def test_requests_carry_auth_client_id_and_server_side_filters(sandboxes: Sandboxes) -> None:
     with cw_client(sandboxes) as client:
         audience(client)
-    companies, *contacts = sandboxes.connectwise.targets
+    reads = [t for t in sandboxes.connectwise.targets if "lastUpdated" not in t]
+    rechecks = [t for t in sandboxes.connectwise.targets if "lastUpdated" in t]
+    companies, *contacts = reads
     assert "conditions=status%2Fid+in+%281%2C19%29+and+deletedFlag%3Dfalse" in companies
+    assert "orderBy=id+asc" in companies and "page=1&" in companies
+    assert len(rechecks) == 2 and all("lastUpdated+%3E%3D+%5B" in t and "orderBy=id+asc" in t for t in rechecks)
     assert "childConditions=types%2Fid%3D48&" in companies
     assert "pageSize=1000" in companies and "fields=" in companies and "deletedFlag" in companies
     assert sorted(t.split("childConditions=")[1].split("&")[0] for t in contacts) == [
@@ -75,7 +78,10 @@ def test_paging_follows_every_page(sandboxes: Sandboxes) -> None:
         )
         for t in SEED.contact_types
     ]
-    assert stats["GET /company/contacts"] == sum(max(1, math.ceil(n / 10)) for n in per_type)
+    # Paged by key: a query whose last page is exactly full asks once more (no Link says it was the last);
+    # then one query for what changed during the read.
+    assert stats["GET /company/contacts"] == sum(n // 10 + 1 for n in per_type) + 1
+    assert all("page=1&" in t for t in sandboxes.connectwise.targets)  # never a page number past 1
 
 
 @pytest.mark.parametrize("mode", ["ignore", "reject"])
