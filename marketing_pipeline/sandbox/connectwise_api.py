@@ -130,6 +130,9 @@ class ConnectWiseSandbox(SandboxServer):
         if settings.pop("reset", False):
             self.modes = ConnectWiseModes()
         self.modes.configure(settings)
+        if {"deactivate_while_paging", "move_while_paging", "retype_while_paging", "change_after"} & set(settings):
+            with self._index_lock:
+                self._contact_pages = 0  # `change_after` counts from now
         if deleted is not None:
             self.delete_companies(deleted)
         self.invalidate()

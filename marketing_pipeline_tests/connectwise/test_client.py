@@ -189,3 +189,43 @@ def test_condition_values_are_typed_and_quoted() -> None:
 def test_filter_config_only_accepts_integers() -> None:
     with pytest.raises(ValueError):
         FilterConfig.model_validate({**FIRST_SYNC["filter_config"], "companyTypes": ["48) or (1=1"]})
+
+
+def test_a_contact_moving_between_chunks_of_companies_mid_read_is_still_read() -> None:
+    """Companies split over several queries (a short URL): a contact moves from a company whose query has
+    not run yet to one whose query has, so neither query has it; the read of what changed does."""
+    data = generate(300)
+    with ConnectWiseSandbox(data.companies, data.contacts) as server:
+        boxes = Sandboxes(dataset=data, connectwise=server, encharge=None)  # type: ignore[arg-type]
+        qualifying = company_ids(data)
+        passing = set(data.manifest.passing_contact_ids) - set(data.manifest.skipped)
+        # Read by the type-1 query alone, at a company of a late chunk; moved to the first company.
+        late = next(
+            c
+            for c in sorted(data.contacts, key=lambda c: -c["id"])
+            if c["id"] in passing and c["company"]["id"] >= qualifying[12] and {t["id"] for t in c["types"]} == {1}
+        )
+        server.set_modes({"move_while_paging": [[late["id"], qualifying[0]]], "change_after": 1})
+        with cw_client(boxes, max_url_length=340, max_concurrency=1) as client:
+            companies = company_frame(client.companies(SEED), SEED)
+            contacts = contact_frame(client.contacts(SEED, companies["company_id"].tolist()), companies, SEED)
+            assert client.transport.stats.counts["GET /company/contacts"] > 4  # several chunks per type
+            assert client.changed_during_read == {"companies": 0, "contacts": 1}
+        assert late["id"] in set(contacts["contact_id"])
+        assert sorted(contacts["contact_id"]) == sorted(data.manifest.passing_contact_ids)
+
+
+def test_the_read_never_asks_for_forward_only_paging_so_either_server_is_read_alike(sandboxes: Sandboxes) -> None:
+    expected = sorted(sandboxes.dataset.manifest.passing_contact_ids)
+    for supported in (True, False):
+        sandboxes.connectwise.set_modes({"forward_only": supported})
+        with cw_client(sandboxes, page_size=10) as client:
+            assert audience(client) == expected
+            assert "pagination-type" not in {k.lower() for k in client.transport.session.headers}
+
+
+def test_a_server_that_ignores_order_by_fails_the_read_rather_than_skip(sandboxes: Sandboxes) -> None:
+    backwards = sorted(sandboxes.dataset.companies, key=lambda c: -c["id"])[:5]
+    sandboxes.connectwise.faults.inject(Fault(status=200, body=backwards), path="company/companies")
+    with cw_client(sandboxes) as client, pytest.raises(ApiError, match="did not answer in id order"):
+        client.companies(SEED)
