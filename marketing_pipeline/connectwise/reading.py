@@ -107,6 +107,8 @@ class Collected(Generic[ModelT]):
 
     def supersede(self, records: list[ModelT]) -> None:
         """These records as they are now replace what was kept of them (they may now be out, or newly in)."""
+        if not records:
+            return
         ids = {r.id for r in records}  # type: ignore[attr-defined]
         kept = self.per_page(records) if self.per_page else list(records)
         with self.lock:
@@ -115,6 +117,8 @@ class Collected(Generic[ModelT]):
 
     def supersede_with(self, later: Collected[ModelT]) -> None:
         """A later read's records replace what this one kept of them; what only this one saw stays."""
+        if not later.seen:
+            return
         with self.lock:
             self.results = [row for row in self.results if self.row_id(row) not in later.seen] + later.results
             self.seen |= later.seen
