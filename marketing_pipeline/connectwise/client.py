@@ -428,30 +428,38 @@ class ConnectWiseClient:
         now; where ConnectWise refuses `lastUpdated`, a second full read supersedes the first instead."""
         collected = new()
         self._read(plan(collected))
-        changed: Collected[ModelT] = Collected(collected.census)  # models, to supersede with
-        recheck = Stream(path, model, (q.changed_since(collected.window.since()),))
-        try:
-            self._query(recheck, None, changed, threading.Event())
-        except RequiredRefused as refused:
-            self._note(
-                f"ConnectWise refused `lastUpdated` on GET /{path} ({refused}), so what changed during the read "
-                f"cannot be asked for: the {kind} were read a second time, and a {model.__name__.lower()} the "
-                "second read has is taken as it read it"
-            )
+        fresh = self._changed_since(path, model, collected)
+        if fresh is None:
             again = new()
             self._read(plan(again))
             collected.supersede_with(again)
-            self.changed_during_read[kind] = None
-            return collected
-        fresh: list[ModelT] = changed.results
-        collected.supersede(fresh)
-        self.changed_during_read[kind] = len(fresh)
-        if fresh:
-            self.log.info(
-                f"{len(fresh)} {kind} changed in ConnectWise while they were read; each was read again and is "
-                "decided on as it is now"
-            )
+        else:
+            collected.supersede(fresh)
+            if fresh:
+                self.log.info(
+                    f"{len(fresh)} {kind} changed in ConnectWise while they were read; each was read again and "
+                    "is decided on as it is now"
+                )
+        self.changed_during_read[kind] = None if fresh is None else len(fresh)
         return collected
+
+    def _changed_since(self, path: str, model: type[ModelT], read: Collected[ModelT]) -> list[ModelT] | None:
+        """Every record edited since `read` began (`lastUpdated >= [start]`), as it is now; None when
+        ConnectWise will not answer that query (a 400), so a second read must stand in for it."""
+        changed: Collected[ModelT] = Collected(read.census)  # the models themselves, to supersede with
+        recheck = Stream(path, model, (q.changed_since(read.window.since()),))
+        try:
+            self._query(recheck, None, changed, threading.Event())
+        except (RequiredRefused, ApiError) as exc:
+            if isinstance(exc, ApiError) and exc.status != 400:
+                raise
+            self._note(
+                f"ConnectWise refused `lastUpdated` on GET /{path} ({exc}), so what changed during the read "
+                f"cannot be asked for: the read was done a second time, and a {model.__name__.lower()} the "
+                "second read has is taken as it read it"
+            )
+            return None
+        return changed.results
 
     def _chunked(self, stream: Stream, ids: list[int], collected: Collected[Any], abort: threading.Event) -> list[Task]:
         """The stream's first chunk (as many ids as the URL allows) now; the rest, sized from what the

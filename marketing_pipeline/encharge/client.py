@@ -41,8 +41,9 @@ STEADY_LISTING: tuple[tuple[str, dict[str, str]], ...] = (
 # A write refused with one of these is that person's failure (or, for 404, their absence), not the run's:
 # every 4xx but a bad key (401), a key without permission (403), a proxy's login (407) and a throttle (429).
 PERSON_STATUSES = tuple(status for status in range(400, 500) if status not in (401, 403, 407, 429))
-# A lookup refused with one of these is about an address in it: split until the address is alone.
-REFUSED_LOOKUP = (400, 422)
+# A request refused for what it asks: a listing parameter Encharge does not take, an address a lookup
+# will not look up (a batch is split until that address is alone).
+REFUSED = (400, 422)
 
 
 def describe_encharge_error(response: requests.Response) -> ApiError:
@@ -199,7 +200,7 @@ class EnchargeClient:
             try:
                 read = self._read_pages(params)
             except ApiError as exc:
-                if exc.status not in REFUSED_LOOKUP or not wanted:
+                if exc.status not in REFUSED or not wanted:
                     raise
                 said, _ = wanted.pop(0)
                 dropped.append(f"Encharge refused {said} (HTTP {exc.status}); read without it")
@@ -267,7 +268,7 @@ class EnchargeClient:
 
     def _lookup_batch(self, emails: list[str]) -> Lookup:
         params = {"includeArchived": "true", **{f"people[{i}][email]": email for i, email in enumerate(emails)}}
-        response = self.transport.request("GET", "people", params=params, ok_statuses=(404, *REFUSED_LOOKUP))
+        response = self.transport.request("GET", "people", params=params, ok_statuses=(404, *REFUSED))
         status = response.status_code
         if status == 404:
             try:
@@ -275,7 +276,7 @@ class EnchargeClient:
             except ValueError:
                 # Express's HTML "Cannot GET": the route itself is missing, which is not "nobody found".
                 raise ApiError(f"{SERVICE}: GET /people is not there (HTTP 404 without a JSON body)", 404) from None
-        if status in (404, *REFUSED_LOOKUP):
+        if status in (404, *REFUSED):
             if len(emails) == 1:
                 refused = {} if status == 404 else {emails[0]: str(describe_encharge_error(response))}
                 return Lookup(refused=refused)
