@@ -94,6 +94,7 @@ class EnchargeSandbox(SandboxServer):
         self._version = 0  # bumped by every change a listing's order depends on
         self._listing_cache: tuple[tuple[Any, ...], list[str]] | None = None
         self._signups = 0
+        self._counted_ahead = 0  # what `count_growth` has added to peopleCount so far
         if self.state_file and self.state_file.exists():
             people = json.loads(self.state_file.read_text(encoding="utf-8"))["people"]
         for person in people or []:
@@ -287,6 +288,8 @@ class EnchargeSandbox(SandboxServer):
     def _account(self, request: Request, _: Any) -> Response:
         with self._lock:
             count = len(self._order) + (len(self._archived) if self.modes.count_archived else 0)
+            self._counted_ahead += self.modes.count_growth
+            count += self._counted_ahead
         return Response(
             200,
             {

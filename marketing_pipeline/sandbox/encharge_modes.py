@@ -66,6 +66,9 @@ class EnchargeModes:
     sort: str = "honour"
     # `ignoreAnonymous=true`: honoured (people without an email or userId left out) or ignored.
     ignore_anonymous: str = "honour"
+    # `peopleCount` grows by this many at every GET /accounts/info, ahead of the listing (people counted
+    # before they are listed, or a count kept elsewhere).
+    count_growth: int = 0
     # Addresses a lookup (GET /people) refuses with a 400, whatever else the request asks for.
     lookup_400: list[str] = field(default_factory=list)
     # {address: status}: every write about that person (an upsert that holds it, a tag call) gets this 4xx.
@@ -122,7 +125,7 @@ class EnchargeModes:
                 }
                 if name in choices and value not in choices[name]:
                     raise ValueError(f"{name} must be one of {choices[name]}")
-                if name in ("signups_per_page", "anonymous_every", "activity_per_page") and not (
+                if name in ("signups_per_page", "anonymous_every", "activity_per_page", "count_growth") and not (
                     isinstance(value, int) and value >= 0
                 ):
                     raise ValueError(f"{name} must be a whole number, 0 or more")

@@ -166,6 +166,7 @@ MODES: dict[str, Callable[[Sandboxes], Setup]] = {
     "ordered by activity, sort honoured": live(listing_order="activity", activity_per_page=1),
     "ordered by activity, sort ignored": live(listing_order="activity", activity_per_page=1, sort="ignore"),
     "ordered by activity, sort refused": live(listing_order="activity", activity_per_page=1, sort="refuse"),
+    "a count growing ahead of the listing": live(count_growth=40),
     "a lookup refused for one address": lookup_refused,
     "a write refused for one person": write_refused,
 }
@@ -195,6 +196,8 @@ def test_the_guarantees_hold_in_every_mode(paged_pipeline: Pipeline, mode: str) 
     upserts_carry_no_tags(boxes)
     people, plan = (asset_metadata(first_run, asset) for asset in ("encharge_people", "sync_plan"))
     assert people["people_read"] > 0 and people["people_count_after"] >= people["people_count_before"] - 1
+    if boxes.encharge.modes.count_growth:
+        assert people["counted_not_listed"] >= 40 and "may not have been seen" in people["listing_note"]
     if setup.found is not None:
         assert plan["found_by_lookup"] == setup.found
     assert plan["lookup_refused"] == setup.lookup_refused
