@@ -45,7 +45,13 @@ def read(env: dict[str, str], max_rps: float) -> dict[str, Any]:
     """The two ConnectWise steps' work, without Dagster: what the profile is of."""
     from marketing_pipeline.connectwise.client import RETRYABLE, ConnectWiseClient
     from marketing_pipeline.store.seed import FIRST_SYNC
-    from marketing_pipeline.sync.audience import company_frame, company_lookup, contact_rows, frame_from_contact_rows
+    from marketing_pipeline.sync.audience import (
+        company_frame,
+        company_lookup,
+        contact_rows,
+        frame_from_contact_rows,
+        row_contact_id,
+    )
     from marketing_pipeline.sync.domain import FilterConfig
     from marketing_pipeline.transport.http import RetrySettings
     from marketing_pipeline.transport.rate import rate_control
@@ -66,7 +72,10 @@ def read(env: dict[str, str], max_rps: float) -> dict[str, Any]:
         companies = company_frame(client.companies(filters), filters)
         lookup = company_lookup(companies)
         rows = client.contacts(
-            filters, companies["company_id"].tolist(), per_page=lambda page: contact_rows(page, lookup, filters)
+            filters,
+            companies["company_id"].tolist(),
+            per_page=lambda page: contact_rows(page, lookup, filters),
+            row_id=row_contact_id,
         )
         frame = frame_from_contact_rows(rows)
     return {

@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/sync_benchmark.py --contacts 5000 --audience 2000 --people 5000
 
 Scenarios: cold (the audience is new to Encharge), steady (nothing changed), churn (1% of the audience
-renamed, left or joined). `--hidden-limits 100 10` instead measures learning an unpublished Encharge limit:
+renamed, left or joined), busy (nothing to do, while people sign up and act in Encharge as it is read:
+`--signups-per-page`). `--hidden-limits 100 10` instead measures learning an unpublished Encharge limit:
 the sandbox's token bucket (beyond it: 429, HTML, no Retry-After), steady-state runs with the fixed-rate
 client (20 requests/s, as before issue 15), the adaptive one with nothing learned, and again with the rate
 the first run learned. For each it prints requests per endpoint against their lower bound, seconds
@@ -247,7 +248,9 @@ class Bench:
         )
         company_requests = sum(max(1, math.ceil(n / CW_PAGE)) for n in companies.values())
         cw_pages = fewest_requests(self.cw.base_url, companies, contacts, qualifying, page_size=CW_PAGE)
-        cw_seconds = lat * (math.ceil(company_requests / conc) + math.ceil((cw_pages - company_requests) / conc))
+        contact_requests = cw_pages - company_requests - 2
+        # Each read, then (after it) its one query of what changed while it ran.
+        cw_seconds = lat * (math.ceil(company_requests / conc) + 1 + math.ceil(contact_requests / conc) + 1)
         # ConnectWise documents about 1,000 requests a minute: the client keeps under its ceiling.
         cw_seconds = max(cw_seconds, cw_pages / DEFAULT_CW_MAX_REQUESTS_PER_SECOND)
         people = figures["people_before"]
@@ -299,6 +302,8 @@ def report(name: str, figures: dict[str, Any], bound: dict[str, Any]) -> dict[st
     io_total = max(read_cw, read_encharge) + plan + apply
     bound_total = bound["read_seconds"] + bound["lookup_seconds"] + bound["write_seconds"]
     print(f"== {name}: {meta['encharge_audience']['summary'].strip('*')}; correct: {figures['correct']}")
+    if meta["encharge_people"].get("listing_note"):
+        print(f"   {meta['encharge_people']['listing_note']}")
     rows = [("requests", "measured", "lower bound", "ratio")]
     for label, measured, lower in (
         ("ConnectWise", cw_total, bound["cw_requests"]),
@@ -393,7 +398,7 @@ def limit_report(bench: Bench, label: str, limit: float, figures: dict[str, Any]
     sent = sum(figures["encharge_requests"].values())
     answered = sent - throttled
     writes = sum(v for k, v in figures["encharge_requests"].items() if not k.startswith("GET"))
-    fewest = figures["people_before"] // ENCHARGE_PAGE + 1 + 1  # the pages and GET /accounts/info
+    fewest = figures["people_before"] // ENCHARGE_PAGE + 1 + 2  # the pages and GET /accounts/info, before and after
     read_cw = meta["cw_companies"]["seconds"] + meta["cw_contacts"]["seconds"]
     in_steps = max(read_cw, meta["encharge_people"]["seconds"]) + meta["sync_plan"]["seconds"]
     in_steps += meta["encharge_audience"]["seconds"]
@@ -581,6 +586,13 @@ def main() -> None:
         help="measure learning these unpublished Encharge limits (requests/s) instead of the usual scenarios",
     )
     parser.add_argument("--hidden-burst", type=float, default=0, help="the hidden limit's burst (0: a second's worth)")
+    parser.add_argument(
+        "--signups-per-page",
+        type=int,
+        default=2,
+        help="the busy scenario: people who sign up each time a page of Encharge is read (every fourth "
+        "anonymous), while one person acts in a default order by activity; 0 skips it",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -610,6 +622,14 @@ def main() -> None:
             bench.bounds(churn),
         )
     )
+
+    if args.signups_per_page:
+        live = {"signups_per_page": args.signups_per_page, "listing_order": "activity", "activity_per_page": 1}
+        bench.encharge.modes.configure(live)
+        busy = bench.run("busy")
+        bench.encharge.modes.configure({"signups_per_page": 0, "activity_per_page": 0})
+        title = f"busy Encharge ({args.signups_per_page} sign-ups and 1 person acting per page read; nothing to do)"
+        results.append(report(title, busy, bench.bounds(busy)))
 
     diff_seconds = diff_benchmark(args.diff_size)
     print(f"== pure diff, {args.diff_size:,} contacts x {args.diff_size:,} people: {diff_seconds:.3f}s (best of 3)")

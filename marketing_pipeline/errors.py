@@ -73,4 +73,5 @@ class ApiAuthError(ApiError):
 
 
 class UntrustworthyReadError(MarketingPipelineError):
-    """A read of Encharge stayed inconsistent after every retry: nothing may be written from it."""
+    """A read of Encharge that is plainly broken (the same people over and over, a listing that never ends,
+    nobody where people are counted): nothing may be written from it."""

@@ -4,7 +4,8 @@ the scale tests: kept beside the client so the bound changes with the shape.
 The shape: one query per company type, and per contact type one query per chunk of company ids (as many
 as a URL holds), each read in pages. Whatever the chunking, a type's contacts take at least
 ceil(contacts / page size) requests, and at least one per chunk; without `childConditions` (refused or
-ignored) there is one stream, of every active contact at the qualifying companies.
+ignored) there is one stream, of every active contact at the qualifying companies. After each read, one
+more query asks what changed while it ran (`lastUpdated`): at least one request, more on a busy account.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from marketing_pipeline.connectwise.client import CONTACT_FIELDS, MAX_URL_LENGTH
 from marketing_pipeline.sync.audience import company_frame
 from marketing_pipeline.sync.domain import FilterConfig
 from marketing_pipeline.sync.records import Company
+
+RECHECK = 1  # the query of what changed during a read, when nothing did
 
 
 def chunks_needed(base_url: str, company_ids: Iterable[int], type_id: int | None, *, page_size: int = 1000) -> int:
@@ -40,15 +43,17 @@ def fewest_requests(
     *,
     page_size: int = 1000,
 ) -> int:
-    """Requests for the companies (one stream per type) and the contacts (one stream per type, chunked);
-    a key of None stands for the one stream read without `childConditions`."""
+    """Requests for the companies (one stream per type) and the contacts (one stream per type, chunked),
+    each read followed by its query of what changed during it; a key of None stands for the one stream read
+    without `childConditions`. Empty `companies_per_type`: the contacts read alone."""
     ids = sorted(qualifying_ids)
     total = sum(max(1, math.ceil(n / page_size)) for n in companies_per_type.values())
+    total += RECHECK if companies_per_type else 0
     if not ids:
         return total
     for type_id, n in contacts_per_type.items():
         total += max(math.ceil(n / page_size), chunks_needed(base_url, ids, type_id, page_size=page_size))
-    return total
+    return total + RECHECK
 
 
 def stream_sizes(

@@ -3,9 +3,20 @@ that is never trusted to be complete, and clear errors.
 
 A read is one or more *streams* (one per company or contact type, since `childConditions` only documents a
 single comparison), each a series of queries (contacts: one per chunk of company ids). When the server
-refuses a narrowing, ignores `childConditions` or leaves out fields asked for, the affected query, or the
-whole read, starts again from page 1 with what the server did not honour left out; records already kept
-stay kept (each contact once, by id), so nothing read is lost and no page position is reused.
+refuses a narrowing, ignores `childConditions` or leaves out fields asked for, the affected query reads on
+with what the server did not honour left out (or the whole read starts again, when its plan no longer
+holds); records already kept stay kept (each once, by id), so nothing read is lost.
+
+The read is exact under change, since a contact missing from it loses the sync's tag:
+- each query pages by key (`orderBy=id asc` and `conditions=... and id > <last id read>`), never by page
+  number, so a record deactivated, deleted or moved out of the query before the current page shifts
+  nothing after it (with page numbers, the next page would start one record late and skip one);
+- a record can still slip between two queries when it changes while they run (a contact moving from one
+  chunk of companies to another, or from one type to another): so once the read is done, every record
+  edited since it began (`lastUpdated >= [start]`, ConnectWise's own stamp) is read again and decided on
+  as it is now, superseding what the read kept of it. Anyone who belonged throughout is in; anyone who
+  changed is judged on their latest state. A server that refuses `lastUpdated` gets a second full read
+  instead, whose answer wins where both have a record, so a contact leaves only when neither read saw it.
 """
 
 from __future__ import annotations
@@ -15,8 +26,9 @@ import logging
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
 import requests
@@ -26,7 +38,15 @@ from marketing_pipeline.connectwise import codebase as cb
 from marketing_pipeline.connectwise import conditions as cond
 from marketing_pipeline.connectwise import queries as q
 from marketing_pipeline.connectwise.chunking import ids_per_chunk
-from marketing_pipeline.connectwise.reading import Collected, FieldsLeftOut, Replan, Stream, Task, run_tasks
+from marketing_pipeline.connectwise.reading import (
+    Collected,
+    FieldsLeftOut,
+    Replan,
+    RequiredRefused,
+    Stream,
+    Task,
+    run_tasks,
+)
 from marketing_pipeline.connectwise.responses import (
     SERVICE,
     FieldCensus,
@@ -112,6 +132,9 @@ class ConnectWiseClient:
         self._use_fields = True
         self.notes: list[str] = []  # what the server did not honour, in the operator's words
         self.contacts_fetched = 0
+        # Per read ("companies", "contacts"): records edited while it ran, read again (None: ConnectWise
+        # refused `lastUpdated`, so the whole read was done twice instead).
+        self.changed_during_read: dict[str, int | None] = {}
 
     def close(self) -> None:
         self.transport.close()
@@ -168,23 +191,7 @@ class ConnectWiseClient:
             self.notes.append(message)
         self.log.warning(message)
 
-    # --- paging ----------------------------------------------------------------------------------
-
-    def _pages(self, path: str, params: Mapping[str, Any], abort: threading.Event) -> Iterator[tuple[int, list[Any]]]:
-        """Pages of a list endpoint. We build each page's URL ourselves from `page`, rather than follow
-        the `Link` URL, because it is unconfirmed whether that URL repeats our conditions."""
-        page = 1
-        while True:
-            if abort.is_set():
-                raise Replan
-            response = self._get(path, {**params, "page": page, "pageSize": self.page_size})
-            body = self.transport.json(response)
-            if not isinstance(body, list):
-                raise ApiError(f"{SERVICE}: GET /{path} returned {type(body).__name__} where a JSON array was expected")
-            yield page, body
-            if not has_next_page(response, len(body), self.page_size):
-                return
-            page += 1
+    # --- one query, paged by id, reading on whenever the server does not honour part of it ---------
 
     @staticmethod
     def _parse(path: str, page: list[Any], model: type[ModelT]) -> list[ModelT]:
@@ -202,9 +209,9 @@ class ConnectWiseClient:
                 ) from None
         return parsed
 
-    # --- one query, restarted from page 1 whenever the server does not honour part of it -----------
-
     def _allowed(self, narrowing: q.Narrowing) -> bool:
+        if narrowing.required:
+            return True
         if narrowing.param == "childConditions" and self._child_ignored:
             return False
         return narrowing.key not in self._refused
@@ -217,46 +224,71 @@ class ConnectWiseClient:
         abort: threading.Event,
         counts: Counter[int | None] | None = None,
     ) -> None:
+        """Every page of one query, each asked for past the last id kept (`id > N`, ordered by id), so that
+        whatever leaves the query meanwhile cannot shift a record past us. We build each page's URL
+        ourselves rather than follow `Link`, since it is unconfirmed whether that URL repeats our
+        conditions. When the server refuses a narrowing or leaves out fields asked for, the query reads on
+        from the last id kept without it."""
         by_company = q.condition("company/id", cond.in_list("company/id", chunk)) if chunk else None
         wanted = [n for n in (by_company, *stream.fixed, stream.child) if n is not None]
         fields = field_names(stream.model)
+        last: int | None = None
+        page = 1
         while True:
+            if abort.is_set():
+                raise Replan
             narrowings = [n for n in wanted if self._allowed(n)]
             if by_company is not None and by_company not in narrowings:
                 raise Replan  # contacts can no longer be asked for by company: read them unchunked
             if stream.several and stream.child is not None and stream.child not in narrowings:
                 raise Replan  # one query per type no longer narrows anything: one query instead
             use_fields = self._use_fields
-            params = q.params(narrowings, fields=",".join(fields) if use_fields else None, orderBy="id asc")
-            reached = 1
+            keyset = [q.after_id(last)] if last is not None else []
+            params = q.params([*narrowings, *keyset], fields=",".join(fields) if use_fields else None, orderBy="id asc")
             try:
-                for number, page in self._pages(stream.path, params, abort):
-                    reached = number + 1
-                    records = self._parse(stream.path, page, stream.model)
-                    self._check_page(stream, page, fields if use_fields else (), by_company)
-                    collected.census.add(page)
-                    if counts is not None:
-                        counts.update(getattr(r, "company_id", None) for r in records)
-                    collected.add(records)
-                    if stream.child in narrowings and self._ignores_child(stream, records):
-                        raise Replan
-                return
-            except FieldsLeftOut as left_out:
-                self._stop_asking_for_fields(stream.path, left_out.missing)
+                response = self._get(stream.path, {**params, "page": 1, "pageSize": self.page_size})
             except ApiError as exc:
                 if exc.status != 400:
                     raise
-                refusal = q.refused(str(exc), narrowings)
+                refusal = q.refused(str(exc), [*narrowings, *keyset])
                 if refusal is None:
                     raise
-                self._record_refusal(stream.path, refusal, reached, str(exc))
+                if refusal.required:
+                    raise RequiredRefused(refusal, str(exc)) from None
+                self._record_refusal(stream.path, refusal, page, str(exc))
+                continue
+            collected.window.saw(response)
+            body = self.transport.json(response)
+            if not isinstance(body, list):
+                raise ApiError(
+                    f"{SERVICE}: GET /{stream.path} returned {type(body).__name__} where a JSON array was expected"
+                )
+            records = self._parse(stream.path, body, stream.model)
+            try:
+                self._check_page(stream, body, fields if use_fields else (), by_company)
+            except FieldsLeftOut as left_out:
+                self._stop_asking_for_fields(stream.path, left_out.missing)
+                continue
+            _check_order(stream.path, [r.id for r in records], last)  # type: ignore[attr-defined]
+            collected.census.add(body)
+            if counts is not None:
+                counts.update(getattr(r, "company_id", None) for r in records)
+            collected.add(records)
+            if stream.child in narrowings and self._ignores_child(stream, records):
+                raise Replan
+            if not has_next_page(response, len(body), self.page_size):
+                return
+            last = records[-1].id  # type: ignore[attr-defined]
+            page += 1
 
     @staticmethod
     def _check_page(stream: Stream, page: list[Any], asked: Sequence[str], by_company: q.Narrowing | None) -> None:
-        """Fields asked for but left out: ask again without `fields`. A contact read by company without its
-        company: the security role hides it, and no audience can be trusted."""
-        for raw in page:
-            missing = lacking(raw, asked)
+        """A field asked for that no record of the page carries: `fields` was not honoured for it (arrays,
+        say), so ask again without `fields`. One record without a field is normal: ConnectWise leaves out
+        keys whose value is null (a contact without a last name), and the partial response stays. A contact
+        read by company without its company: the security role hides it, and no audience can be trusted."""
+        if page:
+            missing = [name for name in asked if all(lacking(raw, (name,)) for raw in page)]
             if missing:
                 raise FieldsLeftOut(missing)
         if stream.model is Contact and by_company is not None:
@@ -287,7 +319,7 @@ class ConnectWiseClient:
             said = re.sub(r"^.*?HTTP 400 on [^:\s]+:?\s*", "", error) or "no reason given"
             self._note(
                 f"ConnectWise refused {q.describe(refusal)} on GET /{path}, page {page} (HTTP 400: {said}): "
-                "reading again from page 1 without it, for the rest of the run; the filter in code decides"
+                "reading on without it, for the rest of the run; the filter in code decides"
             )
 
     def _stop_asking_for_fields(self, path: str, missing: list[str]) -> None:
@@ -296,8 +328,8 @@ class ConnectWiseClient:
             self._use_fields = False
         if first:
             self._note(
-                f"ConnectWise left {', '.join(missing)} out of GET /{path} although `fields` asked for it: "
-                "reading again from page 1 without `fields`, for the rest of the run"
+                f"ConnectWise left {', '.join(missing)} out of every record of a page of GET /{path} although "
+                "`fields` asked for it: reading on without `fields`, for the rest of the run"
             )
 
     # --- reads: streams of queries, replanned when the server does not honour the plan ------------
@@ -321,20 +353,25 @@ class ConnectWiseClient:
 
     def companies(self, filters: FilterConfig) -> list[Company]:
         """Companies that are not deleted, in the sync's statuses, with one of its types where the server
-        can filter on that (one query per type); the filter in code decides."""
+        can filter on that (one query per type), as they are at the end of the read; the filter in code
+        decides."""
         census = FieldCensus("companies", Company.DECIDING_FIELDS)
-        collected: Collected[Company] = Collected(census)
         fixed = [
             q.condition("status/id", cond.in_list("status/id", filters.company_statuses)),
             q.condition("deletedFlag", cond.equals("deletedFlag", False)),
         ]
 
-        def plan(abort: threading.Event) -> None:
-            streams = self._streams("company/companies", Company, fixed, filters.company_types)
-            tasks = [partial(self._query, s, None, collected, abort) for s in streams]
-            run_tasks(tasks, workers=self.max_concurrency, abort=abort)
+        def plan(into: Collected[Company]) -> Callable[[threading.Event], None]:
+            def run(abort: threading.Event) -> None:
+                streams = self._streams("company/companies", Company, fixed, filters.company_types)
+                tasks = [partial(self._query, s, None, into, abort) for s in streams]
+                run_tasks(tasks, workers=self.max_concurrency, abort=abort)
 
-        self._read(plan)
+            return run
+
+        collected: Collected[Company] = self._exact(
+            "companies", "company/companies", Company, plan, lambda: Collected(census)
+        )
         census.check()
         return sorted(collected.results, key=lambda c: c.id)
 
@@ -343,34 +380,86 @@ class ConnectWiseClient:
         filters: FilterConfig,
         company_ids: Sequence[int],
         per_page: Callable[[list[Contact]], list[Any]] | None = None,
+        row_id: Callable[[Any], int] = attrgetter("id"),
     ) -> list[Any]:
-        """Active contacts at the given companies, with one of the sync's contact types where possible.
+        """Active contacts at the given companies, with one of the sync's contact types where possible, as
+        they are at the end of the read.
 
         Each contact comes once. With `per_page`, what it makes of each page is returned instead of the
-        contacts, and the models are dropped page by page (100,000 contacts as models would not fit the
-        memory budget). `contacts_fetched` then says how many contacts there were.
+        contacts (`row_id` gives the contact id of what it makes), and the models are dropped page by page
+        (100,000 contacts as models would not fit the memory budget). `contacts_fetched` then says how many
+        contacts there were.
         """
         self.contacts_fetched = 0
         ids = sorted(set(company_ids))
         if not ids:
             return []
         census = FieldCensus("contacts", Contact.DECIDING_FIELDS)
-        collected: Collected[Contact] = Collected(census, per_page)
         fixed = [q.condition("inactiveFlag", cond.equals("inactiveFlag", False))]
         by_company = q.condition("company/id", "")
 
-        def plan(abort: threading.Event) -> None:
-            streams = self._streams("company/contacts", Contact, fixed, filters.contact_types)
-            if self._allowed(by_company):
-                tasks = [partial(self._chunked, s, ids, collected, abort) for s in streams]
-            else:
-                tasks = [partial(self._query, s, None, collected, abort) for s in streams]
-            run_tasks(tasks, workers=self.max_concurrency, abort=abort)
+        def plan(into: Collected[Contact]) -> Callable[[threading.Event], None]:
+            def run(abort: threading.Event) -> None:
+                streams = self._streams("company/contacts", Contact, fixed, filters.contact_types)
+                if self._allowed(by_company):
+                    tasks = [partial(self._chunked, s, ids, into, abort) for s in streams]
+                else:
+                    tasks = [partial(self._query, s, None, into, abort) for s in streams]
+                run_tasks(tasks, workers=self.max_concurrency, abort=abort)
 
-        self._read(plan)
+            return run
+
+        collected: Collected[Contact] = self._exact(
+            "contacts", "company/contacts", Contact, plan, lambda: Collected(census, per_page, row_id)
+        )
         census.check()
         self.contacts_fetched = len(collected.seen)
         return collected.results
+
+    def _exact(
+        self,
+        kind: str,
+        path: str,
+        model: type[ModelT],
+        plan: Callable[[Collected[ModelT]], Callable[[threading.Event], None]],
+        new: Callable[[], Collected[ModelT]],
+    ) -> Collected[ModelT]:
+        """One read by `plan`, then every record edited since it began read again and decided on as it is
+        now; where ConnectWise refuses `lastUpdated`, a second full read supersedes the first instead."""
+        collected = new()
+        self._read(plan(collected))
+        fresh = self._changed_since(path, model, collected)
+        if fresh is None:
+            again = new()
+            self._read(plan(again))
+            collected.supersede_with(again)
+        else:
+            collected.supersede(fresh)
+            if fresh:
+                self.log.info(
+                    f"{len(fresh)} {kind} changed in ConnectWise while they were read; each was read again and "
+                    "is decided on as it is now"
+                )
+        self.changed_during_read[kind] = None if fresh is None else len(fresh)
+        return collected
+
+    def _changed_since(self, path: str, model: type[ModelT], read: Collected[ModelT]) -> list[ModelT] | None:
+        """Every record edited since `read` began (`lastUpdated >= [start]`), as it is now; None when
+        ConnectWise will not answer that query (a 400), so a second read must stand in for it."""
+        changed: Collected[ModelT] = Collected(read.census)  # the models themselves, to supersede with
+        recheck = Stream(path, model, (q.changed_since(read.window.since()),))
+        try:
+            self._query(recheck, None, changed, threading.Event())
+        except (RequiredRefused, ApiError) as exc:
+            if isinstance(exc, ApiError) and exc.status != 400:
+                raise
+            self._note(
+                f"ConnectWise refused `lastUpdated` on GET /{path} ({exc}), so what changed during the read "
+                f"cannot be asked for: the read was done a second time, and a {model.__name__.lower()} the "
+                "second read has is taken as it read it"
+            )
+            return None
+        return changed.results
 
     def _chunked(self, stream: Stream, ids: list[int], collected: Collected[Any], abort: threading.Event) -> list[Task]:
         """The stream's first chunk (as many ids as the URL allows) now; the rest, sized from what the
@@ -432,3 +521,16 @@ class ConnectWiseClient:
             if not has_next_page(response, len(body), self.page_size):
                 return records
         raise ApiError(f"{SERVICE}: GET /{path} has more than {max_pages} pages: not a setup list")
+
+def _check_order(path: str, ids: list[int], last: int | None) -> None:
+    """A page asked for `id > last` ordered by id must hold ids above `last`, in order; a server that ignored
+    either would make paging by key skip records, and a skipped contact would lose the tag."""
+    floor = last if last is not None else -(2**63)
+    for current in ids:
+        if current < floor or (last is not None and current == last):
+            past = f" past id {last}" if last is not None else ""
+            raise ApiError(
+                f"{SERVICE}: GET /{path} did not answer in id order{past} (orderBy=id asc, id > N): its pages "
+                "cannot be read exactly, so nothing was written"
+            )
+        floor = current

@@ -1,10 +1,13 @@
 """The server-side filters of a ConnectWise read, each an optional *narrowing* of the query.
 
 Conditions are an optimisation: the complete filter in code (`sync/filters.py`) decides, so any narrowing
-the server refuses can be dropped and the query read again from its first page without it. Only forms
-the public Developer Guide documents are used: `field in (...)` and `field=value` joined by `and` in
-`conditions`, and one `types/id=N` comparison in `childConditions` (so a filter with several types reads
-one query per type, merged by id).
+the server refuses can be dropped and the query read on without it. Only forms the public Developer Guide
+documents are used: `field in (...)`, `field=value`, `field > value` and `field >= [datetime]` joined by
+`and` in `conditions`, and one `types/id=N` comparison in `childConditions` (so a filter with several types
+reads one query per type, merged by id).
+
+Two clauses are not optimisations but what the read stands on (`required`): `id > N`, which pages a query
+by key, and `lastUpdated >= [time]`, which finds what changed while it was read. Neither is ever dropped.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 import requests
@@ -28,6 +32,7 @@ class Narrowing:
     param: Param
     clause: str
     field: str
+    required: bool = False  # what the read stands on: refused, it cannot go on without it
 
     @property
     def key(self) -> str:
@@ -36,6 +41,17 @@ class Narrowing:
 
 def condition(field: str, clause: str) -> Narrowing:
     return Narrowing("conditions", clause, field)
+
+
+def after_id(last_id: int) -> Narrowing:
+    """`id > N`: the next page of a query ordered by id, whatever was added or removed before N meanwhile."""
+    return Narrowing("conditions", f"id > {int(last_id)}", "id", required=True)
+
+
+def changed_since(when: datetime) -> Narrowing:
+    """`lastUpdated >= [time]`: the records edited since then (ConnectWise stamps `_info.lastUpdated`)."""
+    stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Narrowing("conditions", f"lastUpdated >= [{stamp}]", "lastUpdated", required=True)
 
 
 def has_type(type_id: int) -> Narrowing:
@@ -55,12 +71,14 @@ def params(narrowings: Iterable[Narrowing], **extra: Any) -> dict[str, Any]:
 
 def refused(message: str, narrowings: Sequence[Narrowing]) -> Narrowing | None:
     """The narrowing a 400 refused: the one whose field its message names (ConnectWise says
-    `"types/id is not a recognized name."`), else the least trusted one (the last), or None when none is left."""
+    `"types/id is not a recognized name."`), else the least trusted one that may be dropped (the last), or
+    None when none is left."""
     text = message.lower()
     for narrowing in narrowings:
         if re.search(rf"(?<![\w/]){re.escape(narrowing.field.lower())}(?![\w/])", text):
             return narrowing
-    return narrowings[-1] if narrowings else None
+    droppable = [n for n in narrowings if not n.required]
+    return droppable[-1] if droppable else None
 
 
 def describe(narrowing: Narrowing) -> str:
@@ -73,8 +91,9 @@ def describe(narrowing: Narrowing) -> str:
 
 def url_length_without_ids(url: str, narrowings: Iterable[Narrowing], *, fields: str, page_size: int) -> int:
     """The length of a query's URL with an empty `company/id in ()`, before any company ids are in it."""
+    keyset = after_id(2**31 - 1)  # the longest `id > N` a page will carry
     skeleton = {
-        **params([*narrowings, condition("company/id", "company/id in ()")], fields=fields, orderBy="id asc"),
+        **params([*narrowings, condition("company/id", "company/id in ()"), keyset], fields=fields, orderBy="id asc"),
         "page": 99999,
         "pageSize": page_size,
     }

@@ -1,5 +1,5 @@
-"""The parts of a ConnectWise read: streams of queries, what the read keeps, and running its queries
-concurrently so that one query's trouble stops the others and the read can start again."""
+"""The parts of a ConnectWise read: streams of queries, what the read keeps, when it began, and running its
+queries concurrently so that one query's trouble stops the others and the read can start again."""
 
 from __future__ import annotations
 
@@ -7,12 +7,20 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
+import requests
 from pydantic import BaseModel
 
 from marketing_pipeline.connectwise import queries as q
 from marketing_pipeline.connectwise.responses import FieldCensus
+
+# How far before the read's start a change still counts as "during the read": clocks of the machines behind
+# the API, and the time between a query running and its answer's Date header, are well within it.
+CHANGE_MARGIN = timedelta(minutes=5)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Task = Callable[[], Any]  # returns None, or more tasks to run
@@ -20,6 +28,14 @@ Task = Callable[[], Any]  # returns None, or more tasks to run
 
 class Replan(Exception):
     """The read's plan (its streams or chunks) no longer holds: start the read again."""
+
+
+class RequiredRefused(Exception):
+    """The server refused a clause the read stands on (`id > N`, `lastUpdated >= [time]`)."""
+
+    def __init__(self, narrowing: q.Narrowing, message: str) -> None:
+        super().__init__(message)
+        self.narrowing = narrowing
 
 
 class FieldsLeftOut(Exception):
@@ -42,15 +58,43 @@ class Stream:
     several: bool = False  # other streams run beside it: losing `childConditions` means replanning the read
 
 
+class ReadWindow:
+    """When a read began, by the earlier of our clock and the server's (the Date header of its first
+    answer): `since()` is the time from which an edit may have happened during the read."""
+
+    def __init__(self) -> None:
+        self.began = datetime.now(timezone.utc)
+        self.server: datetime | None = None
+        self._lock = threading.Lock()
+
+    def saw(self, response: requests.Response) -> None:
+        if self.server is not None:
+            return
+        try:
+            stamp = parsedate_to_datetime(response.headers.get("Date", ""))
+        except (TypeError, ValueError):
+            return
+        with self._lock:
+            if self.server is None and stamp.tzinfo is not None:
+                self.server = stamp
+
+    def since(self) -> datetime:
+        return min(self.began, self.server or self.began) - CHANGE_MARGIN
+
+
 @dataclass
 class Collected(Generic[ModelT]):
-    """What a read keeps: each record once (by id), turned by `per_page` into what the caller wants. Kept
-    as soon as a page is trusted, so a query that starts again loses nothing already read."""
+    """What a read keeps: each record once (by id), turned by `per_page` into what the caller wants (whose
+    id `row_id` gives). Kept as soon as a page is trusted, so a query that reads on after a refusal loses
+    nothing already read. Fresher versions of records (read again because they changed during the read,
+    or by a second read) supersede what was kept of them."""
 
     census: FieldCensus
     per_page: Callable[[list[ModelT]], list[Any]] | None = None
+    row_id: Callable[[Any], int] = attrgetter("id")
     seen: set[int] = field(default_factory=set)
     results: list[Any] = field(default_factory=list)
+    window: ReadWindow = field(default_factory=ReadWindow)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, records: list[ModelT]) -> None:
@@ -60,6 +104,24 @@ class Collected(Generic[ModelT]):
         kept = self.per_page(fresh) if self.per_page else fresh
         with self.lock:
             self.results.extend(kept)
+
+    def supersede(self, records: list[ModelT]) -> None:
+        """These records as they are now replace what was kept of them (they may now be out, or newly in)."""
+        if not records:
+            return
+        ids = {r.id for r in records}  # type: ignore[attr-defined]
+        kept = self.per_page(records) if self.per_page else list(records)
+        with self.lock:
+            self.results = [row for row in self.results if self.row_id(row) not in ids] + kept
+            self.seen |= ids
+
+    def supersede_with(self, later: Collected[ModelT]) -> None:
+        """A later read's records replace what this one kept of them; what only this one saw stays."""
+        if not later.seen:
+            return
+        with self.lock:
+            self.results = [row for row in self.results if self.row_id(row) not in later.seen] + later.results
+            self.seen |= later.seen
 
 
 def run_tasks(first: Sequence[Task], *, workers: int, abort: threading.Event) -> None:

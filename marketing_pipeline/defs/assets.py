@@ -29,11 +29,17 @@ from marketing_pipeline.runs.listing import read_everyone
 from marketing_pipeline.runs.metrics import step_metrics
 from marketing_pipeline.runs.throughput import ApiThroughput, learning_client
 from marketing_pipeline.store.repository import SyncStore, utcnow
-from marketing_pipeline.sync.audience import company_frame, company_lookup, contact_rows, frame_from_contact_rows
+from marketing_pipeline.sync.audience import (
+    company_frame,
+    company_lookup,
+    contact_rows,
+    frame_from_contact_rows,
+    row_contact_id,
+)
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
 from marketing_pipeline.sync.people import people_frame, split_tags, with_found
-from marketing_pipeline.sync.plan import SyncPlan, build_plan
+from marketing_pipeline.sync.plan import SyncPlan, build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.records import Contact
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
 from marketing_pipeline.sync.written import written_frame
@@ -69,6 +75,12 @@ def _encharge(encharge: EnchargeResource, store: SyncStore) -> AbstractContextMa
     return learning_client(store, "encharge", lambda rate: encharge.get_client(learned_rate=rate))
 
 
+def _changed(count: int | None) -> int:
+    """Records edited while ConnectWise was read (each read again); -1 where `lastUpdated` was refused and
+    the whole read was done twice instead."""
+    return -1 if count is None else count
+
+
 def _server_notes(notes: list[str]) -> dict[str, Any]:
     """What ConnectWise did not honour (refused conditions, ignored childConditions, fields left out)."""
     return {"connectwise_fallbacks": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))} if notes else {}
@@ -93,6 +105,8 @@ def cw_companies(
             client.transport.observers.append(step.progress.responses({"GET /company/companies": "pages read"}))
             companies = client.companies(filters)
         frame = company_frame(companies, filters)
+        changed = client.changed_during_read.get("companies", 0)
+        frame.attrs["connectwise_read"] = {"companiesChangedDuringRead": changed}
         traffic = ApiThroughput.of(client.transport)
         step.progress.done(f"{len(frame):,} companies pass the filter ({len(companies):,} read)")
     return dg.Output(
@@ -100,6 +114,7 @@ def cw_companies(
         metadata={
             "dagster/row_count": len(frame),
             "companies_fetched": len(companies),
+            "changed_during_read": _changed(changed),
             **traffic.metadata(),
             **_server_notes(client.notes),
             **step_metrics(step.started),
@@ -132,8 +147,15 @@ def cw_contacts(
 
         with _connectwise(context, connectwise, step.store) as client:
             client.transport.observers.append(step.progress.responses({"GET /company/contacts": "pages read"}))
-            rows = client.contacts(filters, cw_companies["company_id"].tolist(), per_page=rows_of)
+            rows = client.contacts(
+                filters, cw_companies["company_id"].tolist(), per_page=rows_of, row_id=row_contact_id
+            )
         frame = frame_from_contact_rows(rows)
+        changed = client.changed_during_read.get("contacts", 0)
+        frame.attrs["connectwise_read"] = {
+            **cw_companies.attrs.get("connectwise_read", {}),
+            "contactsChangedDuringRead": changed,
+        }
         fetched = client.contacts_fetched
         traffic = ApiThroughput.of(client.transport)
         problems = int(frame["email_problem"].notna().sum())
@@ -144,6 +166,7 @@ def cw_contacts(
             "dagster/row_count": len(frame),
             "contacts_fetched": fetched,
             "without_usable_email": problems,
+            "changed_during_read": _changed(changed),
             **traffic.metadata(),
             **_server_notes(client.notes),
             **step_metrics(step.started),
@@ -157,9 +180,10 @@ def cw_contacts(
     group_name=GROUP,
     kinds={"encharge", "pandas"},
     retry_policy=READ_RETRY,
-    description="Everyone in the Encharge account as it is now (all pages of GET /people/all), checked before "
-    "anything is written: no person twice, no short or empty page before the end, as many people as "
-    "peopleCount says (read again, up to 3 reads, when not).",
+    description="Everyone in the Encharge account as one read saw them (every offset of GET /people/all, oldest "
+    "first and without anonymous visitors where Encharge honours that), each person once. A busy account "
+    "changes while it is read: that never stops a run (a person missed is only work left for the next run), "
+    "and the metadata says what the read was like. A plainly broken read fails with nothing written.",
 )
 def encharge_people(
     context: dg.AssetExecutionContext, encharge: EnchargeResource, marketing_store: MarketingStoreResource
@@ -170,9 +194,13 @@ def encharge_people(
             listing = read_everyone(client)
         frame = people_frame(listing.people)
         traffic = ApiThroughput.of(client.transport)
-        if listing.note:
-            frame.attrs["listing_note"] = listing.note  # travels with the frame to the plan and the run details
-            context.log.warning(listing.note)
+        quality = listing.quality
+        note = quality.note()
+        # Both travel with the frame to the plan, and from it to the run's details.
+        frame.attrs["encharge_read"] = quality.as_details()
+        if note:
+            frame.attrs["listing_note"] = note
+            context.log.warning(note)
         sync = step.sync
         tagged = int(frame["tags"].map(lambda t: sync.tag_name in split_tags(t)).sum())
         step.progress.done(f"{len(frame):,} people in Encharge, {tagged:,} with the tag {sync.tag_name!r}")
@@ -182,13 +210,25 @@ def encharge_people(
             "dagster/row_count": len(frame),
             "tagged_with_sync_tag": tagged,
             "tag": sync.tag_name,
-            "people_count": listing.people_count if listing.people_count is not None else -1,
-            "reads": listing.reads,
-            "listing_note": listing.note or "",
+            "people_read": quality.people_read,
+            "people_count_before": _count(quality.count_before),
+            "people_count_after": _count(quality.count_after),
+            "listed_twice": quality.moved,
+            "short_pages": quality.short_pages,
+            "not_covered": quality.not_covered,
+            "anonymous_listed": quality.anonymous,
+            "order_as_asked": "unknown" if quality.order_as_asked is None else str(quality.order_as_asked).lower(),
+            "counted_not_listed": quality.unlisted,
+            "listing_note": note or "",
             **traffic.metadata(),
             **step_metrics(step.started),
         },
     )
+
+
+def _count(value: int | None) -> int:
+    """A count for metadata: -1 where the API gave none."""
+    return -1 if value is None else value
 
 
 @dg.asset(
@@ -220,21 +260,35 @@ def sync_plan(
         written = written_frame(step.store.written_fields(sync))
         plan = build_plan(cw_contacts, encharge_people, sync.tag_name, written)
         notes = [encharge_people.attrs["listing_note"]] if encharge_people.attrs.get("listing_note") else []
+        notes += [cw_contacts.attrs["connectwise_note"]] if cw_contacts.attrs.get("connectwise_note") else []
         creates = plan.of("create")
-        found = 0
+        found = refused = 0
         traffic: dict[str, Any] = {"requests": 0, "throttled_responses": 0}
         if len(creates):
-            # A person the listing left out (archived, say) must never be "created" again.
+            # A create rests on a lookup that found nobody: whoever the listing left out (archived, signed up
+            # while it was read, on a page that came back short) is found here and handled as existing.
             with _encharge(encharge, step.store) as client:
                 client.transport.observers.append(step.progress.responses({"GET /people": "lookups"}))
-                looked_up = people_frame(client.lookup(list(creates["email"])))
+                lookup = client.lookup(list(creates["email"]))
             traffic = ApiThroughput.of(client.transport).metadata()
+            looked_up = people_frame(lookup.found)
             people = with_found(encharge_people, looked_up, set(creates["email"].map(email_key)))
-            found = len(people) - len(encharge_people)
-            if found:
+            found = len(set(people["person_id"]) - set(encharge_people["person_id"]))
+            if len(people) != len(encharge_people) or found:
                 plan = build_plan(cw_contacts, people, sync.tag_name, written)
+            if found:
                 notes.append(f"{found} people not in the listing were found by lookup and handled as existing")
-        plan = dataclasses.replace(plan, notes=notes, computed_in_run=context.run.run_id, computed_at=utcnow())
+            refused = len(lookup.refused)
+            if refused:
+                plan = unverified_creates_skipped(plan, lookup.refused)
+                notes.append(f"{refused} address(es) Encharge refused to look up were skipped, not created")
+        reads = {
+            "encharge": encharge_people.attrs.get("encharge_read", {}),
+            "connectwise": cw_contacts.attrs.get("connectwise_read", {}),
+        }
+        plan = dataclasses.replace(
+            plan, notes=notes, reads=reads, computed_in_run=context.run.run_id, computed_at=utcnow()
+        )
         previous = step.store.last_run(sync, completed_only=True)
         counts = plan.counts
         step.progress.done(
@@ -268,6 +322,7 @@ def sync_plan(
             "unchanged": counts.unchanged,
             "tagged_before": counts.tagged_before,
             "found_by_lookup": found,
+            "lookup_refused": refused,
             **traffic,
             "duplicate_addresses": len(plan.duplicates),
             "plan_hash": plan.fingerprint,
@@ -364,6 +419,7 @@ def encharge_audience(
             forced=not dry_run and (config.force or (approved and brake is not None)),
             duplicates=sync_plan.duplicates,
             notes=sync_plan.notes,
+            reads=sync_plan.reads,
         )
         counts = outcome.counts()
         if run is not None:

@@ -9,6 +9,7 @@ case, by several people).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,7 +20,7 @@ from urllib.parse import urlencode
 import requests
 
 from marketing_pipeline.errors import ApiAuthError, ApiError
-from marketing_pipeline.sync.listing import PeopleListing, PeoplePage
+from marketing_pipeline.sync.listing import ListingProgress, ListingRead, assess
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 from marketing_pipeline.transport.rate import RateControl
 
@@ -29,6 +30,20 @@ MAX_PAGE_SIZE = 100
 # sets, and the URL is kept short whatever the addresses are.
 DEFAULT_LOOKUP_BATCH = 20
 MAX_LOOKUP_URL = 2000
+# What steadies a read of everyone where Encharge honours it (its OpenAPI lists `sort`, `order` and
+# `ignoreAnonymous` on GET /people/all, without saying what they accept or what the default order is):
+# oldest first, so people who sign up during the read join the end instead of shifting every page; and
+# no anonymous visitors, who have no address to match. Refused parameters are dropped, in this order.
+STEADY_LISTING: tuple[tuple[str, dict[str, str]], ...] = (
+    ("sort=createdAt, order=asc", {"sort": "createdAt", "order": "asc"}),
+    ("ignoreAnonymous=true", {"ignoreAnonymous": "true"}),
+)
+# A write refused with one of these is that person's failure (or, for 404, their absence), not the run's:
+# every 4xx but a bad key (401), a key without permission (403), a proxy's login (407) and a throttle (429).
+PERSON_STATUSES = tuple(status for status in range(400, 500) if status not in (401, 403, 407, 429))
+# A request refused for what it asks: a listing parameter Encharge does not take, an address a lookup
+# will not look up (a batch is split until that address is alone).
+REFUSED = (400, 422)
 
 
 def describe_encharge_error(response: requests.Response) -> ApiError:
@@ -65,14 +80,30 @@ Person = dict[str, Any]
 @dataclass
 class WriteOutcome:
     """What a set of writes did, by the caller's key: the keys that succeeded (with Encharge's answer for
-    that person, when it gave one) and those that failed (with why)."""
+    that person, when it gave one), those that failed (with why), and those whose person, addressed by
+    id, Encharge no longer has (deleted since it was read: not a failure, and nothing was written)."""
 
     succeeded: list[tuple[Key, Person | None]] = field(default_factory=list)
     failed: list[tuple[Key, str]] = field(default_factory=list)
+    gone: list[tuple[Key, str]] = field(default_factory=list)
 
     def extend(self, other: WriteOutcome) -> None:
         self.succeeded.extend(other.succeeded)
         self.failed.extend(other.failed)
+        self.gone.extend(other.gone)
+
+
+@dataclass
+class Lookup:
+    """What `GET /people` found for a set of addresses: the people (archived included), and the addresses
+    Encharge refused to look up, each alone, with why (so nobody can say whether that person exists)."""
+
+    found: list[Person] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def extend(self, other: Lookup) -> None:
+        self.found.extend(other.found)
+        self.refused.update(other.refused)
 
 
 class EnchargeClient:
@@ -134,8 +165,10 @@ class EnchargeClient:
             raise ApiError(f"{SERVICE}: GET /accounts/info did not return an object")
         return body
 
-    def _page(self, offset: int) -> list[dict[str, Any]]:
-        response = self.transport.request("GET", "people/all", params={"limit": self.page_size, "offset": offset})
+    def _page(self, offset: int, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        response = self.transport.request(
+            "GET", "people/all", params={"limit": self.page_size, "offset": offset, **params}
+        )
         body = self.transport.json(response)
         people = body.get("people") if isinstance(body, dict) else None
         if not isinstance(people, list) or not all(isinstance(p, dict) for p in people):
@@ -152,68 +185,69 @@ class EnchargeClient:
             return None
         return count if isinstance(count, int) and count >= 0 else None
 
-    def read_listing(self) -> PeopleListing:
-        """One read of everyone (`GET /people/all`, every page), for `sync.listing` to check.
+    def read_listing(self, *, steady: bool = True) -> ListingRead:
+        """One read of everyone (`GET /people/all`, every offset to the end), for `sync.listing` to judge.
 
-        `peopleCount` (one request) says how many pages to expect, so they are fetched concurrently from
-        the start. Pages are read until a short page at or past the expected end, or a short page followed
-        by an empty one; a short page before the expected end does not stop the read, so a page that came
-        back short by mistake shows as a non-empty page after it. When the number read does not confirm
-        the end (it differs from the count, or there is none), one probe is read just past the short page.
+        With `steady`, it asks for the order and filter that keep a live account's pages still
+        (`STEADY_LISTING`); a parameter Encharge refuses (400 or 422) is dropped and the read starts again
+        without it, and the read says so. `peopleCount` (`GET /accounts/info`) before the read says how many
+        pages to read concurrently from the start; after it, how the account grew while it was read.
         """
-        count = self.people_estimate()
-        size = self.page_size
-        expected_pages = count // size + 1 if count is not None else 1
-        pages: dict[int, list[dict[str, Any]]] = {}
-        next_index = 0
-        finished = False
+        wanted = list(STEADY_LISTING) if steady else []
+        dropped: list[str] = []
+        while True:
+            params = {name: value for _, group in wanted for name, value in group.items()}
+            try:
+                read = self._read_pages(params)
+            except ApiError as exc:
+                if exc.status not in REFUSED or not wanted:
+                    raise
+                said, _ = wanted.pop(0)
+                dropped.append(f"Encharge refused {said} (HTTP {exc.status}); read without it")
+                continue
+            return dataclasses.replace(read, dropped=dropped)
+
+    def _read_pages(self, params: Mapping[str, str]) -> ListingRead:
+        progress = ListingProgress(self.page_size, self.people_estimate(), self.read_concurrency)
         with ThreadPoolExecutor(max_workers=self.read_concurrency) as pool:
             in_flight: dict[Future[list[dict[str, Any]]], int] = {}
             while True:
-                while not finished:
-                    # Within the expected pages: fill the window. Past them: one page at a time until the
-                    # first full page beyond shows the count was short.
-                    limit = self.read_concurrency if next_index < expected_pages else 1
-                    if len(in_flight) >= limit:
-                        break
-                    in_flight[pool.submit(self._page, next_index * size)] = next_index
-                    next_index += 1
+                for offset in progress.next_offsets(set(in_flight.values())):
+                    progress.asking(offset)
+                    in_flight[pool.submit(self._page, offset, params)] = offset
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    index = in_flight.pop(future)
-                    pages[index] = future.result()
-                    if len(pages[index]) == size and index + 1 >= expected_pages:
-                        expected_pages = index + 1 + self.read_concurrency  # more than counted: widen again
-                finished = finished or _listing_ended(pages, expected_pages, size)
-        listing = PeopleListing(
-            page_size=size,
-            people_count=count,
-            pages=[PeoplePage(index * size, pages[index]) for index in sorted(pages)],
+                    offset = in_flight.pop(future)
+                    progress.record(offset, future.result())
+        sort = f"{params['sort']} {params.get('order', 'asc')}" if "sort" in params else None
+        return progress.result(
+            self.people_estimate(), sort=sort, ignore_anonymous=params.get("ignoreAnonymous") == "true"
         )
-        short = listing.first_short
-        if short is not None and (count is None or len(listing.people) != count):
-            offset = short.offset + len(short.people)
-            listing = PeopleListing(size, count, listing.pages, PeoplePage(offset, self._page(offset)))
-        return listing
 
     def all_people(self) -> list[dict[str, Any]]:
-        """Everyone in one read, unchecked (the pipeline reads through `runs.listing`, which checks)."""
-        return self.read_listing().people
+        """Everyone in one read, each once (the pipeline reads through `runs.listing`, which judges the read)."""
+        return assess(self.read_listing()).people
 
-    def lookup(self, emails: Sequence[str]) -> list[dict[str, Any]]:
+    def lookup(self, emails: Sequence[str]) -> Lookup:
         """The people with these addresses, archived people included (`GET /people?people[i][email]=...`).
 
         Batched by `lookup_batch_size` and by URL length. Nobody found is an empty `users` or a 404; a 404
         for a batch of several could mean "one of them is missing", so such a batch is split until each
-        404 is about one address.
+        404 is about one address. A batch refused (400 or 422) is split the same way until the address
+        Encharge refuses is alone; that address is reported as refused, and the others are looked up.
         """
         batches = self._lookup_batches(list(dict.fromkeys(emails)))
+        total = Lookup()
         if len(batches) <= 1 or self.read_concurrency == 1:
-            return [person for batch in batches for person in self._lookup_batch(batch)]
+            for batch in batches:
+                total.extend(self._lookup_batch(batch))
+            return total
         with ThreadPoolExecutor(max_workers=min(self.read_concurrency, len(batches))) as pool:
-            return [person for found in pool.map(self._lookup_batch, batches) for person in found]
+            for found in pool.map(self._lookup_batch, batches):
+                total.extend(found)
+        return total
 
     def _lookup_batches(self, emails: list[str]) -> list[list[str]]:
         fixed = len(self.base_url) + len("people?includeArchived=true")
@@ -232,34 +266,41 @@ class EnchargeClient:
             batches.append(current)
         return batches
 
-    def _lookup_batch(self, emails: list[str]) -> list[dict[str, Any]]:
+    def _lookup_batch(self, emails: list[str]) -> Lookup:
         params = {"includeArchived": "true", **{f"people[{i}][email]": email for i, email in enumerate(emails)}}
-        response = self.transport.request("GET", "people", params=params, ok_statuses=(404,))
-        if response.status_code == 404:
+        response = self.transport.request("GET", "people", params=params, ok_statuses=(404, *REFUSED))
+        status = response.status_code
+        if status == 404:
             try:
                 response.json()
             except ValueError:
                 # Express's HTML "Cannot GET": the route itself is missing, which is not "nobody found".
                 raise ApiError(f"{SERVICE}: GET /people is not there (HTTP 404 without a JSON body)", 404) from None
+        if status in (404, *REFUSED):
             if len(emails) == 1:
-                return []
+                refused = {} if status == 404 else {emails[0]: str(describe_encharge_error(response))}
+                return Lookup(refused=refused)
             middle = len(emails) // 2
-            return self._lookup_batch(emails[:middle]) + self._lookup_batch(emails[middle:])
+            halves = self._lookup_batch(emails[:middle])
+            halves.extend(self._lookup_batch(emails[middle:]))
+            return halves
         body = self.transport.json(response)
         if not isinstance(body, dict):
             raise ApiError(f"{SERVICE}: GET /people did not return an object")
         users = body.get("users")
         if users is None:
-            return []
+            return Lookup()
         if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
             raise ApiError(f'{SERVICE}: GET /people did not return {{"users": [...]}}')
-        return users
+        return Lookup(found=users)
 
     # --- writes ----------------------------------------------------------------------------------
 
     def upsert_people(self, people: Mapping[Key, Person]) -> WriteOutcome:
-        """`POST /people` in batches. A batch refused with 400 is split until the bad record is alone,
-        so one bad contact never fails its neighbours. `tags` is refused: it may replace a person's tags."""
+        """`POST /people` in batches. A batch refused with a 4xx about its people (`PERSON_STATUSES`) is
+        split until the refused record is alone, so one odd contact never fails its neighbours; a record
+        addressed by id that Encharge answers 404 for alone is gone, not failed. `tags` is refused: it may
+        replace a person's tags."""
         items = list(people.items())
         for _, record in items:
             if not record.get("email") and not record.get("id"):
@@ -272,12 +313,14 @@ class EnchargeClient:
     def _upsert_batch(self, batch: list[tuple[Key, Person]]) -> WriteOutcome:
         outcome = WriteOutcome()
         response = self.transport.request(
-            "POST", "people", json=[record for _, record in batch], ok_statuses=(400, 422)
+            "POST", "people", json=[record for _, record in batch], ok_statuses=PERSON_STATUSES
         )
-        if response.status_code in (400, 422):
+        if response.status_code in PERSON_STATUSES:
             reason = str(describe_encharge_error(response))
             if len(batch) == 1:
-                outcome.failed.append((batch[0][0], reason))
+                key, record = batch[0]
+                gone = response.status_code == 404 and bool(record.get("id"))
+                (outcome.gone if gone else outcome.failed).append((key, reason))
                 return outcome
             middle = len(batch) // 2
             outcome.extend(self._upsert_batch(batch[:middle]))
@@ -296,7 +339,8 @@ class EnchargeClient:
         return outcome
 
     def add_tag(self, tag: str, people: Mapping[Key, Person]) -> WriteOutcome:
-        """`POST /tags` for each person, by `id` when given, else by `email`; unknown people fail alone."""
+        """`POST /tags` for each person, by `id` when given, else by `email`. A person refused with a 4xx
+        about them fails alone; one addressed by id that Encharge no longer has (404) is gone."""
         return self._tag_calls("POST", tag, people, missing_is_ok=False)
 
     def remove_tag(self, tag: str, people: Mapping[Key, Person]) -> WriteOutcome:
@@ -313,11 +357,14 @@ class EnchargeClient:
             # names only one of them.
             identifier = {"id": person["id"]} if person.get("id") else {"email": person["email"]}
             response = self.transport.request(
-                method, "tags", json={"tag": tag, **identifier}, ok_statuses=(400, 404, 422)
+                method, "tags", json={"tag": tag, **identifier}, ok_statuses=PERSON_STATUSES
             )
             outcome = WriteOutcome()
-            if response.ok or (response.status_code == 404 and missing_is_ok):
+            missing = response.status_code == 404
+            if response.ok or (missing and missing_is_ok):
                 outcome.succeeded.append((key, None))
+            elif missing and "id" in identifier:
+                outcome.gone.append((key, str(describe_encharge_error(response))))
             else:
                 outcome.failed.append((key, str(describe_encharge_error(response))))
             return outcome
@@ -343,14 +390,3 @@ class EnchargeClient:
             for future in [pool.submit(run, item) for item in items]:
                 future.result()
         return total
-
-
-def _listing_ended(pages: Mapping[int, list[dict[str, Any]]], expected_pages: int, size: int) -> bool:
-    """The pages read so far, from 0 without a gap, end on a short page at or past the expected end, or on
-    an empty page right after a short one."""
-    last = -1
-    while last + 1 in pages:
-        last += 1
-    if last < 0 or len(pages[last]) >= size:
-        return False
-    return last >= expected_pages - 1 or (last > 0 and not pages[last] and len(pages[last - 1]) < size)

@@ -1,8 +1,11 @@
 """Applying a plan through the Encharge client: updates, creates, tag additions, tag removals.
 
 Every write carries its plan row's key (the row's index in `plan.actions`), and its outcome comes back
-under that key. Each phase is batched and concurrent inside the client; one person's failure is recorded
-and the rest carry on. Only a failure that no retry can fix for everyone (a 401, say) stops the run.
+under that key. Each phase is batched and concurrent inside the client; one person's failure (any 4xx
+about that person) is recorded with the reason and the rest carry on. A person Encharge no longer has
+(deleted since the read, addressed by id) is skipped with the reason, not failed: nothing was written, and
+the next run looks the address up again. Only a failure that no retry can fix for everyone (a 401, a 403,
+an API that stays down) stops the run.
 
 `tags` is never sent in `POST /people`, for anyone: whether it adds or replaces there is undocumented, so a
 "create" of someone who in fact exists could otherwise wipe their tags. New people get the tag through
@@ -46,10 +49,15 @@ def result(row: Any, status: str, error: str | None = None, person_id: str | Non
     )
 
 
+GONE = "no longer in Encharge (deleted since it was read?); nothing written, the next run looks it up again"
+
+
 def results(rows: dict[Hashable, Any], outcome: WriteOutcome) -> list[ActionResult]:
-    return [result(rows[key], "ok") for key, _ in outcome.succeeded] + [
-        result(rows[key], "failed", error) for key, error in outcome.failed
-    ]
+    return (
+        [result(rows[key], "ok") for key, _ in outcome.succeeded]
+        + [result(rows[key], "failed", error) for key, error in outcome.failed]
+        + [result(rows[key], "skipped", f"{GONE}: {error}") for key, error in outcome.gone]
+    )
 
 
 def rows_of(rows: dict[Hashable, Any], action: str) -> list[tuple[Hashable, Any]]:
@@ -94,13 +102,15 @@ def apply_plan(client: EnchargeClient, plan: SyncPlan) -> Applied:
     created = client.upsert_people({key: create_record(row) for key, row in rows_of(rows, "create")})
     ids = {key: str(user["id"]) for key, user in created.succeeded if user and user.get("id")}
     tagging = {key: {"id": ids[key]} if key in ids else {"email": rows[key].email} for key, _ in created.succeeded}
-    tagging_failed = dict(client.add_tag(plan.tag, tagging).failed)
+    tagged = client.add_tag(plan.tag, tagging)
+    tagging_failed = dict(tagged.failed + tagged.gone)
     for key, _ in created.succeeded:
         row, error = rows[key], tagging_failed.get(key)
         status = ("failed", f"created, but tagging failed: {error}") if error else ("ok", None)
         applied.results.append(result(row, *status, person_id=ids.get(key)))
         applied.written.append(written(row, ids.get(key)))
     applied.results += [result(rows[key], "failed", error) for key, error in created.failed]
+    applied.results += [result(rows[key], "skipped", f"{GONE}: {error}") for key, error in created.gone]
 
     for action, call in (("add_tag", client.add_tag), ("remove_tag", client.remove_tag)):
         people = {key: {"id": row.person_id, "email": row.email} for key, row in rows_of(rows, action)}

@@ -7,8 +7,11 @@ unconfirmed, `modes` (see `cw_modes.py`) switch between the plausible behaviours
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
+import re
 import threading
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -44,6 +47,10 @@ SYSTEM_INFO = {
     "licenseBits": [],
     "maxWorkFlowRecordsAllowed": 500,
 }
+# Condition fields kept elsewhere in a record: ConnectWise filters on `lastUpdated`, which it shows in `_info`.
+ALIASES = {"lastupdated": "_info/lastUpdated"}
+# A trailing `id > N` (what a read paged by key adds): split off, so a query's selection is computed once.
+KEYSET = re.compile(r"^(?P<base>.*?)(?:\s+and\s+)?(?<![\w/])id\s*>\s*(?P<after>\d+)\s*$", re.IGNORECASE | re.DOTALL)
 PROXY_429 = (
     b"<html><head><title>429 Too Many Requests</title></head><body><center><h1>429 Too Many Requests</h1>"
     b"</center><hr><center>cloudflare</center></body></html>"
@@ -102,9 +109,10 @@ class ConnectWiseSandbox(SandboxServer):
         # Benchmarks: cache each query's selection (all its pages reuse it) and index contacts by company,
         # as a database would. Call `invalidate()` after changing `data`.
         self.indexed = indexed
-        self._selections: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self._selections: dict[tuple[str, ...], tuple[list[dict[str, Any]], list[int]]] = {}
         self._by_company: dict[Any, list[dict[str, Any]]] | None = None
         self._index_lock = threading.Lock()
+        self._contact_pages = 0  # contact list requests answered, for the modes' changes while paging
         self.data = {"companies": companies, "contacts": contacts, **(lookups or reference_lists())}
         self.company_id = company_id
         self.public_key = public_key
@@ -142,6 +150,9 @@ class ConnectWiseSandbox(SandboxServer):
         if settings.pop("reset", False):
             self.modes = ConnectWiseModes()
         self.modes.configure(settings)
+        if {"deactivate_while_paging", "move_while_paging", "retype_while_paging", "change_after"} & set(settings):
+            with self._index_lock:
+                self._contact_pages = 0  # `change_after` counts from now
         if deleted is not None:
             self.delete_companies(deleted)
         self.invalidate()
@@ -240,18 +251,63 @@ class ConnectWiseSandbox(SandboxServer):
         endpoint = ENDPOINTS.get(route.removesuffix("/count"))
         if endpoint is None:
             return _error(404, "NotFound", f"No endpoint at {request.path}")
+        params = {k.lower(): v for k, v in request.query.items()}
+        forward = self.modes.forward_only and request.headers.get("pagination-type", "").lower() == "forward-only"
         try:
-            page = 1 if counting else int({k.lower(): v for k, v in request.query.items()}.get("page", 1))
+            page = 1 if counting else int(params.get("page", 1))
+            after = int(params["pageid"]) if forward and params.get("pageid") else None
         except ValueError:
-            return _error(400, "InvalidObject", "page and pageSize must be integers")
+            return _error(400, "InvalidObject", "page, pageSize and pageId must be integers")
+        if forward and params.get("orderby"):
+            return _error(400, "InvalidObject", "orderBy is not allowed with forward-only pagination")
         try:
-            self._refuse(request.query, page)
-            records = self._select(endpoint, request.query)
+            self._refuse(request.query, page if page > 1 or not self._continues(params) else 2)
+            records = self._select(endpoint, request.query, after)
         except ConditionError as exc:
             return _error(400, "ApiFindCondition", str(exc))
         if counting:
             return Response(200, {"count": len(records)})
-        return self._page(request, records, endpoint)
+        response = self._page(request, records, endpoint, forward)
+        if endpoint == "contacts":
+            self._contact_answered()
+        return response
+
+    @staticmethod
+    def _continues(params: dict[str, str]) -> bool:
+        """A request past a read's first page: paged by key (`id > N`) or forward-only (`pageId`)."""
+        return bool(params.get("pageid")) or bool(KEYSET.match(params.get("conditions", "").strip()))
+
+    def _contact_answered(self) -> None:
+        """After the `change_after`-th contacts request, the changes the modes ask for happen (an edit
+        stamps `_info.lastUpdated`, as ConnectWise does)."""
+        with self._index_lock:
+            self._contact_pages += 1
+            if self._contact_pages != self.modes.change_after or not self.modes.changes_pending():
+                return
+            now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            contacts = {c["id"]: c for c in self.data["contacts"]}
+            companies = {c["id"]: c for c in self.data["companies"]}
+            edits: list[tuple[int, dict[str, Any]]] = [
+                (i, {"inactiveFlag": True}) for i in self.modes.deactivate_while_paging
+            ]
+            for contact_id, company_id in self.modes.move_while_paging:
+                company = companies[company_id]
+                ref = {"id": company["id"], "identifier": company["identifier"], "name": company["name"]}
+                edits.append((contact_id, {"company": ref}))
+            for contact_id, type_ids in self.modes.retype_while_paging:
+                types = [{"id": t, "name": f"Type {t}", "_info": {}} for t in type_ids]
+                edits.append((contact_id, {"types": types}))
+            for contact_id, change in edits:
+                contact = contacts[contact_id]
+                contact.update(change)
+                contact.setdefault("_info", {})["lastUpdated"] = now
+            self.modes.deactivate_while_paging, self.modes.move_while_paging, self.modes.retype_while_paging = (
+                [],
+                [],
+                [],
+            )
+            self._selections.clear()
+            self._by_company = None
 
     def _refuse(self, query: dict[str, str], page: int) -> None:
         """The modes' refusals: childConditions, and conditions naming an unrecognised field."""
@@ -296,21 +352,41 @@ class ConnectWiseSandbox(SandboxServer):
         found = [r for company_id in ids for r in by_company.get(company_id, [])]
         return sorted(found, key=lambda r: r["id"])
 
-    def _select(self, endpoint: str, query: dict[str, str]) -> list[dict[str, Any]]:
+    def _select(self, endpoint: str, query: dict[str, str], after: int | None = None) -> list[dict[str, Any]]:
+        """The records a query selects, in its order; past `after` (forward-only's `pageId`, or a trailing
+        `id > N` in `conditions`, both "id above N") when given."""
         params = {k.lower(): v for k, v in query.items()}
+        conditions = params.get("conditions", "").strip()
+        keyset = KEYSET.match(conditions)
+        if keyset:
+            conditions = keyset.group("base").strip()
+            after = max(after or 0, int(keyset.group("after")))
+            params["conditions"] = conditions
+        if after is not None and params.get("orderby", "").strip().lower() not in ("", "id asc", "id"):
+            records = self._filter(endpoint, {**params, "conditions": _and(conditions, f"id > {after}")})
+            return records
+        if after is not None:
+            params["orderby"] = "id asc"  # forward-only is always by id; so is a keyset read
         key = (endpoint, *(params.get(k, "") for k in ("conditions", "childconditions", "orderby")))
         if self.indexed and key in self._selections:
-            return self._selections[key]
-        records = self._filter(endpoint, params)
-        if self.indexed:
-            self._selections[key] = records
-        return records
+            records, ids = self._selections[key]
+        else:
+            records = self._filter(endpoint, params)
+            ids = [r["id"] for r in records] if after is not None or self.indexed else []
+            if self.indexed:
+                self._selections[key] = (records, ids)
+        if after is None:
+            return records
+        ids = ids or [r["id"] for r in records]
+        return records[bisect.bisect_right(ids, after) :]
 
     def _filter(self, endpoint: str, params: dict[str, str]) -> list[dict[str, Any]]:
         scalars, arrays = self._fields[endpoint]
         records = self._candidates(endpoint, params.get("conditions", "").strip())
         if params.get("conditions", "").strip():
-            keep = matcher(params["conditions"], scalar_fields=scalars, array_fields=arrays, child=False)
+            keep = matcher(
+                params["conditions"], scalar_fields=scalars, array_fields=arrays, child=False, aliases=ALIASES
+            )
             records = [r for r in records if keep(r)]
         if params.get("childconditions", "").strip() and self.modes.child_conditions == "apply":
             keep = matcher(params["childconditions"], scalar_fields=scalars, array_fields=arrays, child=True)
@@ -327,10 +403,10 @@ class ConnectWiseSandbox(SandboxServer):
             )
         return records
 
-    def _page(self, request: Request, records: list[dict[str, Any]], endpoint: str) -> Response:
+    def _page(self, request: Request, records: list[dict[str, Any]], endpoint: str, forward: bool) -> Response:
         params = {k.lower(): v for k, v in request.query.items()}
         try:
-            page = int(params.get("page", 1))
+            page = 1 if forward else int(params.get("page", 1))
             size = int(params.get("pagesize", DEFAULT_PAGE_SIZE))
         except ValueError:
             return _error(400, "InvalidObject", "page and pageSize must be integers")
@@ -346,8 +422,18 @@ class ConnectWiseSandbox(SandboxServer):
         hidden = {name.lower() for name in self.modes.hidden_fields.get(endpoint, [])}
         if hidden:
             body = [{k: v for k, v in r.items() if k.lower() not in hidden} for r in body]
+        if self.modes.omit_nulls:
+            body = [_without_nulls(r) for r in body]
+        if forward:
+            more = len(records) > size
+            link = f'<{self._forward_url(request, chunk[-1]["id"])}>; rel="next"' if more and chunk else ""
+            return Response(200, body, headers={"Link": link} if link else {})
         last = max(1, -(-len(records) // size))
         return Response(200, body, headers={"Link": self._links(request, page, last)} if last > 1 else {})
+
+    def _forward_url(self, request: Request, last_id: int) -> str:
+        base = {k: v for k, v in request.query.items() if k.lower() not in ("page", "pageid")}
+        return f"{self.root_url}{request.path}?{urlencode({**base, 'pageId': last_id})}"
 
     def _links(self, request: Request, page: int, last: int) -> str:
         base = {k: v for k, v in request.query.items() if k.lower() != "page"}
@@ -384,3 +470,16 @@ class ConnectWiseSandbox(SandboxServer):
                     target = target.setdefault(key, {})
                     source = source[key]
         return out
+
+
+def _and(conditions: str, clause: str) -> str:
+    return f"{conditions} and {clause}" if conditions else clause
+
+
+def _without_nulls(value: Any) -> Any:
+    """A record as a serializer that leaves out null values writes it."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value

@@ -199,6 +199,11 @@ def compare(actual: Any, op: str, expected: Any) -> bool:
     if op in ("like", "not like"):
         hit = actual is not None and bool(_like(str(expected)).match(str(actual)))
         return hit if op == "like" else not hit
+    if isinstance(expected, datetime) and isinstance(actual, str):
+        try:
+            actual = datetime.strptime(actual, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError as exc:
+            raise ConditionError(f"Cannot compare {actual!r} with a date") from exc
     a, e = _fold(actual), _fold(expected)
     if op == "=":
         return a == e
@@ -230,11 +235,21 @@ def evaluate(tree: Any, resolve: Callable[[Comparison], bool]) -> bool:
     return all(results) if tree.op == "and" else any(results)
 
 
-def matcher(text: str, *, scalar_fields: set[str], array_fields: set[str], child: bool) -> Callable[[dict], bool]:
+def matcher(
+    text: str,
+    *,
+    scalar_fields: set[str],
+    array_fields: set[str],
+    child: bool,
+    aliases: dict[str, str] | None = None,
+) -> Callable[[dict], bool]:
     """A predicate for `conditions` (child=False) or `childConditions` (child=True) on one endpoint.
 
-    Field names are checked up front, as ConnectWise does: an unknown one is a 400.
+    Field names are checked up front, as ConnectWise does: an unknown one is a 400. `aliases` name
+    condition fields that live elsewhere in the record (lower-cased name -> path, e.g. `lastUpdated` ->
+    `_info/lastUpdated`).
     """
+    aliases = aliases or {}
     tree = parse(text)
     for name in fields_in(tree):
         lowered = name.lower()
@@ -242,11 +257,11 @@ def matcher(text: str, *, scalar_fields: set[str], array_fields: set[str], child
         if child:
             if head not in array_fields or "/" not in lowered:
                 raise ConditionError(f"{name} is not a recognized name.")
-        elif lowered not in scalar_fields:
+        elif lowered not in scalar_fields and lowered not in aliases:
             raise ConditionError(f"{name} is not a recognized name.")
 
     def resolve_scalar(record: dict) -> Callable[[Comparison], bool]:
-        return lambda c: compare(lookup(record, c.field), c.op, c.value)
+        return lambda c: compare(lookup(record, aliases.get(c.field.lower(), c.field)), c.op, c.value)
 
     def resolve_child(record: dict) -> Callable[[Comparison], bool]:
         def check(c: Comparison) -> bool:

@@ -37,6 +37,18 @@ class ConnectWiseModes:
     codebase: str = DEFAULT_CODEBASE
     # Fields a security role hides, by endpoint: {"companies": ["types"], "contacts": ["communicationItems"]}.
     hidden_fields: dict[str, list[str]] = field(default_factory=dict)
+    # Contacts that change while /company/contacts is paged: once `change_after` contact requests have been
+    # answered, these are deactivated, moved to another company ([contact id, company id]) or given other
+    # types ([contact id, [type ids]]), their `_info.lastUpdated` stamped with the time, as an edit is.
+    deactivate_while_paging: list[int] = field(default_factory=list)
+    move_while_paging: list[list[int]] = field(default_factory=list)
+    retype_while_paging: list[list[Any]] = field(default_factory=list)
+    change_after: int = 1
+    # Forward-only pagination (header `pagination-type: forward-only`, `pageId`, `orderBy` refused):
+    # supported as the Developer Guide describes it, or the header ignored (navigable paging by `page`).
+    forward_only: bool = True
+    # Keys whose value is null left out of every record answered, nested ones too.
+    omit_nulls: bool = False
 
     def configure(self, settings: dict[str, Any]) -> None:
         """Apply `settings` (JSON-shaped); unknown names or bad values raise ModeError and change nothing."""
@@ -62,6 +74,14 @@ class ConnectWiseModes:
             raise ModeError("refuse_from_page must be a positive integer")
         if not isinstance(self.proxy_429, int) or self.proxy_429 < 0:
             raise ModeError("proxy_429 must be a non-negative integer")
+        if not isinstance(self.change_after, int) or self.change_after < 1:
+            raise ModeError("change_after must be a positive integer")
+        if not all(isinstance(i, int) for i in self.deactivate_while_paging):
+            raise ModeError("deactivate_while_paging must be a list of contact ids")
+        if not all(len(m) == 2 and all(isinstance(i, int) for i in m) for m in self.move_while_paging):
+            raise ModeError("move_while_paging must be a list of [contact id, company id]")
+        if not all(len(m) == 2 and isinstance(m[0], int) and isinstance(m[1], list) for m in self.retype_while_paging):
+            raise ModeError("retype_while_paging must be a list of [contact id, [type ids]]")
         if not isinstance(self.codebase, str) or not CODEBASE.match(self.codebase):
             raise ModeError("codebase must look like v2025_1 (no slashes)")
         hidden = self.hidden_fields
@@ -70,12 +90,15 @@ class ConnectWiseModes:
             for kind, names in hidden.items()
         ):
             raise ModeError(f"hidden_fields maps {' or '.join(HIDEABLE)} to lists of field names")
-        for flag in ("fields_without_arrays", "blank_company"):
+        for flag in ("fields_without_arrays", "blank_company", "forward_only", "omit_nulls"):
             if not isinstance(getattr(self, flag), bool):
                 raise ModeError(f"{flag} must be true or false")
 
     def refuses(self, page: int) -> bool:
         return page >= self.refuse_from_page
+
+    def changes_pending(self) -> bool:
+        return bool(self.deactivate_while_paging or self.move_while_paging or self.retype_while_paging)
 
     def as_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

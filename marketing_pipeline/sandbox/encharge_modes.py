@@ -4,6 +4,12 @@ or silent, and each reading of what the public documentation leaves open.
 Set them from Python (`sandbox.modes.short_pages.append(100)`) or over HTTP:
 `POST /_sandbox/modes` with a JSON object of the same names (plus `archive`: addresses to archive, and
 `add_people`: people to insert as they are, case-variant duplicates say); `GET /_sandbox/modes` shows them.
+
+A live account: people sign up while the listing is read (`signups_per_page`, every `anonymous_every`-th
+an anonymous visitor without an email; `signup_emails` first, an audience member signing up on the
+website, say), and act (`activity_per_page`: the least recently active move to the front of a listing
+ordered by activity). Encharge's OpenAPI lists `sort`, `order` and `ignoreAnonymous` on `GET /people/all`
+without saying what they do or what the default order is; each reading has a switch.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from typing import Any
 from marketing_pipeline.sandbox.server import TokenBucket
 
 UPSERT_TAGS = ("replace", "ignore")
+LISTING_ORDERS = ("created", "activity")
+SORT = ("honour", "ignore", "refuse")
+IGNORE_ANONYMOUS = ("honour", "ignore")
 
 
 @dataclass
@@ -44,6 +53,26 @@ class EnchargeModes:
     # Retry-After, as a proxy in front of an API answers. 0 is no limit.
     hidden_limit_per_second: float = 0.0
     hidden_limit_burst: float = 0.0
+    # People who sign up each time a page of /people/all is served: every `anonymous_every`-th one (0: none)
+    # an anonymous visitor without an email; the addresses in `signup_emails` sign up first, in order.
+    signups_per_page: int = 0
+    anonymous_every: int = 4
+    signup_emails: list[str] = field(default_factory=list)
+    # The listing's default order: "created" (oldest first) or "activity" (most recently active first).
+    listing_order: str = "created"
+    # Existing people who act each time a page is served, the least recently active first.
+    activity_per_page: int = 0
+    # `sort`/`order` on /people/all: honoured (any field; ties by creation), ignored, or refused with a 400.
+    sort: str = "honour"
+    # `ignoreAnonymous=true`: honoured (people without an email or userId left out) or ignored.
+    ignore_anonymous: str = "honour"
+    # `peopleCount` grows by this many at every GET /accounts/info, ahead of the listing (people counted
+    # before they are listed, or a count kept elsewhere).
+    count_growth: int = 0
+    # Addresses a lookup (GET /people) refuses with a 400, whatever else the request asks for.
+    lookup_400: list[str] = field(default_factory=list)
+    # {address: status}: every write about that person (an upsert that holds it, a tag call) gets this 4xx.
+    refuse_writes: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bucket: TokenBucket | None = field(default=None, repr=False)
 
@@ -69,6 +98,12 @@ class EnchargeModes:
                     return kind
         return None
 
+    def refused_write(self, *emails: str | None) -> int | None:
+        """The status a write about any of these addresses is refused with, if `refuse_writes` names one."""
+        with self._lock:
+            refusals = {k.strip().lower(): int(v) for k, v in self.refuse_writes.items()}
+        return next((refusals[e.strip().lower()] for e in emails if e and e.strip().lower() in refusals), None)
+
     def take_deletion(self, offset: int) -> str | None:
         with self._lock:
             if self.delete_after_page and int(self.delete_after_page[0]) == offset:
@@ -82,8 +117,20 @@ class EnchargeModes:
             for name, value in settings.items():
                 if name.startswith("_") or name not in self.__dataclass_fields__:
                     continue
-                if name == "upsert_tags" and value not in UPSERT_TAGS:
-                    raise ValueError(f"upsert_tags must be one of {UPSERT_TAGS}")
+                choices = {
+                    "upsert_tags": UPSERT_TAGS,
+                    "listing_order": LISTING_ORDERS,
+                    "sort": SORT,
+                    "ignore_anonymous": IGNORE_ANONYMOUS,
+                }
+                if name in choices and value not in choices[name]:
+                    raise ValueError(f"{name} must be one of {choices[name]}")
+                if name in ("signups_per_page", "anonymous_every", "activity_per_page", "count_growth") and not (
+                    isinstance(value, int) and value >= 0
+                ):
+                    raise ValueError(f"{name} must be a whole number, 0 or more")
+                if name == "refuse_writes" and not all(400 <= int(v) < 500 for v in dict(value).values()):
+                    raise ValueError("refuse_writes maps addresses to 4xx statuses")
                 if name.startswith("hidden_limit_") and not float(value) >= 0:
                     raise ValueError(f"{name} must be 0 or more")
                 setattr(self, name, value)

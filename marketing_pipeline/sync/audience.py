@@ -94,6 +94,11 @@ def contact_rows(contacts: Iterable[Contact], companies: CompanyLookup, filters:
     return rows
 
 
+def row_contact_id(row: tuple) -> int:
+    """The contact id of a compact row from `contact_rows`."""
+    return row[0]
+
+
 def frame_from_contact_rows(rows: Iterable[tuple]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(list(rows), columns=CONTACT_COLUMNS)
     frame = frame.drop_duplicates("contact_id").sort_values("contact_id", ignore_index=True)

@@ -45,7 +45,9 @@ def _key(result: ActionResult) -> str:
 class SyncOutcome:
     """`brake` is why the plan was (or, in a dry run, would be) stopped; `forced` that the operator
     overrode it; `duplicates` the addresses several Encharge people share; `notes` what else the operator
-    should know about the reads (a count that differs, people found by lookup)."""
+    should know about the reads (people counted but not listed, people found by lookup); `reads` the reads'
+    own figures by API (`encharge`: people read, counts before and after, people listed twice, short pages;
+    `connectwise`: records that changed while it was read)."""
 
     plan: PlanCounts
     results: list[ActionResult]
@@ -55,6 +57,7 @@ class SyncOutcome:
     forced: bool = False
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    reads: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[ActionResult]:
@@ -63,6 +66,8 @@ class SyncOutcome:
     def counts(self) -> SyncCounts:
         ok = Counter()
         changed_people: set[str] = set()
+        # People the apply step found gone (deleted since the read): skipped on top of the plan's skips.
+        gone = {_key(r) for r in self.results if r.status == "skipped" and r.action != "skip"}
         for result in self.results:
             if result.status != "ok":
                 continue
@@ -74,7 +79,7 @@ class SyncOutcome:
             contacts_created=ok["create"],
             contacts_updated=len(changed_people),
             contacts_removed=ok["remove_tag"],
-            contacts_skipped=self.plan.skip,
+            contacts_skipped=self.plan.skip + len(gone),
             contacts_failed=len({_key(r) for r in self.failures}),
         )
 
@@ -100,6 +105,7 @@ class SyncOutcome:
             "brake": self.brake,
             "duplicates": self.duplicates,
             "notes": self.notes,
+            "reads": self.reads,
             "contacts": failures + kept,
             "truncated": len(others) - len(kept),
         }

@@ -57,11 +57,14 @@ def people_frame(people: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def with_found(people: pd.DataFrame, found: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
-    """The people read, plus those a lookup found at `keys` (addresses the read did not have)."""
-    found = found[found["email_key"].isin(set(keys)) & ~found["person_id"].isin(set(people["person_id"]))]
+    """The people read, plus those a lookup found at `keys` (addresses the read did not have). A person the
+    read listed too is taken as the lookup shows them: the lookup is the fresher evidence (someone who
+    changed address while the account was read keeps the tag the old address would have lost)."""
+    found = found[found["email_key"].isin(set(keys))]
     if found.empty:
         return people
-    return with_none(pd.concat([people, found], ignore_index=True), TEXT_COLUMNS)
+    rest = people[~people["person_id"].isin(set(found["person_id"]))]
+    return with_none(pd.concat([rest, found], ignore_index=True), TEXT_COLUMNS)
 
 
 def duplicate_people(people: pd.DataFrame) -> list[dict[str, Any]]:

@@ -13,12 +13,17 @@
    every person carrying it, by person id, when several share the address up to case.
 People without the tag, and every other tag, are never touched. Addresses several people share are listed
 in `duplicates`.
+
+A create rests on a lookup that found nobody at the address (the caller looks every address up first);
+an address Encharge refused to look up becomes a skip with the reason (`unverified_creates_skipped`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -26,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.people import duplicate_people, split_tags
 from marketing_pipeline.sync.written import WRITTEN_COLUMNS, written_frame
 
@@ -80,6 +86,7 @@ class SyncPlan:
     actions: pd.DataFrame
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the reads behind the plan were like, for the operator
+    reads: dict[str, Any] = field(default_factory=dict)  # the reads' own figures, by API, for the run details
     computed_in_run: str | None = None
     computed_at: datetime | None = None
 
@@ -267,3 +274,23 @@ def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str, written: 
         actions=actions.where(actions.notna(), None),
         duplicates=duplicate_people(people),
     )
+
+
+def unverified_creates_skipped(plan: SyncPlan, refused: Mapping[str, str]) -> SyncPlan:
+    """The plan with every create whose address Encharge refused to look up (`refused`: the address as
+    asked -> why) turned into a skip with the reason: whether that person exists is unknown, and a create
+    must rest on a lookup that found nobody."""
+    why = {email_key(email): reason for email, reason in refused.items()}
+    if not why:
+        return plan
+    actions = plan.actions.copy()
+    keys = actions["email"].map(lambda email: email_key(email) if isinstance(email, str) else None)
+    unverified = (actions["action"] == "create") & keys.isin(set(why))
+    actions.loc[unverified, "reason"] = keys[unverified].map(
+        lambda key: (
+            f"Encharge refused to look this address up ({why[key]}), so whether the person exists is "
+            "unknown: not created"
+        )
+    )
+    actions.loc[unverified, "action"] = "skip"
+    return dataclasses.replace(plan, actions=actions)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from marketing_pipeline.connectwise import conditions as cond
@@ -36,16 +34,21 @@ def test_the_seed_filter_yields_the_86_in_one_request_per_type(sandboxes: Sandbo
         ids = audience(client)
         assert ids == sorted(sandboxes.dataset.manifest.passing_contact_ids)
         assert len(ids) == 86
-        # one company type; three contact types, one query each (childConditions documents one comparison)
-        assert dict(client.transport.stats.counts) == {"GET /company/companies": 1, "GET /company/contacts": 3}
-        assert client.notes == []
+        # one company type; three contact types, one query each (childConditions documents one comparison);
+        # and after each read, one query for what changed while it ran (nothing here)
+        assert dict(client.transport.stats.counts) == {"GET /company/companies": 2, "GET /company/contacts": 4}
+        assert client.notes == [] and client.changed_during_read == {"companies": 0, "contacts": 0}
 
 
 def test_requests_carry_auth_client_id_and_server_side_filters(sandboxes: Sandboxes) -> None:
     with cw_client(sandboxes) as client:
         audience(client)
-    companies, *contacts = sandboxes.connectwise.targets
+    reads = [t for t in sandboxes.connectwise.targets if "lastUpdated" not in t]
+    rechecks = [t for t in sandboxes.connectwise.targets if "lastUpdated" in t]
+    companies, *contacts = reads
     assert "conditions=status%2Fid+in+%281%2C19%29+and+deletedFlag%3Dfalse" in companies
+    assert "orderBy=id+asc" in companies and "page=1&" in companies
+    assert len(rechecks) == 2 and all("lastUpdated+%3E%3D+%5B" in t and "orderBy=id+asc" in t for t in rechecks)
     assert "childConditions=types%2Fid%3D48&" in companies
     assert "pageSize=1000" in companies and "fields=" in companies and "deletedFlag" in companies
     assert sorted(t.split("childConditions=")[1].split("&")[0] for t in contacts) == [
@@ -75,7 +78,10 @@ def test_paging_follows_every_page(sandboxes: Sandboxes) -> None:
         )
         for t in SEED.contact_types
     ]
-    assert stats["GET /company/contacts"] == sum(max(1, math.ceil(n / 10)) for n in per_type)
+    # Paged by key: a query whose last page is exactly full asks once more (no Link says it was the last);
+    # then one query for what changed during the read.
+    assert stats["GET /company/contacts"] == sum(n // 10 + 1 for n in per_type) + 1
+    assert all("page=1&" in t for t in sandboxes.connectwise.targets)  # never a page number past 1
 
 
 @pytest.mark.parametrize("mode", ["ignore", "reject"])
@@ -183,3 +189,43 @@ def test_condition_values_are_typed_and_quoted() -> None:
 def test_filter_config_only_accepts_integers() -> None:
     with pytest.raises(ValueError):
         FilterConfig.model_validate({**FIRST_SYNC["filter_config"], "companyTypes": ["48) or (1=1"]})
+
+
+def test_a_contact_moving_between_chunks_of_companies_mid_read_is_still_read() -> None:
+    """Companies split over several queries (a short URL): a contact moves from a company whose query has
+    not run yet to one whose query has, so neither query has it; the read of what changed does."""
+    data = generate(300)
+    with ConnectWiseSandbox(data.companies, data.contacts) as server:
+        boxes = Sandboxes(dataset=data, connectwise=server, encharge=None)  # type: ignore[arg-type]
+        qualifying = company_ids(data)
+        passing = set(data.manifest.passing_contact_ids) - set(data.manifest.skipped)
+        # Read by the type-1 query alone, at a company of a late chunk; moved to the first company.
+        late = next(
+            c
+            for c in sorted(data.contacts, key=lambda c: -c["id"])
+            if c["id"] in passing and c["company"]["id"] >= qualifying[12] and {t["id"] for t in c["types"]} == {1}
+        )
+        server.set_modes({"move_while_paging": [[late["id"], qualifying[0]]], "change_after": 1})
+        with cw_client(boxes, max_url_length=340, max_concurrency=1) as client:
+            companies = company_frame(client.companies(SEED), SEED)
+            contacts = contact_frame(client.contacts(SEED, companies["company_id"].tolist()), companies, SEED)
+            assert client.transport.stats.counts["GET /company/contacts"] > 4  # several chunks per type
+            assert client.changed_during_read == {"companies": 0, "contacts": 1}
+        assert late["id"] in set(contacts["contact_id"])
+        assert sorted(contacts["contact_id"]) == sorted(data.manifest.passing_contact_ids)
+
+
+def test_the_read_never_asks_for_forward_only_paging_so_either_server_is_read_alike(sandboxes: Sandboxes) -> None:
+    expected = sorted(sandboxes.dataset.manifest.passing_contact_ids)
+    for supported in (True, False):
+        sandboxes.connectwise.set_modes({"forward_only": supported})
+        with cw_client(sandboxes, page_size=10) as client:
+            assert audience(client) == expected
+            assert "pagination-type" not in {k.lower() for k in client.transport.session.headers}
+
+
+def test_a_server_that_ignores_order_by_fails_the_read_rather_than_skip(sandboxes: Sandboxes) -> None:
+    backwards = sorted(sandboxes.dataset.companies, key=lambda c: -c["id"])[:5]
+    sandboxes.connectwise.faults.inject(Fault(status=200, body=backwards), path="company/companies")
+    with cw_client(sandboxes) as client, pytest.raises(ApiError, match="did not answer in id order"):
+        client.companies(SEED)

@@ -82,15 +82,22 @@ def test_every_mode_gives_exactly_the_audience(server: ConnectWiseSandbox, data:
     assert bool(client.notes) == bool(modes)  # whatever the server did not honour is said
 
 
-def test_a_refusal_from_page_2_restarts_the_read_from_page_1(server: ConnectWiseSandbox, data: Dataset) -> None:
-    """The regression of the issue: the old fallback kept its page position and lost what it had read."""
+def test_a_refusal_from_page_2_reads_on_past_the_last_id_without_it(server: ConnectWiseSandbox, data: Dataset) -> None:
+    """Paged by key, a query refused a narrowing mid-read reads on from the last id it kept: with the
+    narrowing honoured up to there, nothing before it is missing (and nothing read is lost)."""
     server.set_modes({"child_conditions": "refuse", "refuse_from_page": 2})
     emails, client = read(server, data)
     assert emails == expected_audience(data)
     [companies_note] = [n for n in client.notes if "company/companies" in n]
-    assert "page 2" in companies_note and "from page 1" in companies_note
+    assert "page 2" in companies_note and "reading on without it" in companies_note
     companies = [query(t) for t in server.targets if "/company/companies" in t]
-    assert [(q.get("page"), "childConditions" in q) for q in companies[:3]] == [("1", True), ("2", True), ("1", False)]
+    first_page_last_id = 110  # the tenth qualifying company: pages of 10
+    keyset = f" and id > {first_page_last_id}"
+    assert [(keyset in q["conditions"], "childConditions" in q) for q in companies[:3]] == [
+        (False, True),
+        (True, True),
+        (True, False),
+    ]
     # the contacts read never sends childConditions again once the companies read was refused them
     contacts = contact_targets(server)
     assert contacts and all("childConditions" not in t for t in contacts)

@@ -71,8 +71,9 @@ def test_second_run_makes_zero_writes(pipeline: Pipeline) -> None:
     assert result.success
     assert pipeline.writes() == 0
     assert boxes.encharge.request_count("GET", "/people/all") == 1  # 82 + 12 people: one page
-    assert boxes.encharge.request_count("GET") == 2  # and the peopleCount estimate
-    assert boxes.connectwise.request_count() == 4  # companies, then contacts: one query per contact type
+    assert boxes.encharge.request_count("GET") == 3  # and peopleCount before and after the read
+    # companies, then contacts (one query per contact type), and after each read what changed during it
+    assert boxes.connectwise.request_count() == 6
     assert audience_metadata(result)["summary"] == "**83 synced, 0 new, 0 removed**"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 from sqlalchemy import update
 
 from marketing_pipeline.defs.assets import SYNC_ASSETS as ASSETS
@@ -35,9 +36,12 @@ def schedule_for(store: SyncStore) -> dg.ScheduleDefinition:
 def tick(schedule: dg.ScheduleDefinition, store: SyncStore, instance: dg.DagsterInstance) -> Any:
     resources = {"marketing_store": MarketingStoreResource(database_url=store.url)}
     instance.add_dynamic_partitions(SYNC_PARTITIONS.name, [SYNC_KEY])
-    repository = dg.Definitions(
-        assets=ASSETS, jobs=[marketing_sync_job], schedules=[schedule], resources={**build_resources(), **resources}
-    ).get_repository_def()
+    # Building a repository reads the "current" instance's state storage from a context variable, which in a
+    # full suite can still name a disposed instance of an earlier test (as in `support/pipeline.py`).
+    with set_defs_state_storage(instance.defs_state_storage):
+        repository = dg.Definitions(
+            assets=ASSETS, jobs=[marketing_sync_job], schedules=[schedule], resources={**build_resources(), **resources}
+        ).get_repository_def()
     context = dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc),

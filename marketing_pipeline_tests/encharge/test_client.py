@@ -9,10 +9,11 @@ import pytest
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.errors import ApiAuthError, ApiError, UntrustworthyReadError
 from marketing_pipeline.runs.listing import read_everyone
+from marketing_pipeline.sandbox import encharge_api
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.sandbox.server import Fault
-from marketing_pipeline.sync.listing import check_listing
+from marketing_pipeline.sync.listing import assess
 from marketing_pipeline_tests.support.clients import FAST_RETRY
 
 TAG = "managed-client-newsletter"
@@ -20,7 +21,13 @@ TAG = "managed-client-newsletter"
 
 def people(n: int, tags: list[str] | None = None) -> list[dict]:
     return [
-        {"id": f"id-{i:05d}", "email": f"person{i}@example.com", "firstName": f"P{i}", "tags": tags or []}
+        {
+            "id": f"id-{i:05d}",
+            "email": f"person{i}@example.com",
+            "firstName": f"P{i}",
+            "tags": tags or [],
+            "createdAt": f"2026-01-15T10:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+        }
         for i in range(n)
     ]
 
@@ -38,7 +45,9 @@ def test_reads_everyone_past_the_100_limit(count: int) -> None:
         assert [p["id"] for p in everyone] == [f"id-{i:05d}" for i in range(count)]
         pages_needed = count // 100 + 1  # the last page must be short (or empty) to show it is the last
         assert server.request_count("GET", "/people/all") == pages_needed
-        assert server.request_count("GET", "/accounts/info") == 1
+        assert server.request_count("GET", "/accounts/info") == 2  # peopleCount before and after
+        listed = [dict(parse_qsl(urlsplit(t).query)) for t in server.targets if "/people/all" in t]
+        assert all((q["sort"], q["order"], q["ignoreAnonymous"]) == ("createdAt", "asc", "true") for q in listed)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +163,7 @@ def test_malformed_responses_give_a_clear_error(sandboxes: Sandboxes, fault: Fau
 def test_lookup_and_account_info(sandboxes: Sandboxes) -> None:
     email = sandboxes.dataset.people[0]["email"]
     with client_for(sandboxes.encharge) as client:
-        assert [u["email"] for u in client.lookup([email.upper(), "ghost@example.com"])] == [email]
+        assert [u["email"] for u in client.lookup([email.upper(), "ghost@example.com"]).found] == [email]
         assert client.account_info()["peopleCount"] == len(sandboxes.dataset.people)
 
 
@@ -171,61 +180,112 @@ def test_a_single_user_response_is_understood(sandboxes: Sandboxes) -> None:
     assert outcome.succeeded == [("solo", user)]
 
 
-# --- reads that go wrong, and lookups ---------------------------------------------------------------
+# --- reads of an account that changes, or goes wrong -----------------------------------------------------
 
 
-def test_a_short_page_in_the_middle_does_not_end_the_read() -> None:
+def test_a_short_page_in_the_middle_is_read_on_from_where_it_stopped() -> None:
     with EnchargeSandbox(people(250)) as server, client_for(server) as client:
         server.modes.short_pages.append(100)
-        check = check_listing(client.read_listing())
-        assert not check.sound and "offset 100 held 50 people" in check.problems[0]
-        assert check_listing(client.read_listing()).complete  # served short once only
+        quality = assess(client.read_listing())
+        assert quality.people_read == 250 and quality.short_pages == 1 and quality.not_covered == 0
+        assert server.request_count("GET", "/people/all") == 4  # the three pages and the rest of the short one
 
 
-def test_an_empty_first_page_does_not_end_the_read() -> None:
+def test_an_empty_first_page_is_asked_for_again() -> None:
     with EnchargeSandbox(people(150)) as server, client_for(server) as client:
         server.modes.empty_pages.append(0)
-        listing = client.read_listing()
-        assert [len(p.people) for p in listing.pages] == [0, 50]
-        assert not check_listing(listing).sound
+        quality = assess(client.read_listing())
+        assert quality.people_read == 150 and quality.not_covered == 0
 
 
-def test_archived_people_counted_but_not_listed_cost_one_probe_and_one_more_read() -> None:
+def test_a_server_that_caps_limit_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(encharge_api, "MAX_LIMIT", 40)
+    with EnchargeSandbox(people(250)) as server, client_for(server) as client:
+        quality = assess(client.read_listing())
+        assert quality.people_read == 250
+        assert server.request_count("GET", "/people/all") <= 3 * (250 // 100 + 1) + 2
+
+
+def test_archived_people_counted_but_not_listed_are_what_the_read_may_have_missed() -> None:
     with EnchargeSandbox(people(250)) as server, client_for(server) as client:
         for i in range(0, 250, 50):
             server.archive(f"person{i}@example.com")
-        listing = client.read_listing()
-        assert (listing.people_count, len(listing.people)) == (250, 245)
-        assert listing.probe is not None and listing.probe.people == []
-        trusted = read_everyone(client)
-        assert trusted.reads == 2 and "5 counted people are not listed" in (trusted.note or "")
+        quality = read_everyone(client).quality
+        assert (quality.people_read, quality.count_before, quality.unlisted) == (245, 250, 5)
+        assert "up to 5 people may not have been seen" in (quality.note() or "")
+        assert server.request_count("GET", "/people/all") == 4  # one read past the short last page
         server.modes.count_archived = False
-        assert read_everyone(client).reads == 1
+        assert read_everyone(client).quality.note() is None
 
 
-def test_a_read_that_stays_inconsistent_fails_after_three_reads() -> None:
-    with EnchargeSandbox(people(250)) as server, client_for(server) as client:
-        server.modes.short_pages.extend([100, 100, 100])
-        with pytest.raises(UntrustworthyReadError) as caught:
-            read_everyone(client)
-        assert "could not be trusted after 3 reads, so nothing was written" in str(caught.value)
-        assert "the page at offset 100 held 50 people where 100 were asked" in str(caught.value)
-
-
-def test_one_bad_page_costs_one_more_read() -> None:
-    with EnchargeSandbox(people(250)) as server, client_for(server) as client:
-        server.modes.empty_pages.append(200)
-        trusted = read_everyone(client)
-        assert trusted.reads == 2 and len(trusted.people) == 250 and trusted.note is None
-
-
-def test_a_deletion_while_paging_is_caught_by_the_count_and_read_again() -> None:
+def test_a_deletion_while_paging_costs_only_the_person_who_slipped_by() -> None:
     with EnchargeSandbox(people(250)) as server, client_for(server, read_concurrency=1) as client:
         server.modes.delete_after_page = [0, "person5@example.com"]
-        first = check_listing(client.read_listing())
-        assert first.sound and (first.read, first.people_count) == (249, 250)  # person100 slipped by
-        assert "id-00100" not in first.ids
-        assert check_listing(client.read_listing()).complete
+        quality = assess(client.read_listing())
+        read = {p["id"] for p in quality.people}
+        assert "id-00100" not in read and len(read) == 249  # person100 moved up onto the page already read
+        assert (quality.count_before, quality.count_after, quality.moved) == (250, 249, 0)
+
+
+def test_sign_ups_while_reading_never_stop_the_read() -> None:
+    with EnchargeSandbox(people(330)) as server, client_for(server) as client:
+        server.modes.configure({"signups_per_page": 3})  # every fourth an anonymous visitor
+        quality = read_everyone(client).quality
+        assert {f"id-{i:05d}" for i in range(330)} <= {p["id"] for p in quality.people}  # everyone there before
+        assert quality.count_after > quality.count_before and quality.anonymous == 0  # ignoreAnonymous honoured
+
+
+def test_sign_ups_ignoring_ignore_anonymous_are_listed_and_counted() -> None:
+    with EnchargeSandbox(people(150)) as server, client_for(server) as client:
+        server.modes.configure({"signups_per_page": 4, "ignore_anonymous": "ignore"})
+        client.read_listing()  # a first read: anonymous visitors signed up during it
+        quality = read_everyone(client).quality
+        assert quality.anonymous > 0 and quality.people_read >= 150
+
+
+@pytest.mark.parametrize("sort", ["ignore", "refuse"])
+def test_an_order_by_activity_that_ignores_or_refuses_sort_is_read_and_said(sort: str) -> None:
+    with EnchargeSandbox(people(330)) as server, client_for(server, read_concurrency=1) as client:
+        server.modes.configure({"listing_order": "activity", "activity_per_page": 1, "sort": sort})
+        quality = read_everyone(client).quality
+        assert 320 <= quality.people_read <= 330  # a few who acted during the read may have been missed
+        if sort == "refuse":
+            assert quality.dropped == ["Encharge refused sort=createdAt, order=asc (HTTP 400); read without it"]
+            assert "sort" not in server.targets[-2]  # the read again, without it
+        else:
+            assert quality.order_as_asked is False and "not list them in the order asked for" in (quality.note() or "")
+
+
+def test_the_same_page_over_and_over_fails_the_read() -> None:
+    with EnchargeSandbox(people(500)) as server, client_for(server) as client:
+        page = {"people": [server.render(p, read=True) for p in list(server.people.values())[:100]]}
+        server.faults.inject(*[Fault(status=200, body=page)] * 20, path="/people/all")
+        with pytest.raises(UntrustworthyReadError) as caught:
+            read_everyone(client)
+        message = str(caught.value)
+        assert message.startswith("Encharge's list of people is broken, so nothing was written: full pages at")
+        assert "the same people over and over" in message and "\n" not in message
+        assert server.request_count("GET", "/people/all") <= 6
+
+
+def test_nobody_listed_where_people_are_counted_fails_after_a_plain_read() -> None:
+    with EnchargeSandbox(people(250)) as server, client_for(server) as client:
+        server.faults.inject(*[Fault(status=200, body={"people": []})] * 10, path="/people/all")
+        with pytest.raises(UntrustworthyReadError) as caught:
+            read_everyone(client)
+        assert "Encharge listed nobody (GET /people/all, with and without sort and ignoreAnonymous)" in str(
+            caught.value
+        )
+        assert "peopleCount is 250, so nothing was written" in str(caught.value)
+        plain = [t for t in server.targets if "/people/all" in t][-1]
+        assert "sort" not in plain and "ignoreAnonymous" not in plain
+
+
+def test_an_account_of_anonymous_visitors_reads_as_them_not_as_broken() -> None:
+    with EnchargeSandbox([{"id": f"v{i}", "tags": []} for i in range(3)]) as server, client_for(server) as client:
+        quality = read_everyone(client).quality  # ignoreAnonymous leaves nobody: read again without it
+        assert (quality.people_read, quality.anonymous) == (3, 3)
+        assert "read again without them" in (quality.note() or "")
 
 
 def lookup_params(server: EnchargeSandbox) -> list[dict[str, str]]:
@@ -236,14 +296,14 @@ def test_lookups_are_batched_include_archived_and_keep_the_url_short() -> None:
     with EnchargeSandbox(people(60)) as server, client_for(server, lookup_batch_size=20) as client:
         server.archive("person7@example.com")
         asked = [f"PERSON{i}@example.com" for i in range(50)] + [f"ghost{i}@example.com" for i in range(5)]
-        found = client.lookup(asked)
+        found = client.lookup(asked).found
         assert sorted(p["email"] for p in found) == sorted(f"person{i}@example.com" for i in range(50))
         params = lookup_params(server)
         assert len(params) == 3 and all(p["includeArchived"] == "true" for p in params)
         assert max(len(t) for t in server.targets) < 2000
     long_addresses = [f"{'x' * 200}{i}@example.com" for i in range(20)]
     with EnchargeSandbox([]) as server, client_for(server) as client:
-        assert client.lookup(long_addresses) == []
+        assert client.lookup(long_addresses).found == []
         assert max(len(t) for t in server.targets) <= 2000 - len("http://127.0.0.1:65535")
         assert server.request_count("GET", "/v1/people") > 1
 
@@ -252,8 +312,22 @@ def test_a_404_lookup_is_split_until_it_is_about_one_address() -> None:
     with EnchargeSandbox(people(4)) as server, client_for(server, lookup_batch_size=8) as client:
         server.modes.lookup_404 = True
         found = client.lookup(["person0@example.com", "ghost@example.com", "person3@example.com"])
-        assert sorted(p["email"] for p in found) == ["person0@example.com", "person3@example.com"]
-        assert client.lookup(["ghost@example.com"]) == []
+        assert sorted(p["email"] for p in found.found) == ["person0@example.com", "person3@example.com"]
+        assert found.refused == {}
+        assert client.lookup(["ghost@example.com"]).found == []
+
+
+def test_a_lookup_refused_for_one_address_is_split_until_that_address_is_alone() -> None:
+    with EnchargeSandbox(people(8)) as server, client_for(server, lookup_batch_size=8) as client:
+        server.modes.lookup_400 = ["person5@example.com"]
+        lookup = client.lookup([f"person{i}@example.com" for i in range(8)])
+        assert sorted(p["email"] for p in lookup.found) == [f"person{i}@example.com" for i in range(8) if i != 5]
+        assert list(lookup.refused) == ["person5@example.com"]
+        assert (
+            "HTTP 400" in lookup.refused["person5@example.com"]
+            and "Invalid email" in lookup.refused["person5@example.com"]
+        )
+        assert server.request_count("GET", "/v1/people") == 7  # 8, then 4+4, then 2+2 of the odd half, then 1+1
 
 
 def test_a_lookup_route_that_is_not_there_is_an_error_not_nobody(sandboxes: Sandboxes) -> None:
@@ -263,7 +337,7 @@ def test_a_lookup_route_that_is_not_there_is_an_error_not_nobody(sandboxes: Sand
         wrong.lookup(["a@example.com"])
     sandboxes.encharge.faults.inject(Fault(status=404), path="/v1/people$")  # a JSON envelope: nobody found
     with client_for(sandboxes.encharge) as client:
-        assert client.lookup([sandboxes.dataset.people[0]["email"]]) == []
+        assert client.lookup([sandboxes.dataset.people[0]["email"]]).found == []
 
 
 def test_tags_are_never_sent_in_an_upsert(sandboxes: Sandboxes) -> None:
@@ -280,3 +354,41 @@ def test_tags_go_by_id_so_each_case_variant_duplicate_is_reached() -> None:
         removed = client.remove_tag(TAG, {"a": {"id": one["id"], "email": "ann@example.com"}, "b": {"id": two["id"]}})
         assert sorted(k for k, _ in removed.succeeded) == ["a", "b"]
         assert server.people[one["id"]]["tags"] == ["vip"] and server.people[two["id"]]["tags"] == []
+
+
+# --- one odd person never stops the others -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [409, 422, 400, 413])
+def test_an_unexpected_4xx_on_one_write_fails_that_person_alone(status: int) -> None:
+    with EnchargeSandbox(people(6)) as server, client_for(server, batch_size=100) as client:
+        server.modes.refuse_writes = {"person2@example.com": status}
+        updated = client.upsert_people(
+            {i: {"id": f"id-{i:05d}", "email": f"person{i}@example.com", "lastName": "X"} for i in range(6)}
+        )
+        assert sorted(k for k, _ in updated.succeeded) == [0, 1, 3, 4, 5]
+        [(key, reason)] = updated.failed
+        assert key == 2 and f"HTTP {status}" in reason and "cannot be changed" in reason
+        tagged = client.add_tag(TAG, {i: {"id": f"id-{i:05d}"} for i in range(6)})
+        assert [k for k, _ in tagged.failed] == [2] and len(tagged.succeeded) == 5
+        removed = client.remove_tag(TAG, {i: {"id": f"id-{i:05d}"} for i in range(6)})
+        assert [k for k, _ in removed.failed] == [2] and len(removed.succeeded) == 5
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_stops_the_writes_for_everyone(status: int) -> None:
+    with EnchargeSandbox(people(3)) as server, client_for(server) as client:
+        server.modes.refuse_writes = {"person1@example.com": status}
+        with pytest.raises(ApiAuthError):
+            client.add_tag(TAG, {i: {"id": f"id-{i:05d}"} for i in range(3)})
+
+
+def test_a_person_deleted_since_the_read_is_gone_not_failed() -> None:
+    with EnchargeSandbox(people(3)) as server, client_for(server) as client:
+        server.delete("person1@example.com")
+        updated = client.upsert_people({i: {"id": f"id-{i:05d}", "email": f"person{i}@example.com"} for i in range(3)})
+        assert sorted(k for k, _ in updated.succeeded) == [0, 2] and updated.failed == []
+        assert [k for k, _ in updated.gone] == [1] and "HTTP 404" in updated.gone[0][1]
+        tagged = client.add_tag(TAG, {i: {"id": f"id-{i:05d}"} for i in range(3)})
+        assert [k for k, _ in tagged.gone] == [1] and tagged.failed == []
+        assert server.find(email="person1@example.com") is None  # and nobody was created in their place

@@ -98,3 +98,54 @@ def test_case_variant_duplicates_and_404_lookups(sandboxes: Sandboxes) -> None:
     assert sandboxes.encharge.find(email="x@a.com")["tags"] == ["t", "u"]
     missing = call(sandboxes, "GET", "people", params={"people[0][email]": "x@a.com", "people[1][email]": "no@a.com"})
     assert missing.status_code == 404 and missing.json()["error"]["message"] == "Person not found"
+
+
+# --- a live account, and the readings of what the OpenAPI leaves open ----------------------------------------
+
+
+def listed(boxes: Sandboxes, **params: object) -> list[dict]:
+    return call(boxes, "GET", "people/all", params={"limit": 100, **params}).json()["people"]
+
+
+def test_sign_ups_while_the_listing_is_read(sandboxes: Sandboxes) -> None:
+    joining = sorted(sandboxes.dataset.manifest.creates)[0]
+    shown = control(sandboxes, {"signups_per_page": 4, "signup_emails": [joining]}).json()
+    assert shown["signups_per_page"] == 4 and shown["anonymous_every"] == 4
+    before = call(sandboxes, "GET", "accounts/info").json()["peopleCount"]
+    listed(sandboxes)  # a page served: four sign-ups, the audience member first and one anonymous visitor
+    assert call(sandboxes, "GET", "accounts/info").json()["peopleCount"] == before + 4
+    newest = listed(sandboxes, offset=before)
+    assert newest[0]["email"] == joining and sum("email" not in p for p in newest) == 1
+    assert all(p["createdAt"] >= "2026" for p in newest)
+    plain = listed(sandboxes, offset=before, ignoreAnonymous="true")
+    assert all("email" in p for p in plain)  # honoured: anonymous visitors left out
+    control(sandboxes, {"ignore_anonymous": "ignore"})
+    assert any("email" not in p for p in listed(sandboxes, offset=before, ignoreAnonymous="true"))
+
+
+def test_an_order_by_activity_and_what_sort_does(sandboxes: Sandboxes) -> None:
+    control(sandboxes, {"listing_order": "activity", "activity_per_page": 1})
+    first = listed(sandboxes)
+    oldest_created = listed(sandboxes, sort="createdAt", order="asc")
+    assert first[0]["id"] != oldest_created[0]["id"]  # the most recently active first, by default
+    again = listed(sandboxes)
+    assert again[0]["id"] != first[0]["id"]  # someone acted between two page reads: now first
+    control(sandboxes, {"sort": "ignore"})
+    assert listed(sandboxes, sort="createdAt", order="asc")[0]["id"] != oldest_created[0]["id"]
+    control(sandboxes, {"sort": "refuse"})
+    refused = call(sandboxes, "GET", "people/all", params={"sort": "createdAt"})
+    assert refused.status_code == 400 and "sort" in refused.json()["error"]["message"]
+    assert control(sandboxes, {"listing_order": "random"}).status_code == 400
+
+
+def test_refused_lookups_and_writes(sandboxes: Sandboxes) -> None:
+    person = sandboxes.dataset.people[0]
+    control(sandboxes, {"lookup_400": [person["email"].upper()], "refuse_writes": {person["email"]: 409}})
+    lookup = call(
+        sandboxes, "GET", "people", params={"people[0][email]": "ghost@x.com", "people[1][email]": person["email"]}
+    )
+    assert lookup.status_code == 400 and "Invalid email" in lookup.json()["error"]["message"]
+    assert call(sandboxes, "POST", "people", json=[{"email": person["email"], "lastName": "X"}]).status_code == 409
+    assert call(sandboxes, "POST", "tags", json={"tag": "t", "id": person["id"]}).status_code == 409
+    assert call(sandboxes, "POST", "people", json=[{"id": "no-such-id"}]).status_code == 404
+    assert control(sandboxes, {"refuse_writes": {person["email"]: 500}}).status_code == 400

@@ -6,6 +6,7 @@ on 4,000 contacts where every contact query is several pages of 1,000."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from marketing_pipeline.defs.resources import ConnectWiseResource
 from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
-from marketing_pipeline.sandbox.dataset import TAG, Dataset, expected_audience, generate
+from marketing_pipeline.sandbox.dataset import TAG, Dataset, expected_audience, first_email, generate
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
@@ -26,6 +27,9 @@ from marketing_pipeline_tests.support.pipeline import Pipeline, asset_metadata, 
 
 def tagged(boxes: Sandboxes) -> set[str]:
     return {p["email"].lower() for p in boxes.encharge.people.values() if TAG in p["tags"]}
+
+
+tagged_emails = tagged
 
 
 def fallbacks(result: dg.ExecuteInProcessResult) -> str:
@@ -187,3 +191,103 @@ def test_a_proxy_that_keeps_throttling_fails_clearly_with_zero_writes(at_scale: 
     result = pipeline.run()
     assert_failed_without_writes(pipeline, result, "HTTP 429")
     assert "HTML page" in step_failure(result) and "proxy" in step_failure(result)
+
+
+# --- a ConnectWise that changes while it is read ---------------------------------------------------------
+
+
+def types_of(contact: dict[str, Any]) -> set[int]:
+    return {t["id"] for t in contact.get("types") or []}
+
+
+def email_of(contact: dict[str, Any]) -> str:
+    return (first_email(contact) or "").strip().lower()
+
+
+def stream_of(data: Dataset, type_id: int) -> list[dict[str, Any]]:
+    """The contacts one query per type reads for `type_id`, in the order it reads them (by id)."""
+    at = {c["company"]["id"] for c in data.contacts if c["id"] in set(data.manifest.passing_contact_ids)}
+    return sorted(
+        (
+            c
+            for c in data.contacts
+            if not c["inactiveFlag"] and (c["company"] or {}).get("id") in at and type_id in types_of(c)
+        ),
+        key=lambda c: c["id"],
+    )
+
+
+def removed_emails(boxes: Sandboxes) -> set[str]:
+    """Whose tag the sync took (DELETE /tags goes by person id)."""
+    bodies = [json.loads(body) for method, path, body in boxes.encharge.log if (method, path) == ("DELETE", "/v1/tags")]
+    return {boxes.encharge.people[b["id"]]["email"].lower() for b in bodies}
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "modes",
+    [
+        pytest.param({}, id="lastUpdated honoured"),
+        pytest.param(
+            {"unrecognised": ["lastUpdated"]}, id="lastUpdated refused: a second read", marks=pytest.mark.slow
+        ),
+        pytest.param(
+            {"omit_nulls": True, "forward_only": False},
+            id="null keys left out, no forward-only",
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
+def test_contacts_that_change_while_connectwise_is_paged_never_cost_anyone_else_the_tag(
+    pipeline: Pipeline, modes: dict[str, Any]
+) -> None:
+    """Pages of 10, read one request at a time: after the first page of the type-2 query, a contact on that
+    page is deactivated (page numbers would then skip the 11th of the query, who carries the tag), one is
+    moved to another company and one loses the type whose query comes last (so no query reads it). Only
+    the deactivated contact loses the tag; the others keep it, and the audience is right."""
+    boxes = pipeline.boxes
+    data, m = boxes.dataset, boxes.dataset.manifest
+    tagged = m.in_sync | m.updates
+    page = 10
+    second = stream_of(data, 2)
+    follower = second[page]
+    gone = next(c for c in second[:page] if email_of(c) in tagged)  # on the query's first page, with the tag
+    follower["types"] = [t for t in follower["types"] if t["id"] == 2]  # read by the type-2 query alone
+    assert email_of(follower) in tagged  # the one page numbers would skip, and who carries the tag
+    moved = next(c for c in stream_of(data, 21)[page:] if email_of(c) in m.in_sync and types_of(c) == {21})
+    retyped = next(c for c in reversed(stream_of(data, 21)) if email_of(c) in m.in_sync and types_of(c) == {21})
+    assert moved["id"] != retyped["id"]
+    elsewhere = next(c["id"] for c in data.companies if c["id"] != moved["company"]["id"] and c["id"] in {101, 102})
+    first_stream = len(stream_of(data, 1))
+    if modes.get("omit_nulls"):
+        next(c for c in second if email_of(c) in m.in_sync)["lastName"] = None  # left out of the answer
+    boxes.connectwise.set_modes(
+        {
+            **modes,
+            "deactivate_while_paging": [gone["id"]],
+            "move_while_paging": [[moved["id"], elsewhere]],
+            "retype_while_paging": [[retyped["id"], [1]]],
+            "change_after": first_stream // page + 1 + 1,  # the type-1 query's pages, then the type-2 query's first
+        }
+    )
+    pipeline = pipeline.with_resource("connectwise", connectwise(boxes, page_size=page, max_concurrency=1))
+    second_read = "unrecognised" in modes  # the fallback keeps what the first read saw: the deactivation waits a run
+
+    result = pipeline.run()
+    assert result.success, step_failure(result)
+    leaving = {email_of(gone)}
+    assert removed_emails(boxes) == m.tag_removals | (set() if second_read else leaving)
+    contacts = asset_metadata(result, "cw_contacts")
+    assert contacts["changed_during_read"] == (-1 if second_read else 3)
+    assert bool(fallbacks(result)) == second_read  # null keys left out are no fallback
+    if second_read:
+        boxes.encharge.clear_log()
+        assert pipeline.run().success
+        assert removed_emails(boxes) == leaving
+    assert tagged_emails(boxes) == m.audience - leaving
+    run = pipeline.last_run()
+    assert run is not None and run.details["reads"]["connectwise"]["contactsChangedDuringRead"] in (0, 3, None)
+
+    boxes.encharge.clear_log()
+    steady = pipeline.run()
+    assert steady.success and pipeline.writes() == 0

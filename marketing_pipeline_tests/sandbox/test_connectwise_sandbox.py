@@ -177,3 +177,64 @@ def test_companyinfo_names_the_codebase_and_follows_a_move(sandboxes: Sandboxes)
     assert requests.get(old + "company/companies", timeout=10).status_code == 404
     assert requests.get(f"{cw.root_url}/login/companyinfo/nobody", timeout=10).status_code == 404
     assert modes(sandboxes, codebase="../v1").status_code == 400
+
+
+# --- a ConnectWise that changes while it is read; forward-only paging; null keys ---------------------------
+
+
+def ids_of(response: requests.Response) -> list[int]:
+    return [r["id"] for r in response.json()]
+
+
+def test_page_numbers_skip_a_record_when_an_earlier_one_is_deactivated_and_paging_by_key_does_not(
+    sandboxes: Sandboxes,
+) -> None:
+    """Why the client pages by key: the hazard of the issue, in the sandbox that reproduces it."""
+    active = "inactiveFlag=false"
+    everyone = ids_of(get(sandboxes, "company/contacts", conditions=active, orderBy="id asc", pageSize=1000))
+    modes(sandboxes, deactivate_while_paging=[everyone[3]], change_after=1)
+    first = ids_of(get(sandboxes, "company/contacts", conditions=active, orderBy="id asc", pageSize=10))
+    by_number = ids_of(get(sandboxes, "company/contacts", conditions=active, orderBy="id asc", pageSize=10, page=2))
+    assert first == everyone[:10] and by_number[0] == everyone[11]  # everyone[10] was skipped
+    by_key = ids_of(
+        get(sandboxes, "company/contacts", conditions=f"{active} and id > {first[-1]}", orderBy="id asc", pageSize=10)
+    )
+    assert by_key[0] == everyone[10]
+    # the edit is stamped, so a read can ask what changed while it ran
+    changed = ids_of(get(sandboxes, "company/contacts", conditions="lastUpdated >= [2026-11-01T00:00:00Z]"))
+    assert changed == [everyone[3]]
+
+
+def test_contacts_move_and_change_type_while_paged(sandboxes: Sandboxes) -> None:
+    contact = sandboxes.dataset.contacts[0]
+    other = sandboxes.dataset.companies[1]
+    modes(sandboxes, move_while_paging=[[contact["id"], other["id"]]], retype_while_paging=[[contact["id"], [21]]])
+    get(sandboxes, "company/contacts", pageSize=1)
+    [moved] = get(sandboxes, "company/contacts", conditions=f"id={contact['id']}").json()
+    assert moved["company"]["id"] == other["id"] and [t["id"] for t in moved["types"]] == [21]
+    assert moved["_info"]["lastUpdated"] > "2026-11-01T00:00:00Z"
+    assert modes(sandboxes, move_while_paging=[[1, "x"]]).status_code == 400
+
+
+def test_forward_only_paging_as_the_developer_guide_describes_it(sandboxes: Sandboxes) -> None:
+    env = sandboxes.connectwise.env()
+    token = base64.b64encode(f"{env['CW_COMPANY_ID']}+{env['CW_PUBLIC_KEY']}:{env['CW_PRIVATE_KEY']}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "clientId": env["CW_CLIENT_ID"], "pagination-type": "forward-only"}
+    url = env["CW_BASE_URL"] + "company/contacts"
+    first = requests.get(url, params={"pageSize": 10}, headers=headers, timeout=10)
+    assert ids_of(first) == sorted(ids_of(first)) and "pageId=" in first.headers["Link"]
+    after = ids_of(first)[-1]
+    second = requests.get(url, params={"pageSize": 10, "pageId": after}, headers=headers, timeout=10)
+    assert min(ids_of(second)) > after
+    refused = requests.get(url, params={"orderBy": "id desc"}, headers=headers, timeout=10)
+    assert refused.status_code == 400  # orderBy is not allowed with forward-only paging
+    modes(sandboxes, forward_only=False)  # a server without it: the header is ignored, pages are numbered
+    ignored = requests.get(url, params={"pageSize": 10, "pageId": after}, headers=headers, timeout=10)
+    assert ids_of(ignored) == ids_of(first) and "page=2" in ignored.headers["Link"]
+
+
+def test_null_keys_are_left_out_when_asked(sandboxes: Sandboxes) -> None:
+    modes(sandboxes, omit_nulls=True)
+    rows = get(sandboxes, "company/contacts", pageSize=1000).json()
+    assert rows and all(None not in r.values() for r in rows)
+    assert any("communicationItems" not in r for r in rows)  # the contact with no communication items

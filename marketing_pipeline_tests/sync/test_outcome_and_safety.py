@@ -110,3 +110,20 @@ def test_a_dry_run_says_whether_the_real_run_would_be_braked() -> None:
     )
     details = outcome.details()
     assert details["brake"] == "too many removals" and details["forced"] is False
+
+
+def test_a_person_gone_since_the_read_is_skipped_once_not_failed() -> None:
+    gone = "no longer in Encharge (deleted since it was read?)"
+    results = [
+        ActionResult("update", "a@x.com", "skipped", error=gone),
+        ActionResult("add_tag", "A@x.com", "skipped", error=gone),
+        ActionResult("update", "b@x.com", "failed", error="HTTP 409: refused"),
+        ActionResult("create", "c@x.com", "ok"),
+        ActionResult("skip", None, "skipped", contact_id=9, reason="no email address"),
+    ]
+    outcome = SyncOutcome(plan=counts(skip=1, contacts_total=4), results=results, dry_run=False, plan_fingerprint="f")
+    got = outcome.counts()
+    assert (got.contacts_skipped, got.contacts_failed, got.contacts_updated) == (2, 1, 0)
+    assert outcome.summary() == "1 synced, 1 new, 0 removed, 1 failed"
+    assert [r.email for r in outcome.failures] == ["b@x.com"]
+    assert outcome.details()["reads"] == {}

@@ -10,7 +10,7 @@ import pytest
 from marketing_pipeline.sync.audience import CONTACT_COLUMNS
 from marketing_pipeline.sync.emails import email_key, normalise_email
 from marketing_pipeline.sync.people import duplicate_people, people_frame, split_tags, with_found
-from marketing_pipeline.sync.plan import build_plan
+from marketing_pipeline.sync.plan import build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.written import WrittenFields, written_frame
 
 TAG = "newsletter"
@@ -283,9 +283,37 @@ def test_people_found_by_lookup_are_handled_as_existing() -> None:
     assert [a["person_id"] for a in actions(plan, "add_tag")] == ["hidden"]
 
 
-def test_with_found_keeps_only_the_addresses_asked_for_and_new_people() -> None:
+def test_with_found_keeps_only_the_addresses_asked_for() -> None:
     listed = people({"email": "reader@x.com"})
     found = people_frame(
         [{"id": "p0", "email": "reader@x.com"}, {"id": "x", "email": "other@x.com"}, {"id": "y", "email": "a@x.com"}]
     )
     assert list(with_found(listed, found, {"a@x.com", "reader@x.com"})["person_id"]) == ["p0", "y"]
+
+
+def test_a_person_who_changed_address_while_the_account_was_read_keeps_the_tag() -> None:
+    # The listing saw p0 at the old address, with the tag; the contact's new address is not in it, so it is
+    # looked up, and the lookup (fresher) finds p0 there: p0 is matched, and nothing is taken from them.
+    listed = people({"email": "old@x.com", "tags": TAG, "firstName": "Ann", "lastName": "Lee", "company": "Co"})
+    found = people_frame(
+        [{"id": "p0", "email": "new@x.com", "tags": TAG, "firstName": "Ann", "lastName": "Lee", "company": "Co"}]
+    )
+    audience = contacts((1, "new@x.com", "Ann", "Lee", "Co"))
+    stale = build_plan(audience, listed, TAG)
+    assert (stale.counts.create, stale.counts.remove_tag) == (1, 1)  # what the listing alone would say
+    plan = build_plan(audience, with_found(listed, found, {"new@x.com"}), TAG)
+    assert plan.counts.writes == 0 and plan.counts.unchanged == 1
+
+
+def test_a_create_whose_lookup_was_refused_becomes_a_skip_with_the_reason() -> None:
+    plan = build_plan(
+        contacts((1, "ann@x.com", "Ann", "Lee", "Co"), (2, "bob@x.com", "Bob", "Ray", "Co")), people(), TAG
+    )
+    skipped = unverified_creates_skipped(plan, {"ANN@x.com": "Encharge answered HTTP 400 on GET /people: bad"})
+    assert [a["email"] for a in actions(skipped, "create")] == ["bob@x.com"]
+    [skip] = actions(skipped, "skip")
+    assert (skip["contact_id"], skip["email"]) == (1, "ann@x.com")
+    assert skip["reason"].startswith("Encharge refused to look this address up (Encharge answered HTTP 400")
+    assert (skipped.counts.create, skipped.counts.skip, skipped.counts.contacts_total) == (1, 1, 2)
+    assert skipped.fingerprint != plan.fingerprint
+    assert unverified_creates_skipped(plan, {}) is plan
