@@ -193,7 +193,7 @@ def test_a_retry_that_inherited_the_failure_alert_still_says_it_recovered(pipeli
     instance = pipeline.instance
     job = dg.GraphDefinition(name="marketing_sync_job", node_defs=[]).to_job()
     crashed = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": SYNC_KEY})
-    pipeline.store.start_run(pipeline.store.get_sync(SYNC_KEY), triggered_by="schedule", dagster_run_id=crashed.run_id)
+    pipeline.store.start_run(pipeline.store.get_sync(SYNC_KEY), trigger="schedule", dagster_run_id=crashed.run_id)
     instance.report_run_failed(crashed, "the run worker process exited unexpectedly")
     evaluate_alert_sensor(instance, crashed.run_id, sensor_resources(pipeline))
     assert alert_tag(pipeline, crashed.run_id) == "failed"
