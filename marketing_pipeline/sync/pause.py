@@ -70,8 +70,8 @@ def enabled_after(last: Agreed | None, now: Observed) -> bool:
 # Every message of a run a pause stopped ends with how to run anyway: that sentence tells such a run from a
 # failure (alerts say nothing about it), as the brake's own sentence does for a braked run.
 EVEN_IF_PAUSED = (
-    "to run a paused sync anyway, set `even_if_paused: true` in the encharge_audience config "
-    "(CLI: `syncs trigger SYNC --even-if-paused`)"
+    "to run a paused sync anyway, set `even_if_paused: true` in the encharge_audience config, or use "
+    "`syncs trigger SYNC --even-if-paused`"
 )
 PAUSED = "is paused (MarketingSync.enabled = false)"
 
@@ -92,7 +92,7 @@ def paused_before_writing(sync_label: str) -> str:
 def paused_while_writing(sync_label: str, written: int, not_sent: int) -> str:
     """Why a run stopped before its next write batch: the sync was paused while it wrote."""
     return (
-        f"sync {sync_label!r} {PAUSED} during the run: it stopped before its next write batch with {written} "
+        f"sync {sync_label!r} {PAUSED} since this run began: it stopped before its next write batch with {written} "
         f"change(s) made (recorded in this run) and {not_sent} not sent; resume the sync and the next run "
         f"finishes the work ({EVEN_IF_PAUSED})"
     )

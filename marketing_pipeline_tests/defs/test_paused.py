@@ -150,7 +150,7 @@ def test_a_run_in_flight_stops_before_its_next_write_batch_when_the_sync_is_paus
     result = outcome["result"]
     assert_stopped_for_the_pause(pipeline, result)
     run = pipeline.last_run()
-    assert "during the run" in run.error_message and "not sent" in run.error_message
+    assert "since this run began" in run.error_message and "not sent" in run.error_message
     # What was written stays recorded: the record's counts and per-contact rows are the writes made.
     contacts = run.details["contacts"]
     done = [c for c in contacts if c["status"] == "ok"]
