@@ -3,7 +3,8 @@
 After each real run a sync is in one of four states: `ok`, `failed`, `braked` (the brake stopped the plan),
 or `failed_contacts` (the run completed but some contacts failed). A run whose state differs from the state
 the sync was in before it gets one message; a return to `ok` is a recovery and says so. Runs that say
-nothing about the sync's health leave its state alone: dry runs, cancelled runs and runs not yet finished.
+nothing about the sync's health leave its state alone: dry runs, cancelled runs, runs not yet finished, and
+runs a pause stopped (an operator's decision, not a fault).
 
 The previous state is the state of the latest earlier run that has one, so whoever evaluates a run (the
 daemon's sensors or the CLI) reaches the same decision. Pure: plain data in, a decision out.
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from marketing_pipeline.sync.pause import stopped_by_pause
 from marketing_pipeline.sync.safety import HOW
 
 SyncState = Literal["ok", "failed", "braked", "failed_contacts"]
@@ -44,6 +46,8 @@ def is_brake(error: str | None) -> bool:
 def state_of(run: RunFacts) -> SyncState | None:
     """The sync's state after this run, or None when the run says nothing about it."""
     if run.dry_run or run.outcome in ("cancelled", "unfinished"):
+        return None
+    if run.outcome == "failed" and stopped_by_pause(run.error):
         return None
     if run.outcome == "failed":
         return "braked" if is_brake(run.error) else "failed"

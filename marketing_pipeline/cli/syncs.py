@@ -308,6 +308,12 @@ def syncs_update(
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; write nothing to Encharge.")
 @click.option("--force", is_flag=True, help="Apply even if the safety brake would stop it.")
 @click.option(
+    "--even-if-paused",
+    is_flag=True,
+    help="Run a paused sync (MarketingSync.enabled = false) once; it stays paused. Without it a paused sync is "
+    "refused (a --dry-run is not).",
+)
+@click.option(
     "--approve",
     metavar="HASH",
     help="Apply only the plan with this hash, as a dry run of this sync showed it in the last 24 hours: the "
@@ -321,16 +327,34 @@ def syncs_update(
     "and --json is not given).",
 )
 def syncs_trigger(
-    sync_ref: str, dry_run: bool, force: bool, approve: str | None, as_json: bool, progress: bool | None
+    sync_ref: str,
+    dry_run: bool,
+    force: bool,
+    even_if_paused: bool,
+    approve: str | None,
+    as_json: bool,
+    progress: bool | None,
 ) -> None:
-    """Run a sync now through Dagster (it shows in the UI's run history) and wait for it."""
+    """Run a sync now through Dagster (it shows in the UI's run history) and wait for it. It runs in the
+    Dagster instance of $DAGSTER_HOME, which it names; an instance the deployment's daemon does not run is
+    refused."""
     from marketing_pipeline.cli.progress import TerminalProgress
     from marketing_pipeline.launch.trigger import trigger_sync
 
     terminal = sys.stderr.isatty()
     show = progress if progress is not None else terminal and not as_json
     view = TerminalProgress(sys.stderr, live=terminal) if show else None
-    result = trigger_sync(open_store(), sync_ref, dry_run=dry_run, force=force, approve=approve, progress=view)
+    result = trigger_sync(
+        open_store(),
+        sync_ref,
+        dry_run=dry_run,
+        force=force,
+        approve=approve,
+        even_if_paused=even_if_paused,
+        progress=view,
+    )
+    for warning in result.warnings:
+        echo(warning, err=True)
     for problem in result.alerts.problems:
         click.echo(f"warning: {problem}", err=True)
     for outcome in result.alerts.outcomes:
@@ -345,6 +369,7 @@ def syncs_trigger(
         emit_json(
             {
                 "dagsterRunId": result.dagster_run_id,
+                "dagsterHome": result.dagster_home,
                 "success": result.success,
                 "run": result.run.to_json_dict() if result.run else None,
                 "error": result.error,
@@ -352,13 +377,14 @@ def syncs_trigger(
         )
     failed = not result.success or result.run is None or result.run.status != "completed"
     where = f"run {result.run.id}, " if result.run is not None else ""
+    home = f" in DAGSTER_HOME={result.dagster_home}"  # the instance whose history holds the run
     if failed:
         # A failure goes to stderr, like every error (the --json record above stays on stdout).
         error = result.error or (result.run.error_message if result.run else None) or "the run did not complete"
-        echo(f"error: the sync failed: {one_line(error)} ({where}Dagster run {result.dagster_run_id})", err=True)
+        echo(f"error: the sync failed: {one_line(error)} ({where}Dagster run {result.dagster_run_id}{home})", err=True)
         sys.exit(1)
     if not as_json and result.run is not None:
-        echo(f"{describe_run(result.run)}  ({where}Dagster run {result.dagster_run_id})")
+        echo(f"{describe_run(result.run)}  ({where}Dagster run {result.dagster_run_id}{home})")
         plan_hash = (result.run.details or {}).get("planHash")
         if dry_run and plan_hash:
             command = f"marketing-pipeline syncs trigger {shlex.quote(sync_ref)} --approve {plan_hash}"

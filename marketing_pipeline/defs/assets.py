@@ -20,7 +20,7 @@ from pydantic import Field
 from marketing_pipeline.connectwise.client import ConnectWiseClient
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
-from marketing_pipeline.defs.sync_step import sync_step
+from marketing_pipeline.defs.sync_step import pause_watch, sync_step
 from marketing_pipeline.defs.throughput import APPLY_STEP, throughput_of_run
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.runs.apply import apply_plan
@@ -38,6 +38,7 @@ from marketing_pipeline.sync.audience import (
 )
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
+from marketing_pipeline.sync.pause import paused_while_writing
 from marketing_pipeline.sync.people import people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import SyncPlan, build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.records import Contact
@@ -340,6 +341,12 @@ def sync_plan(
 class ApplyConfig(dg.Config):
     dry_run: bool = Field(default=False, description="Compute and show the plan; write nothing to Encharge.")
     force: bool = Field(default=False, description="Apply even if the brake would stop the plan.")
+    even_if_paused: bool = Field(
+        default=False,
+        description="Run even though the sync is paused (MarketingSync.enabled = false); without it a paused "
+        "sync's run writes nothing, and a run in flight stops before its next write batch when the sync is "
+        "paused.",
+    )
     max_removal_fraction: float = Field(
         default=DEFAULT_MAX_REMOVAL_FRACTION,
         description="Stop (unless forced) when the plan would untag more than this share of tagged people, "
@@ -401,14 +408,17 @@ def encharge_audience(
         if brake and not overridden and not dry_run:
             raise dg.Failure(description=f"sync {sync.label!r}: {brake}", allow_retries=False)
         traffic: dict[str, Any] = {"requests": 0, "throttled_responses": 0}
+        stopped = None
         if dry_run:
             results = planned_results(sync_plan)
         else:
             with _encharge(encharge, step.store) as client:
                 client.transport.observers.append(step.progress.responses(WRITE_PROGRESS))
+                if not config.even_if_paused:
+                    client.before_write = pause_watch(context.instance, store, sync)
                 applied = apply_plan(client, sync_plan)
             traffic = ApiThroughput.of(client.transport).metadata()
-            results = applied.results
+            results, stopped = applied.results, applied.stopped
             store.record_written(sync, applied.written)
         outcome = SyncOutcome(
             plan=sync_plan.counts,
@@ -420,8 +430,22 @@ def encharge_audience(
             duplicates=sync_plan.duplicates,
             notes=sync_plan.notes,
             reads=sync_plan.reads,
+            stopped=stopped,
         )
         counts = outcome.counts()
+        if stopped:
+            # Paused while it wrote: what was written is recorded, the rest waits for the next run.
+            reason = paused_while_writing(sync.label, outcome.changes_made, outcome.not_sent)
+            if run is not None:
+                details = {**outcome.details(), "paused": True}
+                details["throughput"] = throughput_of_run(context, {APPLY_STEP: traffic})
+                step.ledger.stopped(run, counts=counts, details=details, reason=reason)
+            step.progress.done(outcome.summary())
+            raise dg.Failure(
+                description=reason,
+                allow_retries=False,
+                metadata={"summary": outcome.summary(), **counts.to_json_dict(), "not_sent": outcome.not_sent},
+            )
         if run is not None:
             details = {**outcome.details(), "throughput": throughput_of_run(context, {APPLY_STEP: traffic})}
             step.ledger.complete(run, counts=counts, details=details, dry_run=dry_run)

@@ -23,10 +23,11 @@ import dagster as dg
 from marketing_pipeline import settings
 from marketing_pipeline.defs.jobs import marketing_sync_job
 from marketing_pipeline.defs.resources import MarketingStoreResource
-from marketing_pipeline.defs.sync_step import TRIGGER_TAG
+from marketing_pipeline.defs.sync_step import TRIGGER_TAG, schedule_started_at
 from marketing_pipeline.errors import MarketingPipelineError, one_line
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.repository import open_store
+from marketing_pipeline.sync.pause import is_paused
 from marketing_pipeline.sync.schedule import cron_problem, validate_timezone
 from marketing_pipeline.transport.redact import RedactingFilter, scrub
 
@@ -58,16 +59,15 @@ class ScheduledSync:
         return cls(key=sync.key, name=sync.name, schedule=sync.schedule, enabled=sync.enabled)
 
 
-def resumed_in_the_ui(context: dg.ScheduleEvaluationContext, sync: Sync) -> bool:
-    """Whether the schedule was started (its UI toggle) after the row was last written: that resume is the
-    latest change, and the schedule-state sensor is about to write it to the row, so the tick runs."""
-    from marketing_pipeline.defs.schedule_state import running_since, stored_state
-
+def paused_at_tick(context: dg.ScheduleEvaluationContext, sync: Sync) -> bool:
+    """Whether the sync is paused (`sync.pause.is_paused`): by its row, unless the schedule was started (its
+    UI toggle) after the row was last written. That resume is the latest change, and the schedule-state
+    sensor is about to write it to the row, so the tick runs."""
     try:
-        started = running_since(stored_state(context.instance, schedule_name(sync.key or "")))
+        instance = context.instance
     except Exception:  # no instance (a test context): the row decides
-        return False
-    return started is not None and started > sync.updated_at
+        return not sync.enabled
+    return is_paused(sync.enabled, sync.updated_at, schedule_started_at(instance, sync.key))
 
 
 def build_sync_schedule(sync: Sync | ScheduledSync, timezone: str, warning: str | None = None) -> dg.ScheduleDefinition:
@@ -91,7 +91,7 @@ def build_sync_schedule(sync: Sync | ScheduledSync, timezone: str, warning: str 
             current = marketing_store.store().get_sync_by_key(key)
         except MarketingPipelineError as exc:
             return dg.SkipReason(scrub(str(exc)))
-        if not current.enabled and not resumed_in_the_ui(context, current):
+        if paused_at_tick(context, current):
             return dg.SkipReason(f"sync {current.name!r} is paused (MarketingSync.enabled = false)")
         if current.schedule != cron:
             return dg.SkipReason(

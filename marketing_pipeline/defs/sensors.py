@@ -1,23 +1,31 @@
-"""Sensors: keep the sync partitions in step with the MarketingSync table, and make sure no
-MarketingSyncRun row stays `running` after its Dagster run failed or was cancelled."""
+"""Sensors: keep the sync partitions in step with the MarketingSync table (and note, for the CLI, which
+Dagster instance the daemon runs), and make sure no MarketingSyncRun row stays `running` after its Dagster
+run failed or was cancelled."""
 
 import dagster as dg
 
 from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.defs.sync_step import ledger_for
-from marketing_pipeline.errors import MarketingPipelineError
+from marketing_pipeline.errors import MarketingPipelineError, one_line
+from marketing_pipeline.launch.instances import record_daemon
+from marketing_pipeline.transport.redact import scrub
 
 
 @dg.sensor(
     name="marketing_sync_registry",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds a partition for every MarketingSync row (new rows need no code change) and reports "
-    "syncs whose configuration is invalid.",
+    description="Adds a partition for every MarketingSync row (new rows need no code change), reports "
+    "syncs whose configuration is invalid, and notes in the marketing store which Dagster instance the daemon "
+    "runs (the CLI refuses another).",
 )
 def marketing_sync_registry(context: dg.SensorEvaluationContext, marketing_store: MarketingStoreResource):
     store = marketing_store.store()
+    try:
+        record_daemon(context.instance, store)
+    except Exception as exc:  # partitions matter more than this note; it is tried again next minute
+        context.log.warning(f"could not note the daemon's Dagster instance: {scrub(one_line(str(exc)))}")
     try:
         known = set(context.instance.get_dynamic_partitions(SYNC_PARTITIONS.name))
         keys = sorted(set(store.sync_keys()) - known)

@@ -1,6 +1,7 @@
 """What every asset of a sync does around its own work, in one helper: find the sync of the partition,
-open the run's record in the ledger (once per Dagster run), time the step, and when the step fails for the
-last time, mark the record failed and turn our own errors into a one-line Failure."""
+open the run's record in the ledger (once per Dagster run), stop a run of a paused sync before it reads or
+writes anything (unless the run says `even_if_paused`), time the step, and when the step fails for the last
+time, mark the record failed and turn our own errors into a one-line Failure."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 import dagster as dg
 
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineError, one_line
-from marketing_pipeline.runs.ledger import RunStart, SyncRunLedger
+from marketing_pipeline.launch.instances import identity_of
+from marketing_pipeline.runs.ledger import RunSeen, RunStart, SyncRunLedger
+from marketing_pipeline.runs.pause_watch import PauseWatch
 from marketing_pipeline.runs.progress import StepProgress
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.sync.domain import TRIGGERS, Trigger
+from marketing_pipeline.sync.pause import is_paused, paused_before_writing
 from marketing_pipeline.transport.redact import scrub
 
 APPLY_ASSET = dg.AssetKey("encharge_audience")
@@ -33,11 +38,19 @@ RETRY_ALL_STEPS = "ALL_STEPS"
 SYNC_RUN_TAGS = {RETRY_STRATEGY_TAG: RETRY_ALL_STEPS}
 
 
+def _apply_config(run_config: dict[str, Any]) -> dict[str, Any]:
+    ops = run_config.get("ops") or {}
+    return (ops.get(APPLY_ASSET.to_user_string()) or {}).get("config") or {}
+
+
 def is_dry_run(run_config: dict[str, Any]) -> bool:
     """The apply step's `dry_run`, read from the run config, so the run's row is marked from the start."""
-    ops = run_config.get("ops") or {}
-    config = (ops.get(APPLY_ASSET.to_user_string()) or {}).get("config") or {}
-    return bool(config.get("dry_run", False))
+    return bool(_apply_config(run_config).get("dry_run", False))
+
+
+def runs_even_if_paused(run_config: dict[str, Any]) -> bool:
+    """The apply step's `even_if_paused`, read by every step: a paused sync's run stops at its first step."""
+    return bool(_apply_config(run_config).get("even_if_paused", False))
 
 
 def mark_dry_run(context: dg.AssetExecutionContext) -> None:
@@ -70,23 +83,61 @@ def includes_apply(run: dg.DagsterRun) -> bool:
 
 
 class InstanceRuns:
-    """The ledger's view of Dagster runs, through the instance."""
+    """The ledger's view of Dagster runs, through the instance (which sees only its own runs)."""
 
     def __init__(self, instance: dg.DagsterInstance) -> None:
         self.instance = instance
+        self.identity = identity_of(instance)
 
-    def is_finished(self, run_id: str) -> bool:
+    def look_up(self, run_id: str) -> RunSeen:
         run = self.instance.get_run_by_id(run_id)
-        return run is None or run.is_finished
+        return RunSeen(status=None) if run is None else RunSeen(status=run.status.value, over=run.is_finished)
 
     def mark_failed(self, run_id: str, why: str) -> None:
         run = self.instance.get_run_by_id(run_id)
         if run is not None and not run.is_finished:
             self.instance.report_run_failed(run, why)
 
+    def instance_id(self) -> str | None:
+        return self.identity.run_storage_id
+
+    def describe(self) -> str:
+        return self.identity.describe()
+
 
 def ledger_for(store: SyncStore, instance: dg.DagsterInstance) -> SyncRunLedger:
     return SyncRunLedger(store, InstanceRuns(instance))
+
+
+def schedule_started_at(instance: dg.DagsterInstance, sync_key: str | None) -> datetime | None:
+    """When the sync's schedule was last started (the UI's Resume), if Dagster keeps it."""
+    from marketing_pipeline.defs.schedule_state import running_since, stored_state
+    from marketing_pipeline.defs.schedules import schedule_name
+
+    if not sync_key:
+        return None
+    try:
+        return running_since(stored_state(instance, schedule_name(sync_key)))
+    except Exception:  # schedule storage unreadable: the row alone decides (a pause then holds)
+        return None
+
+
+def sync_is_paused(instance: dg.DagsterInstance, sync: Sync) -> bool:
+    """Whether the sync is paused, by the row as read and the UI toggle (`sync.pause.is_paused`)."""
+    return not sync.enabled and is_paused(sync.enabled, sync.updated_at, schedule_started_at(instance, sync.key))
+
+
+def pause_watch(instance: dg.DagsterInstance, store: SyncStore, sync: Sync) -> PauseWatch:
+    """The apply step's hook between write batches: re-reads `enabled` (one small query, at most once a
+    second) and stops the writes once the sync is paused."""
+
+    def paused_now() -> bool:
+        state = store.enabled_state(sync.id)
+        if state is None or state[0]:
+            return False
+        return is_paused(False, state[1], schedule_started_at(instance, sync.key))
+
+    return PauseWatch(paused_now, reason="the sync was paused during the run")
 
 
 @dataclass(frozen=True)
@@ -134,7 +185,8 @@ def _without_secrets(exc: Exception) -> Exception:
 
 
 def _begin(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
-    ledger = ledger_for(store, context.instance)
+    tracker = InstanceRuns(context.instance)
+    ledger = SyncRunLedger(store, tracker)
     mark_retry_strategy(context)
     try:
         sync = store.get_sync_by_key(context.partition_key)
@@ -142,14 +194,27 @@ def _begin(context: dg.AssetExecutionContext, store: SyncStore) -> SyncStep:
         run = None
         if includes_apply(context.run):
             mark_dry_run(context)
+            identity = tracker.identity
             start = RunStart(
                 run_id=context.run.run_id,
                 trigger=triggered_by(context.run),
                 dry_run=is_dry_run(context.run.run_config),
+                instance_id=identity.run_storage_id,
+                dagster_home=identity.dagster_home,
             )
             run = ledger.open(sync, start)
     except MarketingPipelineError as exc:
         raise dg.Failure(description=_message(exc), allow_retries=False) from None
+    writes = run is not None and not (run.dry_run or runs_even_if_paused(context.run.run_config))
+    if writes and sync_is_paused(context.instance, sync):
+        # A backfill's partition, a schedule's run that started just after a pause, a run of a sync paused
+        # since it began: nothing is read or written, and the record says why.
+        message = paused_before_writing(sync.label)
+        try:
+            ledger.fail(context.run.run_id, message, details={"paused": True})
+        except MarketingPipelineError as store_error:
+            context.log.error(f"could not mark the run failed: {_message(store_error)}")
+        raise dg.Failure(description=message, allow_retries=False)
     progress = StepProgress(context.log.info)
     return SyncStep(store=store, ledger=ledger, sync=sync, run=run, started=time.perf_counter(), progress=progress)
 

@@ -80,17 +80,22 @@ Person = dict[str, Any]
 @dataclass
 class WriteOutcome:
     """What a set of writes did, by the caller's key: the keys that succeeded (with Encharge's answer for
-    that person, when it gave one), those that failed (with why), and those whose person, addressed by
-    id, Encharge no longer has (deleted since it was read: not a failure, and nothing was written)."""
+    that person, when it gave one), those that failed (with why), those whose person, addressed by id,
+    Encharge no longer has (deleted since it was read: not a failure, and nothing was written), and those never
+    sent because the writes were stopped (`stopped` says why)."""
 
     succeeded: list[tuple[Key, Person | None]] = field(default_factory=list)
     failed: list[tuple[Key, str]] = field(default_factory=list)
     gone: list[tuple[Key, str]] = field(default_factory=list)
+    not_sent: list[Key] = field(default_factory=list)
+    stopped: str | None = None
 
     def extend(self, other: WriteOutcome) -> None:
         self.succeeded.extend(other.succeeded)
         self.failed.extend(other.failed)
         self.gone.extend(other.gone)
+        self.not_sent.extend(other.not_sent)
+        self.stopped = self.stopped or other.stopped
 
 
 @dataclass
@@ -147,6 +152,9 @@ class EnchargeClient:
             describe_error=describe_encharge_error,
             pool_size=max(self.read_concurrency, self.write_concurrency) + 2,
         )
+        # Asked before each write batch (each upsert request, each tag call): a reason stops the writes. No
+        # new batch starts, those in flight finish, and the rest come back as `not_sent`.
+        self.before_write: Callable[[], str | None] | None = None
 
     def close(self) -> None:
         self.transport.close()
@@ -310,7 +318,12 @@ class EnchargeClient:
         batches = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
         return self._parallel(batches, self._upsert_batch)
 
+    def _stop_reason(self) -> str | None:
+        return self.before_write() if self.before_write is not None else None
+
     def _upsert_batch(self, batch: list[tuple[Key, Person]]) -> WriteOutcome:
+        if stop := self._stop_reason():
+            return WriteOutcome(not_sent=[key for key, _ in batch], stopped=stop)
         outcome = WriteOutcome()
         response = self.transport.request(
             "POST", "people", json=[record for _, record in batch], ok_statuses=PERSON_STATUSES
@@ -353,6 +366,8 @@ class EnchargeClient:
 
         def call(item: tuple[Key, Person]) -> WriteOutcome:
             key, person = item
+            if stop := self._stop_reason():
+                return WriteOutcome(not_sent=[key], stopped=stop)
             # By id whenever known: several people may share an address up to case, and an address
             # names only one of them.
             identifier = {"id": person["id"]} if person.get("id") else {"email": person["email"]}

@@ -142,11 +142,17 @@ def initialising(home: Path) -> Iterator[None]:
 def settle_daemon_cursors() -> list[str]:
     """Start the daemon's run-event consumer at the end of the (new) event log, as it would itself, so its
     first start does not warn "No cursor for event type ..., ignoring older events" at a newcomer. Only
-    cursors that are missing are set; the keys are the daemon's own."""
+    cursors that are missing are set; the keys are the daemon's own.
+
+    Also gives the run storage its id now (`init` runs this under its lock): the first process to ask
+    creates it, and two first runs at once would each create one."""
     import dagster as dg
     from dagster._daemon.auto_run_reexecution.event_log_consumer import DAGSTER_EVENT_TYPES
 
+    from marketing_pipeline.launch.instances import identity_of
+
     with dg.DagsterInstance.get() as instance:
+        identity_of(instance)
         keys = [f"EVENT_LOG_CONSUMER_CURSOR-{event_type.value}" for event_type in DAGSTER_EVENT_TYPES]
         present = instance.daemon_cursor_storage.get_cursor_values(set(keys))
         missing = [key for key in keys if key not in present]

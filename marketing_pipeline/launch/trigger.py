@@ -1,6 +1,9 @@
 """Running a sync now, through Dagster, against the instance in `$DAGSTER_HOME` (so the run shows in the
 UI's run history), and reading back its MarketingSyncRun row. Its progress can be watched as it runs, and
-its alert is sent from here when no daemon is running the alert sensors."""
+its alert is sent from here when no daemon is running the alert sensors.
+
+Refused before anything runs: a paused sync (unless `even_if_paused`, or a dry run, which writes nothing),
+and an instance that is not the one the deployment's daemon runs."""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ import dagster as dg
 
 from marketing_pipeline import settings
 from marketing_pipeline.alerts.dispatch import AlertOutcome, alert_sensors_live
-from marketing_pipeline.defs.sync_step import DRY_RUN_TAG, TRIGGER_TAG, ledger_for
+from marketing_pipeline.defs.sync_step import DRY_RUN_TAG, TRIGGER_TAG, ledger_for, sync_is_paused
 from marketing_pipeline.errors import MarketingPipelineError, one_line
 from marketing_pipeline.launch.home import ensure_dagster_home
+from marketing_pipeline.launch.instances import deployment_check, identity_of
 from marketing_pipeline.launch.partitions import register_sync_partitions
 from marketing_pipeline.launch.progress import ProgressView, run_listener
 from marketing_pipeline.store.models import Sync, SyncRun
@@ -34,6 +38,10 @@ class AlertReport:
     problems: list[str] = field(default_factory=list)
 
 
+class SyncPausedError(MarketingPipelineError):
+    """A run of a paused sync was asked for without saying it should run anyway."""
+
+
 @dataclass(frozen=True)
 class TriggerResult:
     dagster_run_id: str
@@ -41,10 +49,16 @@ class TriggerResult:
     run: SyncRun | None
     error: str | None
     alerts: AlertReport = field(default_factory=AlertReport)
+    dagster_home: str | None = None  # the instance the run was launched in
+    warnings: list[str] = field(default_factory=list)
 
 
-def apply_run_config(dry_run: bool, force: bool, approve: str | None = None) -> dict[str, Any]:
+def apply_run_config(
+    dry_run: bool, force: bool, approve: str | None = None, even_if_paused: bool = False
+) -> dict[str, Any]:
     apply: dict[str, Any] = {"dry_run": dry_run, "force": force}
+    if even_if_paused:
+        apply["even_if_paused"] = True
     if approve:
         apply["approved_plan_hash"] = approve
     return {
@@ -80,19 +94,25 @@ def trigger_sync(
     dry_run: bool = False,
     force: bool = False,
     approve: str | None = None,
+    even_if_paused: bool = False,
     instance: dg.DagsterInstance | None = None,
     progress: ProgressView | None = None,
 ) -> TriggerResult:
     """Run the sync job for one sync and wait for it; the instance is `$DAGSTER_HOME`'s unless given.
-    `approve`: apply only the plan with this hash (shown by a recent dry run). `progress` is told about each
-    step as the run's events arrive."""
+    `approve`: apply only the plan with this hash (shown by a recent dry run). `even_if_paused`: run a
+    paused sync. `progress` is told about each step as the run's events arrive."""
     if approve is not None and (dry_run or not approve.strip()):
         raise MarketingPipelineError(
             "an approved plan is applied, not previewed: give --approve HASH without --dry-run"
             if dry_run
             else "--approve needs the plan hash a dry run showed"
         )
-    options = {"dry_run": dry_run, "force": force, "approve": approve.strip() if approve else None}
+    options = {
+        "dry_run": dry_run,
+        "force": force,
+        "approve": approve.strip() if approve else None,
+        "even_if_paused": even_if_paused,
+    }
     sync = store.get_sync(sync_ref)
     sync.require_runnable()
     check_environment()
@@ -116,10 +136,19 @@ def _run(
     dry_run: bool,
     force: bool,
     approve: str | None,
+    even_if_paused: bool,
     progress: ProgressView | None,
 ) -> TriggerResult:
     from marketing_pipeline.definitions import defs  # loads the code location
 
+    identity = identity_of(instance)
+    warning = deployment_check(store, identity)
+    if not dry_run and not even_if_paused and sync_is_paused(instance, sync):
+        raise SyncPausedError(
+            f"sync {sync.label!r} is paused (MarketingSync.enabled = false): nothing was run. Resume it "
+            f"(`marketing-pipeline syncs update {sync.label} --enable`), preview it with --dry-run (which writes "
+            "nothing), or run it once anyway with --even-if-paused"
+        )
     register_sync_partitions(instance, store)
     job = defs().resolve_job_def("marketing_sync_job")
     run_id = str(uuid.uuid4())
@@ -129,7 +158,7 @@ def _run(
         result = job.execute_in_process(
             partition_key=sync.key,
             instance=instance,
-            run_config=apply_run_config(dry_run, force, approve),
+            run_config=apply_run_config(dry_run, force, approve, even_if_paused),
             tags=run_tags(dry_run),
             run_id=run_id,
             raise_on_error=False,
@@ -145,7 +174,15 @@ def _run(
             # In-process runs have no daemon to fire the failure sensor: record the failure here.
             run = ledger_for(store, instance).fail(result.run_id, error)
     alerts = send_alerts(instance, store, result.run_id)
-    return TriggerResult(dagster_run_id=result.run_id, success=result.success, run=run, error=error, alerts=alerts)
+    return TriggerResult(
+        dagster_run_id=result.run_id,
+        success=result.success,
+        run=run,
+        error=error,
+        alerts=alerts,
+        dagster_home=identity.dagster_home,
+        warnings=[warning] if warning else [],
+    )
 
 
 def send_alerts(instance: dg.DagsterInstance, store: SyncStore, run_id: str) -> AlertReport:

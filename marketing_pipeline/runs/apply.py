@@ -7,6 +7,9 @@ about that person) is recorded with the reason and the rest carry on. A person E
 the next run looks the address up again. Only a failure that no retry can fix for everyone (a 401, a 403,
 an API that stays down) stops the run.
 
+When the client's writes are stopped (its `before_write` hook: the sync was paused), no later phase is
+started: what was written is in the results as usual, and every change not made is `not_sent`, with why.
+
 `tags` is never sent in `POST /people`, for anyone: whether it adds or replaces there is undocumented, so a
 "create" of someone who in fact exists could otherwise wipe their tags. New people get the tag through
 `POST /tags` after their upsert, by the id Encharge returned (by address when it returned none). Tags are
@@ -15,8 +18,9 @@ added and removed by person id, so every one of several people sharing an addres
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -27,13 +31,29 @@ from marketing_pipeline.sync.outcome import ActionResult
 from marketing_pipeline.sync.plan import SYNCED_FIELDS, SyncPlan
 from marketing_pipeline.sync.written import WrittenFields
 
+NOT_SENT = "not_sent"  # an action's status when the writes stopped before it was sent
+
 
 @dataclass
 class Applied:
-    """Each action's result, and the synced fields written (for `sync.written`'s memory)."""
+    """Each action's result, the synced fields written (for `sync.written`'s memory), and why the writes
+    stopped before the plan was through (None when they did not)."""
 
     results: list[ActionResult] = field(default_factory=list)
     written: list[WrittenFields] = field(default_factory=list)
+    stopped: str | None = None
+
+    def call(
+        self, write: Callable[[Mapping[Hashable, Person]], WriteOutcome], people: Mapping[Hashable, Person]
+    ) -> WriteOutcome:
+        """One phase's writes, or none once the writes have stopped."""
+        outcome = write(people) if self.stopped is None else unsent(people, self.stopped)
+        self.stopped = self.stopped or outcome.stopped
+        return outcome
+
+
+def unsent(keys: Iterable[Hashable], reason: str) -> WriteOutcome:
+    return WriteOutcome(not_sent=list(keys), stopped=reason)
 
 
 def result(row: Any, status: str, error: str | None = None, person_id: str | None = None) -> ActionResult:
@@ -57,6 +77,7 @@ def results(rows: dict[Hashable, Any], outcome: WriteOutcome) -> list[ActionResu
         [result(rows[key], "ok") for key, _ in outcome.succeeded]
         + [result(rows[key], "failed", error) for key, error in outcome.failed]
         + [result(rows[key], "skipped", f"{GONE}: {error}") for key, error in outcome.gone]
+        + [result(rows[key], NOT_SENT, outcome.stopped) for key in outcome.not_sent]
     )
 
 
@@ -95,24 +116,27 @@ def apply_plan(client: EnchargeClient, plan: SyncPlan) -> Applied:
     rows: dict[Hashable, Any] = {row.Index: row for row in plan.actions.itertuples(index=True)}
     applied = Applied(results=[result(row, "skipped") for _, row in rows_of(rows, "skip")])
 
-    updated = client.upsert_people({key: update_record(row) for key, row in rows_of(rows, "update")})
+    updated = applied.call(client.upsert_people, {key: update_record(row) for key, row in rows_of(rows, "update")})
     applied.results += results(rows, updated)
     applied.written += [written(rows[key], rows[key].person_id) for key, _ in updated.succeeded]
 
-    created = client.upsert_people({key: create_record(row) for key, row in rows_of(rows, "create")})
+    created = applied.call(client.upsert_people, {key: create_record(row) for key, row in rows_of(rows, "create")})
     ids = {key: str(user["id"]) for key, user in created.succeeded if user and user.get("id")}
     tagging = {key: {"id": ids[key]} if key in ids else {"email": rows[key].email} for key, _ in created.succeeded}
-    tagged = client.add_tag(plan.tag, tagging)
-    tagging_failed = dict(tagged.failed + tagged.gone)
+    tagged = applied.call(partial(client.add_tag, plan.tag), tagging)
+    tagging_failed, untagged = dict(tagged.failed + tagged.gone), set(tagged.not_sent)
     for key, _ in created.succeeded:
         row, error = rows[key], tagging_failed.get(key)
         status = ("failed", f"created, but tagging failed: {error}") if error else ("ok", None)
+        if key in untagged:  # created, and counted so; the next run tags them
+            status = ("ok", f"created, but not tagged yet: {tagged.stopped}")
         applied.results.append(result(row, *status, person_id=ids.get(key)))
         applied.written.append(written(row, ids.get(key)))
     applied.results += [result(rows[key], "failed", error) for key, error in created.failed]
     applied.results += [result(rows[key], "skipped", f"{GONE}: {error}") for key, error in created.gone]
+    applied.results += [result(rows[key], NOT_SENT, created.stopped) for key in created.not_sent]
 
     for action, call in (("add_tag", client.add_tag), ("remove_tag", client.remove_tag)):
         people = {key: {"id": row.person_id, "email": row.email} for key, row in rows_of(rows, action)}
-        applied.results += results(rows, call(plan.tag, people))
+        applied.results += results(rows, applied.call(partial(call, plan.tag), people))
     return applied

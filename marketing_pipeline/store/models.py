@@ -59,6 +59,8 @@ class SyncRun(CamelModel):
     dagster_run_id: str | None
     dry_run: bool | None
     trigger: str | None = None  # ours, finer: manual, schedule or backfill
+    dagster_instance: str | None = None  # the Dagster instance it was launched from (its run storage's id)
+    dagster_home: str | None = None  # that instance's DAGSTER_HOME
 
     @property
     def started_by(self) -> str:

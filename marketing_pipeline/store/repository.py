@@ -1,9 +1,11 @@
-"""The marketing store at one database URL: the syncs, the run records, the memory of written fields and
-the learned rates, each kept in its own module; `SyncStore` is all of them over one URL."""
+"""The marketing store at one database URL: the syncs, the run records, the memory of written fields, the
+learned rates and the daemon's Dagster instance, each kept in its own module; `SyncStore` is all of them
+over one URL."""
 
 from __future__ import annotations
 
 from marketing_pipeline import settings
+from marketing_pipeline.store.instances import DagsterInstancesStore
 from marketing_pipeline.store.rates import ApiRateStore
 from marketing_pipeline.store.runs import RUNS_PAGE_MAX, RunRecordsStore
 from marketing_pipeline.store.storable import utcnow
@@ -13,7 +15,7 @@ from marketing_pipeline.store.written import WrittenFieldsStore
 __all__ = ["RUNS_PAGE_MAX", "SyncStore", "open_store", "utcnow"]
 
 
-class SyncStore(SyncRowsStore, RunRecordsStore, WrittenFieldsStore, ApiRateStore):
+class SyncStore(SyncRowsStore, RunRecordsStore, WrittenFieldsStore, ApiRateStore, DagsterInstancesStore):
     """The marketing store at one database URL."""
 
     def __init__(self, url: str) -> None:

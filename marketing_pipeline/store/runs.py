@@ -1,6 +1,8 @@
 """Run records: `MarketingSyncRun` rows (the NestJS app's table), each with its link (ours: the Dagster run,
 the dry-run flag, how it was started) and, while it runs, its sync's claim.
 
+Each link also says which Dagster instance launched the run (its run storage's id and DAGSTER_HOME).
+
 This module is the only writer of run rows, and every `running` row it writes claims its sync in
 `MarketingSyncRunning` in the same transaction; ending the run releases the claim in the transaction that
 ends it. The claim's primary key is the sync, so two of our runs of one sync can never both be `running`.
@@ -49,7 +51,9 @@ def specification_trigger(trigger: Trigger) -> str:
 def run_rows() -> Select:
     """Runs with what we know of them (link columns None for the app's own rows)."""
     joined = run.outerjoin(link, link.c.runId == run.c.id)
-    return select(*run.c, link.c.dagsterRunId, link.c.dryRun, link.c.trigger).select_from(joined)
+    return select(
+        *run.c, link.c.dagsterRunId, link.c.dryRun, link.c.trigger, link.c.dagsterInstance, link.c.dagsterHome
+    ).select_from(joined)
 
 
 def _run_from_row(row: RowMapping) -> SyncRun:
@@ -96,9 +100,11 @@ class RunRecordsStore:
         dagster_run_id: str | None = None,
         dry_run: bool = False,
         details: Mapping[str, Any] | None = None,
+        dagster_instance: str | None = None,
+        dagster_home: str | None = None,
     ) -> SyncRun:
         """Insert the `running` row and claim the sync. Idempotent per Dagster run; refuses a second running
-        run of one sync."""
+        run of one sync. `dagster_instance` and `dagster_home` say which Dagster instance launched it."""
         if trigger not in TRIGGERS:
             raise ValueError(f"a run is started by one of {TRIGGERS}, not {trigger!r}")
         if dagster_run_id:
@@ -123,7 +129,14 @@ class RunRecordsStore:
                     )
                 )
                 conn.execute(
-                    insert(link).values(runId=run_id, dagsterRunId=dagster_run_id, dryRun=dry_run, trigger=trigger)
+                    insert(link).values(
+                        runId=run_id,
+                        dagsterRunId=dagster_run_id,
+                        dryRun=dry_run,
+                        trigger=trigger,
+                        dagsterInstance=dagster_instance,
+                        dagsterHome=dagster_home,
+                    )
                 )
                 conn.execute(insert(running).values(syncId=sync.id, runId=run_id, claimedAt=utcnow()))
 
@@ -191,20 +204,34 @@ class RunRecordsStore:
             _release(conn, run_id)
         return self.get_run(run_id)
 
-    def fail_running_run(self, dagster_run_id: str, error_message: str) -> SyncRun | None:
-        """Mark the row of a Dagster run failed if it is still `running` (used after crashes)."""
+    def fail_running_run(
+        self, dagster_run_id: str, error_message: str, *, details: Mapping[str, Any] | None = None
+    ) -> SyncRun | None:
+        """Mark the row of a Dagster run failed if it is still `running` (used after crashes); `details` are
+        added to those recorded. None when the Dagster run has no row."""
         with connect(self.url) as conn:
             run_id = conn.execute(select(link.c.runId).where(link.c.dagsterRunId == dagster_run_id)).scalar()
-            if run_id is None:
-                return None
-            conn.execute(
-                update(run)
-                .where(run.c.id == run_id)
-                .where(run.c.status == "running")
-                .values(status="failed", completedAt=utcnow(), errorMessage=storable_message(error_message))
-            )
+        if run_id is None:
+            return None
+        return self.fail_running_row(run_id, error_message, details=details)
+
+    def fail_running_row(self, run_id: str, error_message: str, *, details: Mapping[str, Any] | None = None) -> SyncRun:
+        """Mark a run failed, by its id, if it is still `running`, and release its sync."""
+        values: dict[str, Any] = {
+            "status": "failed",
+            "completedAt": utcnow(),
+            "errorMessage": storable_message(error_message),
+        }
+        with connect(self.url) as conn:
+            current = conn.execute(select(run.c.details).where(run.c.id == run_id)).first()
+            if current is None:
+                raise UnknownRunError(f"no run {run_id!r}")
+            if details is not None:
+                recorded = current[0] if isinstance(current[0], dict) else {}
+                values["details"] = storable_details({**recorded, **_details_object(details)})
+            conn.execute(update(run).where(run.c.id == run_id).where(run.c.status == "running").values(**values))
             _release(conn, run_id)
-        return self.find_run_by_dagster_id(dagster_run_id)
+        return self.get_run(run_id)
 
     def get_run(self, ref: str) -> SyncRun:
         """A run by its id or by its Dagster run id."""

@@ -111,8 +111,9 @@ marketing_sync_key = Table(
 Index("MarketingSyncKey_key_key", marketing_sync_key.c.key, unique=True)
 
 # What the pipeline knows of each run it records, beyond Prisma's row: the Dagster run, whether it was a
-# dry run, and how it was started in our own finer words (`triggeredBy` keeps the specification's two).
-# Runs the app wrote have no row here.
+# dry run, how it was started in our own finer words (`triggeredBy` keeps the specification's two), and the
+# Dagster instance it was launched from (its run storage's id, and its DAGSTER_HOME for people to read), so
+# another instance, which cannot see that run, knows it is not its own. Runs the app wrote have no row here.
 marketing_sync_run_link = Table(
     "MarketingSyncRunLink",
     metadata,
@@ -120,6 +121,8 @@ marketing_sync_run_link = Table(
     Column("dagsterRunId", Text),
     Column("dryRun", Boolean, nullable=False, server_default=text("false")),
     Column("trigger", Text, nullable=False),
+    Column("dagsterInstance", Text),
+    Column("dagsterHome", Text),
     PrimaryKeyConstraint("runId", name="MarketingSyncRunLink_pkey"),
     _follows("MarketingSyncRun", "runId", "MarketingSyncRunLink_runId_fkey"),
     schema=OUR_SCHEMA,
@@ -170,6 +173,20 @@ marketing_api_rate = Table(
     Column("limitSeen", Boolean, nullable=False, server_default=text("false")),
     Column("updatedAt", Timestamp3, nullable=False, server_default=NOW),
     PrimaryKeyConstraint("api", name="MarketingApiRate_pkey"),
+    schema=OUR_SCHEMA,
+)
+
+# The Dagster instances a daemon runs, as the daemon itself reports them (every minute, from the registry
+# sensor): the deployment's instance is the one seen last. A shell whose instance differs is not the
+# deployment's. Identified by the run storage's id (Dagster's own, kept in its storage), never by a URL.
+marketing_dagster_daemon = Table(
+    "MarketingDagsterDaemon",
+    metadata,
+    Column("runStorageId", Text, nullable=False),
+    Column("dagsterHome", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("seenAt", Timestamp3, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("runStorageId", name="MarketingDagsterDaemon_pkey"),
     schema=OUR_SCHEMA,
 )
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from marketing_pipeline.errors import InvalidSyncConfigError, UnknownSyncError
@@ -130,6 +131,14 @@ class SyncRowsStore:
             if row is None:
                 raise UnknownSyncError(f"no sync {key!r}: its MarketingSync row was deleted")
             return _with_clash(conn, row)
+
+    def enabled_state(self, sync_id: str) -> tuple[bool, datetime] | None:
+        """`enabled` and `updatedAt` of one sync, read alone (cheap enough to ask between write batches);
+        None when the row is gone."""
+        t = marketing_sync
+        with connect(self.url) as conn:
+            row = conn.execute(select(t.c.enabled, t.c.updatedAt).where(t.c.id == sync_id)).first()
+        return (bool(row[0]), row[1]) if row else None
 
     def create_sync(
         self,

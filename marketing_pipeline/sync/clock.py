@@ -3,7 +3,7 @@ mixes UTC run times with local schedule times. Run records keep naive UTC, as Pr
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from marketing_pipeline.sync.schedule import validate_timezone
 
@@ -17,3 +17,15 @@ def in_zone(value: datetime, zone: str) -> datetime:
 def readable(value: datetime | None, zone: str) -> str:
     """ "2026-05-04 07:00 BST", or "-" for no time."""
     return in_zone(value, zone).strftime("%Y-%m-%d %H:%M %Z") if value is not None else "-"
+
+
+def readable_age(age: timedelta) -> str:
+    """ "40 s", "12 min", "3 h", "2 days": how long ago, roughly."""
+    seconds = max(0, int(age.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

@@ -16,7 +16,7 @@ DETAILS_LIMIT = 10_000  # per-contact rows kept in a run record; failures are al
 class ActionResult:
     action: str  # create / update / add_tag / remove_tag / skip
     email: str | None
-    status: str  # ok / failed / skipped / planned (dry run)
+    status: str  # ok / failed / skipped / planned (dry run) / not_sent (the writes stopped before it)
     reason: str | None = None
     error: str | None = None
     person_id: str | None = None
@@ -47,7 +47,8 @@ class SyncOutcome:
     overrode it; `duplicates` the addresses several Encharge people share; `notes` what else the operator
     should know about the reads (people counted but not listed, people found by lookup); `reads` the reads'
     own figures by API (`encharge`: people read, counts before and after, people listed twice, short pages;
-    `connectwise`: records that changed while it was read)."""
+    `connectwise`: records that changed while it was read); `stopped` why the writes stopped before the plan
+    was through (the sync was paused), None when they did not."""
 
     plan: PlanCounts
     results: list[ActionResult]
@@ -58,6 +59,7 @@ class SyncOutcome:
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     reads: dict[str, Any] = field(default_factory=dict)
+    stopped: str | None = None
 
     @property
     def failures(self) -> list[ActionResult]:
@@ -91,7 +93,19 @@ class SyncOutcome:
                 f"untag {p.remove_tag}; {p.skip} skipped"
             )
             return line + (f"; the real run would be braked: {self.brake}" if self.brake else "")
+        if self.stopped:
+            failed = f", {self.counts().contacts_failed} failed" if self.failures else ""
+            made, left = self.changes_made, self.not_sent
+            return f"Stopped before the plan was through: {made} change(s) made, {left} not sent{failed}"
         return summary_line(self.counts())
+
+    @property
+    def changes_made(self) -> int:
+        return sum(1 for r in self.results if r.status == "ok" and r.action != "skip")
+
+    @property
+    def not_sent(self) -> int:
+        return sum(1 for r in self.results if r.status == "not_sent")
 
     def details(self, limit: int = DETAILS_LIMIT) -> dict[str, Any]:
         failures = [r.as_detail() for r in self.failures]

@@ -105,3 +105,18 @@ def test_a_brake_is_told_by_its_override_phrase() -> None:
     )
     assert window is not None and state_of(run("failed", error=f"sync 'x': {window}")) == "braked"
     assert state_of(run("failed", error="Encharge: HTTP 500 force: true")) == "failed"
+
+
+def test_a_run_a_pause_stopped_neither_alerts_nor_changes_the_state() -> None:
+    """A pause is an operator's decision, not a fault: neither the run that wrote nothing because the sync was
+    paused nor the one that stopped before its next write batch is news, and neither hides the state before."""
+    from marketing_pipeline.sync.pause import paused_before_writing, paused_while_writing
+
+    before_writing = run("failed", error=paused_before_writing("x"))
+    while_writing = run("failed", error="sync 'x': " + paused_while_writing("x", written=5, not_sent=30))
+    for paused in (before_writing, while_writing):
+        assert state_of(paused) is None
+        assert decide(paused, [OK]) is None and decide(paused, [FAILED]) is None
+    recovered = decide(OK, [before_writing, while_writing, FAILED])
+    assert recovered is not None and recovered.kind == "recovered"
+    assert decide(OK, [before_writing, OK]) is None

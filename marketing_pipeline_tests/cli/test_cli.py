@@ -120,6 +120,24 @@ def test_review_then_apply_from_the_cli(cli, sandboxes: Sandboxes) -> None:  # t
     assert both.stderr.startswith("error: an approved plan is applied, not previewed")
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_trigger_refuses_a_paused_sync_and_says_how_to_force(cli, sandboxes: Sandboxes) -> None:  # type: ignore[no-untyped-def]
+    cli("syncs", "update", SYNC_KEY, "--disable")
+    sandboxes.encharge.clear_log()
+    refused = cli("syncs", "trigger", SYNC_KEY, ok=False)
+    line = refused.stderr.splitlines()[-1]
+    assert line.startswith(f"error: sync '{SYNC_KEY}' is paused (MarketingSync.enabled = false): nothing was run")
+    assert "--even-if-paused" in line and "--dry-run" in line and f"syncs update {SYNC_KEY} --enable" in line
+    assert sandboxes.encharge.log == [] and sandboxes.connectwise.request_count() == 0
+    assert json.loads(cli("runs", "list", SYNC_KEY, "--json").output)["total"] == 0  # no run was started
+    # A dry run writes nothing, so a paused sync may have one; forcing runs it and leaves it paused.
+    assert cli("syncs", "trigger", SYNC_KEY, "--dry-run").output.startswith("Dry run: would create 12")
+    assert not any(method != "GET" for method, _, _ in sandboxes.encharge.log)
+    forced = json.loads(cli("syncs", "trigger", SYNC_KEY, "--even-if-paused", "--json").output)
+    assert forced["success"] is True and forced["run"]["contactsCreated"] == 12
+    assert json.loads(cli("syncs", "show", SYNC_KEY, "--json").output)["enabled"] is False
+
+
 def test_update_schedule_forms(cli) -> None:  # type: ignore[no-untyped-def]
     cases = {
         ("--daily", "--at", "07:30"): "30 7 * * *",
@@ -256,6 +274,7 @@ def test_help_lists_every_command_in_full(group: tuple[str, ...]) -> None:
         ("syncs", "trigger"),
         ("runs", "list"),
         ("runs", "show"),
+        ("runs", "release"),
         ("sandbox",),
         ("demo",),
         ("init",),

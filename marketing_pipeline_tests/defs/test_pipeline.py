@@ -170,9 +170,13 @@ def test_read_failure_marks_the_record_failed(pipeline: Pipeline) -> None:
 
 
 def test_a_crashed_runs_row_is_released_by_the_next_run(pipeline: Pipeline) -> None:
+    """Its Dagster run is over (failed, here) but its record was left `running`."""
     store: SyncStore = pipeline.store
     sync = store.get_sync(SYNC_KEY)
-    crashed = store.start_run(sync, trigger="schedule", dagster_run_id="no-such-dagster-run")
+    over = pipeline.instance.create_run_for_job(
+        dg.GraphDefinition(name="crashed", node_defs=[]).to_job(), status=dg.DagsterRunStatus.FAILURE
+    )
+    crashed = store.start_run(sync, trigger="schedule", dagster_run_id=over.run_id)
     result = pipeline.run()
     assert result.success
     old = store.get_run(crashed.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -392,3 +393,28 @@ def test_a_person_deleted_since_the_read_is_gone_not_failed() -> None:
         tagged = client.add_tag(TAG, {i: {"id": f"id-{i:05d}"} for i in range(3)})
         assert [k for k, _ in tagged.gone] == [1] and tagged.failed == []
         assert server.find(email="person1@example.com") is None  # and nobody was created in their place
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_stop_before_a_write_batch_sends_nothing_more_and_says_what_was_not_sent(
+    sandboxes: Sandboxes, concurrency: int
+) -> None:
+    """`before_write` is asked before each batch (each upsert request, each tag call); once it gives a
+    reason, no batch starts, and every key not sent comes back as `not_sent` with that reason."""
+    asked = itertools.count(1)
+
+    def stop_after_three() -> str | None:
+        return "paused" if next(asked) > 3 else None
+
+    records = {i: {"email": f"new{i}@example.com"} for i in range(10)}
+    with client_for(sandboxes.encharge, batch_size=2, write_concurrency=concurrency) as client:
+        client.before_write = stop_after_three
+        upserted = client.upsert_people(records)
+        tagged = client.add_tag(TAG, {i: {"email": f"new{i}@example.com"} for i in range(10)})
+    assert sandboxes.encharge.request_count("POST", "/v1/people") == 3
+    assert len(upserted.succeeded) == 6 and upserted.failed == [] and upserted.stopped == "paused"
+    assert sorted(upserted.not_sent + [key for key, _ in upserted.succeeded]) == list(range(10))
+    assert sandboxes.encharge.request_count("POST", "/v1/tags") == 0
+    assert sorted(tagged.not_sent) == list(range(10)) and tagged.stopped == "paused"
+    for i in range(6, 10):
+        assert not sandboxes.encharge.find(email=f"new{i}@example.com")

@@ -160,9 +160,11 @@ def test_the_apps_prisma_client_and_the_pipeline_share_the_tables(
         app.delete_sync(sync.id)
     assert store.get_sync("prospects-digest").id == sync.id and store.count_runs(sync) == 5
 
-    # The app's shell-out "Sync Now": the CLI by the app's own id, beside the other sync.
+    # The app's shell-out "Sync Now": the CLI by the app's own id, beside the other sync, from the deployment's
+    # Dagster instance (the one whose registry sensor ticked above: another would be refused).
     for name, value in pipeline.boxes.env().items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DAGSTER_HOME", pipeline.instance.root_directory)
     triggered = CliRunner().invoke(main, ["syncs", "trigger", first["id"], "--json"])
     assert triggered.exit_code == 0, triggered.output
     [latest, *_] = app.list_runs(first["id"])

@@ -29,6 +29,7 @@ from marketing_pipeline_tests.support.catalog import apply_prisma_db_push, schem
 KEY = str(FIRST_SYNC["key"])
 OUR_TABLES = [
     "MarketingApiRate",
+    "MarketingDagsterDaemon",
     "MarketingSyncKey",
     "MarketingSyncRunLink",
     "MarketingSyncRunning",

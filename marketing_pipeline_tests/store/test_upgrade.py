@@ -1,6 +1,7 @@
 """An install made by `init` before issue 23 (revision 0003: our columns, indexes and tables in Prisma's
 schema) upgrades to revision 0004 with everything it held: keys, run links, dry-run flags, a run still
-`running`, the written-fields memory, the learned rates and Alembic's version, on PostgreSQL and SQLite."""
+`running`, the written-fields memory, the learned rates and Alembic's version, on PostgreSQL and SQLite; and
+on to the newest revision (0005: which Dagster instance launched each run, unknown for older runs)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from marketing_pipeline_tests.store.test_schema import OUR_TABLES, our_tables
 from marketing_pipeline_tests.support.catalog import schema_catalog
 
 DATA = Path(__file__).parent / "data"
+HEAD = "0005"  # the newest revision
 FILTER = '{"companyTypes":[48],"companyStatuses":[1,19],"contactTypes":[1,2,21]}'
 SYNCS = """
 INSERT INTO "MarketingSync" ("id", "name", "sourceType", "destType", "filterConfig", "tagName", "schedule",
@@ -90,6 +92,7 @@ def test_an_install_at_0003_upgrades_with_everything_it_held(legacy_url: str) ->
         "r-app": ("manual", None, None, None),
     }
     assert store.get_run("d-real").id == "r-real"
+    assert all(r.dagster_instance is None and r.dagster_home is None for r in runs.values())  # launched before 0005
     since = utcnow() - timedelta(hours=2)
     assert [(p.removed, p.forced) for p in store.removals_since(first, since)] == [(2, False)]  # not the dry run
     assert store.dry_run_with_plan(first, "abc", since).id == "r-dry"
@@ -112,7 +115,7 @@ def test_on_postgresql_prismas_schema_is_left_exactly_as_prisma_makes_it(store_u
     assert our_tables(store_url) == OUR_TABLES
     with get_engine(store_url).connect() as conn:
         version = conn.execute(text(f'SELECT version_num FROM "{OUR_SCHEMA}".{VERSION_TABLE}')).scalar()
-    assert version == "0004"
+    assert version == HEAD
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -130,7 +133,7 @@ def test_in_sqlite_the_columns_and_indexes_leave_the_specifications_tables(store
     assert "key" not in sync_columns and len(sync_columns) == 11
     assert not {"dagsterRunId", "dryRun"} & set(run_columns) and len(run_columns) == 14
     assert indexes == {"MarketingSync": [], "MarketingSyncRun": []}
-    assert version == "0004"
+    assert version == HEAD
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)

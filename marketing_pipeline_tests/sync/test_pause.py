@@ -38,3 +38,13 @@ def seen(enabled: bool, running: bool, *, since: datetime | None = None, toggled
 def test_the_side_that_changed_last_wins(last: Agreed | None, now: Observed, expected: str) -> None:
     assert winner(last, now) == expected
     assert enabled_after(last, now) == (now.running if expected == "schedule" else now.enabled)
+
+
+def test_a_sync_is_paused_by_its_row_unless_the_ui_resumed_it_since() -> None:
+    from marketing_pipeline.sync.pause import is_paused
+
+    assert not is_paused(True, T, None)
+    assert not is_paused(True, T, T - timedelta(days=1))
+    assert is_paused(False, T, None)
+    assert is_paused(False, T, T - timedelta(minutes=1))  # started before the pause: the pause is the news
+    assert not is_paused(False, T, LATER)  # started (UI Resume) after the row was paused: resumed
