@@ -1,9 +1,11 @@
-"""Where configuration comes from. Every environment variable the project reads is named, and read, here.
+"""Where configuration comes from. `Settings` names every environment variable the project reads, once,
+with its type, default, bounds and meaning; every default elsewhere (resources, clients, the CLI, alerts)
+is taken from it, and the README's configuration table is checked against it.
 
 Secrets (the API keys) are read by Dagster at launch through `EnvVar`, so the UI never shows them, and
 checked here (`secret`) wherever they are read: surrounding whitespace is stripped and control characters
-are refused, in an error that names the variable and never shows the value. Everything else is read with
-the helpers below; a value that cannot work is a `ConfigurationError` naming the variable.
+are refused, in an error that names the variable and never shows the value. A tuning knob that cannot work
+is refused by `load` in one line naming the variable and the rule (a `ConfigurationError`).
 """
 
 from __future__ import annotations
@@ -11,80 +13,226 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from marketing_pipeline.errors import ConfigurationError
 
-# ConnectWise
-CW_BASE_URL = "CW_BASE_URL"  # unset: the codebase is found through CW_SITE's companyinfo
+# The variables' names, for the code that names one (in a message, an EnvVar); `Settings` below gives each
+# its type, default, bounds and meaning.
+CW_BASE_URL = "CW_BASE_URL"
 CW_SITE = "CW_SITE"
 CW_COMPANY_ID = "CW_COMPANY_ID"
-CW_PUBLIC_KEY = "CW_PUBLIC_KEY"  # secret
-CW_PRIVATE_KEY = "CW_PRIVATE_KEY"  # secret
+CW_PUBLIC_KEY = "CW_PUBLIC_KEY"
+CW_PRIVATE_KEY = "CW_PRIVATE_KEY"
 CW_CLIENT_ID = "CW_CLIENT_ID"
 CW_CONCURRENCY = "CW_CONCURRENCY"
 CW_MAX_REQUESTS_PER_SECOND = "CW_MAX_REQUESTS_PER_SECOND"
-# Encharge
 ENCHARGE_BASE_URL = "ENCHARGE_BASE_URL"
-ENCHARGE_REST_API_KEY = "ENCHARGE_REST_API_KEY"  # secret
+ENCHARGE_REST_API_KEY = "ENCHARGE_REST_API_KEY"
 ENCHARGE_MAX_REQUESTS_PER_SECOND = "ENCHARGE_MAX_REQUESTS_PER_SECOND"
-# The fixed rate before rates were learned: still honoured, as the ceiling, where it is set and the new
-# variable is not (a deployment that capped Encharge on purpose must not find the cap gone).
 ENCHARGE_REQUESTS_PER_SECOND = "ENCHARGE_REQUESTS_PER_SECOND"
 ENCHARGE_CONCURRENCY = "ENCHARGE_CONCURRENCY"
 ENCHARGE_BATCH_SIZE = "ENCHARGE_BATCH_SIZE"
-# Both APIs
 MARKETING_HTTP_TIMEOUT_SECONDS = "MARKETING_HTTP_TIMEOUT_SECONDS"
 MARKETING_HTTP_MAX_ATTEMPTS = "MARKETING_HTTP_MAX_ATTEMPTS"
-# The marketing store, schedules, Dagster
 MARKETING_DATABASE_URL = "MARKETING_DATABASE_URL"
 MARKETING_SCHEDULE_TIMEZONE = "MARKETING_SCHEDULE_TIMEZONE"
 DAGSTER_HOME = "DAGSTER_HOME"
-DAGSTER_POSTGRES_URL = "DAGSTER_POSTGRES_URL"  # read by dagster.yaml, not by Python
+DAGSTER_POSTGRES_URL = "DAGSTER_POSTGRES_URL"
 DAGSTER_WEBSERVER_URL = "DAGSTER_WEBSERVER_URL"
-# The CLI
 DEBUG = "MARKETING_PIPELINE_DEBUG"
-# Alerts (each channel is off unless configured)
-MARKETING_ALERT_WEBHOOK_URL = "MARKETING_ALERT_WEBHOOK_URL"  # secret: the URL carries the webhook's token
+MARKETING_ALERT_WEBHOOK_URL = "MARKETING_ALERT_WEBHOOK_URL"
 MARKETING_ALERT_EMAIL_TO = "MARKETING_ALERT_EMAIL_TO"
 MARKETING_ALERT_EMAIL_FROM = "MARKETING_ALERT_EMAIL_FROM"
 SMTP_HOST = "SMTP_HOST"
 SMTP_PORT = "SMTP_PORT"
 SMTP_USER = "SMTP_USER"
-SMTP_PASSWORD = "SMTP_PASSWORD"  # secret
+SMTP_PASSWORD = "SMTP_PASSWORD"
 
-ALERTS = (
-    MARKETING_ALERT_WEBHOOK_URL,
-    MARKETING_ALERT_EMAIL_TO,
-    MARKETING_ALERT_EMAIL_FROM,
-    SMTP_HOST,
-    SMTP_PORT,
-    SMTP_USER,
-    SMTP_PASSWORD,
-)
-SECRETS = (CW_PUBLIC_KEY, CW_PRIVATE_KEY, ENCHARGE_REST_API_KEY, MARKETING_ALERT_WEBHOOK_URL, SMTP_PASSWORD)
-REQUIRED = (CW_PUBLIC_KEY, CW_PRIVATE_KEY, CW_CLIENT_ID, ENCHARGE_REST_API_KEY)
-# Never shown either: the integration's clientId, and the URLs whose passwords are credentials.
-CREDENTIAL_URLS = (MARKETING_DATABASE_URL, DAGSTER_POSTGRES_URL, DAGSTER_WEBSERVER_URL)
-SENSITIVE = (*SECRETS, CW_CLIENT_ID, *CREDENTIAL_URLS)
 
-DEFAULT_CW_SITE = "api-eu.myconnectwise.net"
-DEFAULT_CW_COMPANY_ID = "computereyez"
-DEFAULT_ENCHARGE_BASE_URL = "https://api.encharge.io/v1/"
-DEFAULT_SCHEDULE_TIMEZONE = "Europe/London"
-DEFAULT_DAGSTER_HOME = ".dagster_home"
-DEFAULT_SMTP_PORT = 587
-# The ceilings of the learned request rates: ConnectWise documents about 1,000 requests a minute; Encharge
-# publishes no limit, so its ceiling only stops a runaway (the rate is learned below it).
-DEFAULT_CW_MAX_REQUESTS_PER_SECOND = 16.0
-DEFAULT_ENCHARGE_MAX_REQUESTS_PER_SECOND = 200.0
+def _whole(raw: Any) -> Any:
+    """A count given as "50.0" is 50; anything else is left for the type check to refuse."""
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        return raw
+    return int(number) if math.isfinite(number) and number.is_integer() else raw
+
+
+Whole = Annotated[int, BeforeValidator(_whole)]
+
+
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _var(name: str, default: Any, meaning: str, *, kind: str = "", required: bool = False, **bounds: Any) -> Any:
+    """A variable of `Settings`. `kind`: "secret" (read by Dagster through EnvVar, never shown), "identifier"
+    (never shown, not a secret), "credential_url" (a URL whose password is never shown) or "" (a value that
+    may show in the UI and in messages). `required`: a sync cannot run without it."""
+    extra = {"kind": kind, "required": required}
+    return Field(default, alias=name, description=meaning, json_schema_extra=extra, **bounds)
+
+
+class Settings(BaseSettings):
+    """Every environment variable the project reads. Unset or blank means the default."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    # ConnectWise
+    cw_base_url: str | None = _var(CW_BASE_URL, None, "REST base (host, codebase, /apis/3.0/); unset: from CW_SITE")
+    cw_site: str = _var(CW_SITE, "api-eu.myconnectwise.net", "the host whose companyinfo names the codebase")
+    cw_company_id: str = _var(CW_COMPANY_ID, "computereyez", "the ConnectWise login company")
+    cw_public_key: str | None = _var(CW_PUBLIC_KEY, None, "API member public key", kind="secret", required=True)
+    cw_private_key: str | None = _var(CW_PRIVATE_KEY, None, "API member private key", kind="secret", required=True)
+    cw_client_id: str | None = _var(
+        CW_CLIENT_ID, None, "the integration's clientId GUID", kind="identifier", required=True
+    )
+    cw_concurrency: Whole = _var(CW_CONCURRENCY, 4, "ConnectWise contact requests in flight", ge=1, le=64)
+    # ConnectWise documents about 1,000 requests a minute.
+    cw_max_requests_per_second: Number = _var(
+        CW_MAX_REQUESTS_PER_SECOND, 16.0, "ceiling of the learned ConnectWise rate; 0 = no limit", ge=0
+    )
+    # Encharge
+    encharge_base_url: str = _var(ENCHARGE_BASE_URL, "https://api.encharge.io/v1/", "Encharge REST base")
+    encharge_rest_api_key: str | None = _var(
+        ENCHARGE_REST_API_KEY, None, "sent as X-Encharge-Token", kind="secret", required=True
+    )
+    # Encharge publishes no limit, so its ceiling only stops a runaway (the rate is learned below it).
+    encharge_max_requests_per_second: Number = _var(
+        ENCHARGE_MAX_REQUESTS_PER_SECOND, 200.0, "ceiling of the learned Encharge rate; 0 = no limit", ge=0
+    )
+    # The fixed rate before rates were learned: still honoured, as the ceiling, where it is set and the new
+    # variable is not (a deployment that capped Encharge on purpose must not find the cap gone).
+    encharge_requests_per_second: Number | None = _var(
+        ENCHARGE_REQUESTS_PER_SECOND, None, "the old fixed Encharge rate, now a ceiling", ge=0
+    )
+    encharge_concurrency: Whole = _var(ENCHARGE_CONCURRENCY, 4, "Encharge requests in flight", ge=1, le=64)
+    encharge_batch_size: Whole = _var(ENCHARGE_BATCH_SIZE, 100, "people per POST /people", ge=1, le=1000)
+    # Both APIs
+    timeout_seconds: Number = _var(MARKETING_HTTP_TIMEOUT_SECONDS, 30.0, "timeout of every HTTP call", gt=0)
+    max_attempts: Whole = _var(MARKETING_HTTP_MAX_ATTEMPTS, 6, "attempts per HTTP call", ge=1, le=100)
+    # The marketing store, schedules, Dagster
+    marketing_database_url: str | None = _var(
+        MARKETING_DATABASE_URL, None, "the MarketingSync tables; unset: SQLite in DAGSTER_HOME", kind="credential_url"
+    )
+    schedule_timezone: str = _var(MARKETING_SCHEDULE_TIMEZONE, "Europe/London", "the schedules' time zone")
+    dagster_home: str = _var(DAGSTER_HOME, ".dagster_home", "Dagster's instance folder (relative: to the cwd)")
+    dagster_postgres_url: str | None = _var(
+        DAGSTER_POSTGRES_URL, None, "Dagster's own storage (read by dagster.yaml)", kind="credential_url"
+    )
+    dagster_webserver_url: str | None = _var(
+        DAGSTER_WEBSERVER_URL, None, "the running webserver (reloads, alert links)", kind="credential_url"
+    )
+    # The CLI
+    debug: str | None = _var(DEBUG, None, "1: an unexpected CLI error shows its traceback")
+    # Alerts (each channel is off unless configured)
+    alert_webhook_url: str | None = _var(
+        MARKETING_ALERT_WEBHOOK_URL, None, "Slack or Teams incoming webhook (its URL carries a token)", kind="secret"
+    )
+    alert_email_to: str | None = _var(MARKETING_ALERT_EMAIL_TO, None, "alert recipients, comma-separated")
+    alert_email_from: str | None = _var(MARKETING_ALERT_EMAIL_FROM, None, "the alerts' sender")
+    smtp_host: str | None = _var(SMTP_HOST, None, "the alerts' mail server")
+    # As given: a bad port turns email off with a reason (alerts/channels.py), never breaks loading.
+    smtp_port: str = _var(SMTP_PORT, "587", "the mail server's port (STARTTLS when offered)")
+    smtp_user: str | None = _var(SMTP_USER, None, "optional SMTP login")
+    smtp_password: str | None = _var(SMTP_PASSWORD, None, "optional SMTP password", kind="secret")
+
+    @property
+    def encharge_ceiling(self) -> float:
+        """ENCHARGE_MAX_REQUESTS_PER_SECOND, else the old ENCHARGE_REQUESTS_PER_SECOND, else the default."""
+        old = self.encharge_requests_per_second
+        if "encharge_max_requests_per_second" in self.model_fields_set or old is None:
+            return self.encharge_max_requests_per_second
+        return old
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], *args: PydanticBaseSettingsSource, **kwargs: Any
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (_StrippedEnvironment(settings_cls),)  # the environment only: no .env file, no init arguments
+
+
+class _StrippedEnvironment(EnvSettingsSource):
+    """The environment, each value stripped; a blank one counts as unset (its default applies)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raw, key, complex_ = super().get_field_value(field, field_name)
+        return (raw.strip() or None if isinstance(raw, str) else raw), key, complex_
+
+
+DEFAULTS = Settings.model_construct()  # the defaults alone, whatever the environment holds
+FIELDS = {info.alias: (name, info) for name, info in Settings.model_fields.items()}
+VARIABLES = tuple(FIELDS)  # every variable's name, in the model's order
+
+
+
+
+def _where(key: str, *wanted: Any) -> tuple[str, ...]:
+    return tuple(name for name, (_, info) in FIELDS.items() if dict(info.json_schema_extra or {})[key] in wanted)
+
+
+REQUIRED = _where("required", True)
+SECRETS = _where("kind", "secret")
+CREDENTIAL_URLS = _where("kind", "credential_url")
+SENSITIVE = (*SECRETS, *_where("kind", "identifier"), *CREDENTIAL_URLS)  # never shown
+ALERTS = tuple(name for name, (field, _) in FIELDS.items() if field.startswith(("alert_", "smtp_")))
+
+
+def load() -> Settings:
+    """The settings from the environment; a value that cannot work is one line naming the variable and the
+    rule it breaks."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        name = str(exc.errors()[0]["loc"][0])
+        raise ConfigurationError(_explain(name, value(name) or "")) from None
+
+
+def _explain(name: str, raw: str) -> str:
+    field = FIELDS[name][1]
+    bounds = {type(rule).__name__: getattr(rule, type(rule).__name__.lower(), None) for rule in field.metadata}
+    try:
+        number = float(raw)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        return f"{name} must be a number, not {raw[:40]!r}"
+    if "Le" in bounds:
+        return f"{name} must be a whole number from {bounds['Ge']} to {bounds['Le']}, not {raw!r}"
+    bound = f"above {bounds['Gt']:g}" if "Gt" in bounds else f"at least {bounds['Ge']:g}"
+    return f"{name} must be {bound}, not {number:g}"
+
+
+def about(name: str) -> str:
+    """The variable's name and meaning, for a resource field's description in the Dagster UI."""
+    return f"{name}: {FIELDS[name][1].description}"
+
+
+def field(name: str) -> Any:
+    """A resource's field for the variable: its default ("" for none) and meaning, as `Settings` has them."""
+    given = default(name)
+    return Field(default="" if given is None else given, description=about(name))
+
+
+def default(name: str) -> Any:
+    """The variable's default, as `Settings` declares it."""
+    return FIELDS[name][1].default
 
 
 def value(name: str) -> str | None:
-    """The variable, stripped, or None when unset or blank."""
+    """The variable, stripped, or None when unset or blank (secrets and URLs are checked where they are used)."""
     raw = os.environ.get(name, "").strip()
     return raw or None
+
+
+def value_or_default(name: str) -> str:
+    """A text variable, or its default from `Settings` ("" when it has none)."""
+    return value(name) or str(default(name) or "")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -127,36 +275,6 @@ def sensitive_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in SENSITIVE if os.environ.get(name)}
 
 
-def _number(name: str, default: float) -> float:
-    raw = value(name)
-    if raw is None:
-        return default
-    try:
-        parsed = float(raw)
-    except ValueError:
-        parsed = math.nan
-    if not math.isfinite(parsed):
-        raise ConfigurationError(f"{name} must be a number, not {raw[:40]!r}")
-    return parsed
-
-
-def number(name: str, default: float, *, minimum: float = 0.0, above_minimum: bool = False) -> float:
-    """A tuning knob (not a secret: its value may show in the UI and in messages)."""
-    parsed = _number(name, default)
-    if parsed < minimum or (above_minimum and parsed == minimum):
-        bound = f"above {minimum:g}" if above_minimum else f"at least {minimum:g}"
-        raise ConfigurationError(f"{name} must be {bound}, not {parsed:g}")
-    return parsed
-
-
-def whole_number(name: str, default: int, *, minimum: int = 1, maximum: int = 10_000) -> int:
-    """A count knob: a whole number from `minimum` to `maximum`."""
-    parsed = _number(name, default)
-    if not float(parsed).is_integer() or not minimum <= parsed <= maximum:
-        raise ConfigurationError(f"{name} must be a whole number from {minimum} to {maximum}, not {value(name)!r}")
-    return int(parsed)
-
-
 def missing_required() -> list[str]:
     return [name for name in REQUIRED if not value(name)]
 
@@ -182,7 +300,7 @@ def secret_values() -> list[str]:
 def dagster_home() -> Path:
     """`$DAGSTER_HOME`, or `./.dagster_home` (the demo's default) when it is unset."""
     home = value(DAGSTER_HOME)
-    return Path(home) if home else Path.cwd() / DEFAULT_DAGSTER_HOME
+    return Path(home) if home else Path.cwd() / DEFAULTS.dagster_home
 
 
 def database_url() -> str:
@@ -191,34 +309,4 @@ def database_url() -> str:
 
 
 def schedule_timezone() -> str:
-    return value(MARKETING_SCHEDULE_TIMEZONE) or DEFAULT_SCHEDULE_TIMEZONE
-
-
-@dataclass(frozen=True)
-class HttpTuning:
-    """The clients' throughput and patience knobs, read from the environment."""
-
-    timeout_seconds: float
-    max_attempts: int
-    cw_concurrency: int
-    encharge_concurrency: int
-    encharge_batch_size: int
-    cw_max_requests_per_second: float
-    encharge_max_requests_per_second: float
-
-
-def http_tuning() -> HttpTuning:
-    return HttpTuning(
-        timeout_seconds=number(MARKETING_HTTP_TIMEOUT_SECONDS, 30, above_minimum=True),
-        max_attempts=whole_number(MARKETING_HTTP_MAX_ATTEMPTS, 6, maximum=100),
-        cw_concurrency=whole_number(CW_CONCURRENCY, 4, maximum=64),
-        encharge_concurrency=whole_number(ENCHARGE_CONCURRENCY, 4, maximum=64),
-        encharge_batch_size=whole_number(ENCHARGE_BATCH_SIZE, 100, maximum=1000),
-        cw_max_requests_per_second=number(CW_MAX_REQUESTS_PER_SECOND, DEFAULT_CW_MAX_REQUESTS_PER_SECOND),
-        encharge_max_requests_per_second=number(
-            ENCHARGE_MAX_REQUESTS_PER_SECOND
-            if value(ENCHARGE_MAX_REQUESTS_PER_SECOND) is not None or value(ENCHARGE_REQUESTS_PER_SECOND) is None
-            else ENCHARGE_REQUESTS_PER_SECOND,
-            DEFAULT_ENCHARGE_MAX_REQUESTS_PER_SECOND,
-        ),
-    )
+    return value_or_default(MARKETING_SCHEDULE_TIMEZONE)

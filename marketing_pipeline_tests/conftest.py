@@ -44,11 +44,7 @@ from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resourc
 
 PG_ADMIN_URL = os.environ.get("MARKETING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Every variable the project reads: a test sets what it needs; none comes from the shell that runs pytest.
-PROJECT_VARIABLES = sorted(
-    value
-    for name, value in vars(settings).items()
-    if isinstance(value, str) and name.isupper() and not name.startswith("DEFAULT_") and value.isupper()
-)
+PROJECT_VARIABLES = sorted(settings.VARIABLES)
 _session_home: str | None = None
 
 

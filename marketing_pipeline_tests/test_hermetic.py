@@ -20,7 +20,7 @@ def test_each_test_has_its_own_dagster_home_outside_the_repository(own_dagster_h
     home = Path(os.environ[settings.DAGSTER_HOME]).resolve()
     assert home == own_dagster_home.resolve()
     assert REPO not in home.parents
-    assert settings.dagster_home().resolve() != (REPO / settings.DEFAULT_DAGSTER_HOME).resolve()
+    assert settings.dagster_home().resolve() != (REPO / settings.DEFAULTS.dagster_home).resolve()
 
 
 def test_no_deployment_variable_reaches_a_test() -> None:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 
 from marketing_pipeline.alerts.message import AlertMessage
+from marketing_pipeline.settings import DEFAULTS
 from marketing_pipeline.transport.redact import redact
 
 TIMEOUT_SECONDS = 15.0
@@ -169,7 +170,7 @@ class AlertSettings:
     email_to: str = ""
     email_from: str = ""
     smtp_host: str = ""
-    smtp_port: str = "587"  # as given: a bad value turns email off with a reason, never breaks loading
+    smtp_port: str = DEFAULTS.smtp_port  # as given: a bad value turns email off with a reason, never breaks loading
     smtp_user: str = ""
     smtp_password: str = ""
 

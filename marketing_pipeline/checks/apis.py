@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from marketing_pipeline import settings
 from marketing_pipeline.checks.verdicts import Finding, SetupLists, Status, filter_ids_verdict, record_names, skipped
 from marketing_pipeline.connectwise import codebase as cb
-from marketing_pipeline.connectwise.client import RETRYABLE, ConnectWiseClient
+from marketing_pipeline.connectwise.client import ConnectWiseClient
 from marketing_pipeline.connectwise.responses import ROLE, SERVICE, FieldCensus
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineError
@@ -24,7 +24,7 @@ from marketing_pipeline.sync.records import Company, Contact
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 
 TIMEOUT_SECONDS = 15.0
-RETRY = RetrySettings(max_attempts=2, base_delay=0.5, max_delay=2.0, retry_statuses=RETRYABLE)
+RETRY = RetrySettings(max_attempts=2, base_delay=0.5, max_delay=2.0)
 SAMPLE = 50  # records per page of the security role's sample
 API_HOSTS = (
     "your region's api- host: api-na, api-eu, api-au, api-aus or api-za.myconnectwise.net; "
@@ -83,7 +83,7 @@ class Site:
 
 
 def _site_finding() -> tuple[Finding, Site | None]:
-    company = settings.value(settings.CW_COMPANY_ID) or settings.DEFAULT_CW_COMPANY_ID
+    company = settings.value_or_default(settings.CW_COMPANY_ID)
     configured = settings.value(settings.CW_BASE_URL)
     try:
         if configured:
@@ -91,7 +91,7 @@ def _site_finding() -> tuple[Finding, Site | None]:
             base = base if base.endswith("/") else base + "/"
             root = cb.root_of(base)
         else:
-            root = cb.site_root(settings.value(settings.CW_SITE) or settings.DEFAULT_CW_SITE)
+            root = cb.site_root(settings.value_or_default(settings.CW_SITE))
     except MarketingPipelineError as exc:
         return Finding("connectwise.site", Status.FIX, f"{exc}; {API_HOSTS}"), None
     transport = HttpTransport(service=SERVICE, base_url=root, headers={}, timeout=TIMEOUT_SECONDS, retry=RETRY)
@@ -338,9 +338,7 @@ def _encharge_finding() -> Finding:
         )
     try:
         key = settings.secret(settings.ENCHARGE_REST_API_KEY, raw)
-        base = settings.http_url(
-            settings.ENCHARGE_BASE_URL, settings.value(settings.ENCHARGE_BASE_URL) or settings.DEFAULT_ENCHARGE_BASE_URL
-        )
+        base = settings.http_url(settings.ENCHARGE_BASE_URL, settings.value_or_default(settings.ENCHARGE_BASE_URL))
     except MarketingPipelineError as exc:
         return Finding("encharge.account", Status.FIX, str(exc))
     retry = RetrySettings(max_attempts=2, base_delay=0.5, max_delay=2.0)

@@ -312,13 +312,13 @@ TEST_ALERT = AlertMessage(
 
 def alert_settings() -> AlertSettings:
     return AlertSettings(
-        webhook_url=settings.value(settings.MARKETING_ALERT_WEBHOOK_URL) or "",
-        email_to=settings.value(settings.MARKETING_ALERT_EMAIL_TO) or "",
-        email_from=settings.value(settings.MARKETING_ALERT_EMAIL_FROM) or "",
-        smtp_host=settings.value(settings.SMTP_HOST) or "",
-        smtp_port=settings.value(settings.SMTP_PORT) or str(settings.DEFAULT_SMTP_PORT),
-        smtp_user=settings.value(settings.SMTP_USER) or "",
-        smtp_password=settings.value(settings.SMTP_PASSWORD) or "",
+        webhook_url=settings.value_or_default(settings.MARKETING_ALERT_WEBHOOK_URL),
+        email_to=settings.value_or_default(settings.MARKETING_ALERT_EMAIL_TO),
+        email_from=settings.value_or_default(settings.MARKETING_ALERT_EMAIL_FROM),
+        smtp_host=settings.value_or_default(settings.SMTP_HOST),
+        smtp_port=settings.value_or_default(settings.SMTP_PORT),
+        smtp_user=settings.value_or_default(settings.SMTP_USER),
+        smtp_password=settings.value_or_default(settings.SMTP_PASSWORD),
     )
 
 

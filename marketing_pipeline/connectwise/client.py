@@ -57,19 +57,16 @@ from marketing_pipeline.connectwise.responses import (
     lacking,
 )
 from marketing_pipeline.errors import ApiError
+from marketing_pipeline.settings import DEFAULTS
 from marketing_pipeline.sync.domain import FilterConfig
 from marketing_pipeline.sync.records import Company, Contact, field_names
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 from marketing_pipeline.transport.rate import RateControl
 
-DEFAULT_SITE = "api-eu.myconnectwise.net"
 COMPANY_FIELDS = ",".join(field_names(Company))
 CONTACT_FIELDS = ",".join(field_names(Contact))
 # ConnectWise advise keeping URLs near 1,745 characters at most.
 MAX_URL_LENGTH = 1700
-# Every ConnectWise request here is a read, so a 500 is retried like 502-504 (the Developer Guide advises
-# retrying 5xx with backoff); 429s are retried whether or not they come with Retry-After or JSON.
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
 MAX_REPLANS = 8
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -90,10 +87,10 @@ class ConnectWiseClient:
         private_key: str,
         client_id: str,
         base_url: str | None = None,
-        site: str = DEFAULT_SITE,
-        timeout: float = 30.0,
+        site: str = DEFAULTS.cw_site,
+        timeout: float = DEFAULTS.timeout_seconds,
         page_size: int = 1000,
-        max_concurrency: int = 4,
+        max_concurrency: int = DEFAULTS.cw_concurrency,
         retry: RetrySettings | None = None,
         max_url_length: int = MAX_URL_LENGTH,
         log: Log | None = None,
@@ -110,7 +107,7 @@ class ConnectWiseClient:
         self._root = cb.root_of(base_url) if base_url else cb.site_root(site)
         self._base_url = base_url if base_url is None or base_url.endswith("/") else base_url + "/"
         self._configured = base_url is not None
-        retry = retry or RetrySettings(retry_statuses=RETRYABLE)
+        retry = retry or RetrySettings()
         self.transport = HttpTransport(
             service=SERVICE,
             base_url=self._root,

@@ -11,15 +11,14 @@ step inside the run worker, so they never see a run as a whole, nor a crashed on
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import dagster as dg
-from pydantic import Field
 
 from marketing_pipeline import settings
 from marketing_pipeline.alerts.channels import AlertChannels, AlertSettings, build_channels
 from marketing_pipeline.alerts.dispatch import ALERT_ON_FAILURE, ALERT_ON_SUCCESS, AlertDispatcher
-from marketing_pipeline.defs.resources import MarketingStoreResource
+from marketing_pipeline.defs.resources import MarketingStoreResource, from_env
+from marketing_pipeline.settings import field
 from marketing_pipeline.store.repository import SyncStore
 
 
@@ -27,14 +26,14 @@ class MarketingAlertsResource(dg.ConfigurableResource):
     """Where alerts go. The webhook URL and the SMTP password come through `EnvVar`, so the UI never shows
     them; every channel is off unless configured."""
 
-    webhook_url: str = Field(default="", description="MARKETING_ALERT_WEBHOOK_URL: Slack or Teams incoming webhook")
-    email_to: str = Field(default="", description="MARKETING_ALERT_EMAIL_TO: recipients, comma-separated")
-    email_from: str = Field(default="", description="MARKETING_ALERT_EMAIL_FROM: the sender's address")
-    smtp_host: str = Field(default="", description="SMTP_HOST")
-    smtp_port: str = Field(default=str(settings.DEFAULT_SMTP_PORT), description="SMTP_PORT (STARTTLS when offered)")
-    smtp_user: str = Field(default="", description="SMTP_USER (optional)")
-    smtp_password: str = Field(default="", description="SMTP_PASSWORD (optional)")
-    webserver_url: str = Field(default="", description="DAGSTER_WEBSERVER_URL: links to the run in messages")
+    webhook_url: str = field(settings.MARKETING_ALERT_WEBHOOK_URL)
+    email_to: str = field(settings.MARKETING_ALERT_EMAIL_TO)
+    email_from: str = field(settings.MARKETING_ALERT_EMAIL_FROM)
+    smtp_host: str = field(settings.SMTP_HOST)
+    smtp_port: str = field(settings.SMTP_PORT)
+    smtp_user: str = field(settings.SMTP_USER)
+    smtp_password: str = field(settings.SMTP_PASSWORD)
+    webserver_url: str = field(settings.DAGSTER_WEBSERVER_URL)
 
     def alert_settings(self) -> AlertSettings:
         return AlertSettings(
@@ -63,24 +62,16 @@ class MarketingAlertsResource(dg.ConfigurableResource):
         )
 
 
-def _from_env(name: str, *, secret: bool = False) -> Any:
-    """`EnvVar(name)` for a secret that is set (read when used, never shown), the value for the rest."""
-    value = settings.value(name)
-    if value is None:
-        return ""
-    return dg.EnvVar(name) if secret else value
-
-
 def build_alerts_resource() -> MarketingAlertsResource:
     return MarketingAlertsResource(
-        webhook_url=_from_env(settings.MARKETING_ALERT_WEBHOOK_URL, secret=True),
-        email_to=_from_env(settings.MARKETING_ALERT_EMAIL_TO),
-        email_from=_from_env(settings.MARKETING_ALERT_EMAIL_FROM),
-        smtp_host=_from_env(settings.SMTP_HOST),
-        smtp_port=settings.value(settings.SMTP_PORT) or str(settings.DEFAULT_SMTP_PORT),
-        smtp_user=_from_env(settings.SMTP_USER),
-        smtp_password=_from_env(settings.SMTP_PASSWORD, secret=True),
-        webserver_url=_from_env(settings.DAGSTER_WEBSERVER_URL),
+        webhook_url=from_env(settings.MARKETING_ALERT_WEBHOOK_URL),
+        email_to=from_env(settings.MARKETING_ALERT_EMAIL_TO),
+        email_from=from_env(settings.MARKETING_ALERT_EMAIL_FROM),
+        smtp_host=from_env(settings.SMTP_HOST),
+        smtp_port=from_env(settings.SMTP_PORT),
+        smtp_user=from_env(settings.SMTP_USER),
+        smtp_password=from_env(settings.SMTP_PASSWORD),
+        webserver_url=from_env(settings.DAGSTER_WEBSERVER_URL),
     )
 
 

@@ -17,9 +17,10 @@ import dagster as dg
 from pydantic import Field
 
 from marketing_pipeline import settings
-from marketing_pipeline.connectwise.client import RETRYABLE, ConnectWiseClient, Log
-from marketing_pipeline.encharge.client import EnchargeClient
+from marketing_pipeline.connectwise.client import ConnectWiseClient, Log
+from marketing_pipeline.encharge.client import DEFAULT_LOOKUP_BATCH, EnchargeClient
 from marketing_pipeline.errors import ConfigurationError
+from marketing_pipeline.settings import about, field
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.transport.http import RetrySettings
 from marketing_pipeline.transport.rate import LearnedRate, RateControl, rate_control
@@ -51,12 +52,12 @@ def _rate_control(
 class ConnectWiseAccess(dg.ConfigurableResource):
     """Where ConnectWise is and who we are to it; fixed where the resource is defined (never run config)."""
 
-    base_url: str = Field(default="", description="CW_BASE_URL: host, codebase, /apis/3.0/ (empty: from CW_SITE)")
-    site: str = Field(default=settings.DEFAULT_CW_SITE, description="CW_SITE: its companyinfo names the codebase")
-    company_id: str = Field(default=settings.DEFAULT_CW_COMPANY_ID, description="CW_COMPANY_ID: the login company")
-    public_key: str = Field(description="CW_PUBLIC_KEY")
-    private_key: str = Field(description="CW_PRIVATE_KEY")
-    client_id: str = Field(description="CW_CLIENT_ID: the integration's clientId GUID")
+    base_url: str = field(settings.CW_BASE_URL)
+    site: str = field(settings.CW_SITE)
+    company_id: str = field(settings.CW_COMPANY_ID)
+    public_key: str = Field(description=about(settings.CW_PUBLIC_KEY))
+    private_key: str = Field(description=about(settings.CW_PRIVATE_KEY))
+    client_id: str = Field(description=about(settings.CW_CLIENT_ID))
 
 
 class ConnectWiseResource(dg.ConfigurableResource):
@@ -65,15 +66,11 @@ class ConnectWiseResource(dg.ConfigurableResource):
     `ConnectWiseResource(base_url=..., public_key=..., ...)` puts the endpoint and keys in its `access`."""
 
     access: ConnectWiseAccess
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = field(settings.MARKETING_HTTP_TIMEOUT_SECONDS)
     page_size: int = 1000
-    max_concurrency: int = 4
-    max_attempts: int = 6
-    max_requests_per_second: float = Field(
-        default=settings.DEFAULT_CW_MAX_REQUESTS_PER_SECOND,
-        description="CW_MAX_REQUESTS_PER_SECOND: the rate's ceiling (ConnectWise documents about 1,000 requests "
-        "a minute); 0 disables the client-side limit",
-    )
+    max_concurrency: int = field(settings.CW_CONCURRENCY)
+    max_attempts: int = field(settings.MARKETING_HTTP_MAX_ATTEMPTS)
+    max_requests_per_second: float = field(settings.CW_MAX_REQUESTS_PER_SECOND)
     start_requests_per_second: float = Field(default=8.0, description="the first rate when none was learned")
     rate_control: RateControlKind = Field(default="adaptive", description=RATE_CONTROL_HELP)
 
@@ -87,7 +84,7 @@ class ConnectWiseResource(dg.ConfigurableResource):
         _positive("connectwise", max_attempts=self.max_attempts, page_size=self.page_size)
         access = self.access
         if "" in (access.public_key, access.private_key, access.client_id):
-            settings.require_environment()  # not configured at all (_secret_env): the CLI's line, naming what to set
+            settings.require_environment()  # not configured at all (from_env): the CLI's line, naming what to set
         return ConnectWiseClient(
             # No CW_BASE_URL: the client finds the codebase through CW_SITE's companyinfo.
             base_url=settings.http_url(settings.CW_BASE_URL, access.base_url) if access.base_url.strip() else None,
@@ -100,7 +97,7 @@ class ConnectWiseResource(dg.ConfigurableResource):
             timeout=self.timeout_seconds,
             page_size=self.page_size,
             max_concurrency=self.max_concurrency,
-            retry=RetrySettings(max_attempts=self.max_attempts, retry_statuses=RETRYABLE),
+            retry=RetrySettings(max_attempts=self.max_attempts),
             rate_control=_rate_control(
                 "connectwise",
                 self.rate_control,
@@ -114,8 +111,8 @@ class ConnectWiseResource(dg.ConfigurableResource):
 class EnchargeAccess(dg.ConfigurableResource):
     """Where Encharge is and our key; fixed where the resource is defined (never run config)."""
 
-    base_url: str = Field(default=settings.DEFAULT_ENCHARGE_BASE_URL, description="ENCHARGE_BASE_URL")
-    api_key: str = Field(description="ENCHARGE_REST_API_KEY, sent as X-Encharge-Token")
+    base_url: str = field(settings.ENCHARGE_BASE_URL)
+    api_key: str = Field(description=about(settings.ENCHARGE_REST_API_KEY))
 
 
 class EnchargeResource(dg.ConfigurableResource):
@@ -127,16 +124,15 @@ class EnchargeResource(dg.ConfigurableResource):
     """
 
     access: EnchargeAccess
-    timeout_seconds: float = 30.0
-    batch_size: int = Field(default=100, description="people per POST /people request")
-    lookup_batch_size: int = Field(default=20, description="addresses per GET /people lookup (before creating)")
-    read_concurrency: int = 4
-    write_concurrency: int = 4
-    max_attempts: int = 6
-    max_requests_per_second: float = Field(
-        default=settings.DEFAULT_ENCHARGE_MAX_REQUESTS_PER_SECOND,
-        description="ENCHARGE_MAX_REQUESTS_PER_SECOND: the rate's ceiling; 0 disables the client-side limit",
+    timeout_seconds: float = field(settings.MARKETING_HTTP_TIMEOUT_SECONDS)
+    batch_size: int = field(settings.ENCHARGE_BATCH_SIZE)
+    lookup_batch_size: int = Field(
+        default=DEFAULT_LOOKUP_BATCH, description="addresses per GET /people lookup (before creating)"
     )
+    read_concurrency: int = field(settings.ENCHARGE_CONCURRENCY)
+    write_concurrency: int = field(settings.ENCHARGE_CONCURRENCY)
+    max_attempts: int = field(settings.MARKETING_HTTP_MAX_ATTEMPTS)
+    max_requests_per_second: float = field(settings.ENCHARGE_MAX_REQUESTS_PER_SECOND)
     start_requests_per_second: float = Field(default=10.0, description="the first rate when none was learned")
     rate_control: RateControlKind = Field(default="adaptive", description=RATE_CONTROL_HELP)
 
@@ -153,7 +149,7 @@ class EnchargeResource(dg.ConfigurableResource):
             "encharge", self.rate_control, self.max_requests_per_second, self.start_requests_per_second, learned_rate
         )
         if self.access.api_key == "":
-            settings.require_environment()  # not configured at all (_secret_env): the CLI's line, naming what to set
+            settings.require_environment()  # not configured at all (from_env): the CLI's line, naming what to set
         return EnchargeClient(
             base_url=settings.http_url(settings.ENCHARGE_BASE_URL, self.access.base_url),
             api_key=settings.secret(settings.ENCHARGE_REST_API_KEY, self.access.api_key),
@@ -190,36 +186,33 @@ class MarketingStoreResource(dg.ConfigurableResource):
         return SyncStore(self.database_url)
 
 
-def _env_or(name: str, default: str) -> Any:
-    """`EnvVar(name)` when it is set (read at launch), else the default shown in the UI."""
-    return dg.EnvVar(name) if settings.value(name) else default
-
-
-def _secret_env(name: str) -> Any:
-    """`EnvVar(name)` when it is set; else empty, so a run launched without it reaches its first step and
-    fails there with the CLI's one line (`settings.require_environment`), not a config-resolution trace."""
-    return dg.EnvVar(name) if settings.value(name) else ""
+def from_env(name: str) -> Any:
+    """`EnvVar(name)` when the variable is set: Dagster reads it at launch, and never shows a secret in the
+    UI. Else its default from `settings.Settings`: empty for a secret, so a run launched without it reaches
+    its first step and fails there with the CLI's one line (`settings.require_environment`), not a
+    config-resolution trace."""
+    return dg.EnvVar(name) if settings.value(name) else settings.value_or_default(name)
 
 
 def build_resources() -> dict[str, Any]:
-    tuning = settings.http_tuning()
+    tuning = settings.load()
     return {
         "connectwise": ConnectWiseResource(
-            base_url=_env_or(settings.CW_BASE_URL, ""),
-            site=_env_or(settings.CW_SITE, settings.DEFAULT_CW_SITE),
-            company_id=_env_or(settings.CW_COMPANY_ID, settings.DEFAULT_CW_COMPANY_ID),
-            public_key=_secret_env(settings.CW_PUBLIC_KEY),
-            private_key=_secret_env(settings.CW_PRIVATE_KEY),
-            client_id=_secret_env(settings.CW_CLIENT_ID),
+            base_url=from_env(settings.CW_BASE_URL),
+            site=from_env(settings.CW_SITE),
+            company_id=from_env(settings.CW_COMPANY_ID),
+            public_key=from_env(settings.CW_PUBLIC_KEY),
+            private_key=from_env(settings.CW_PRIVATE_KEY),
+            client_id=from_env(settings.CW_CLIENT_ID),
             max_concurrency=tuning.cw_concurrency,
             max_requests_per_second=tuning.cw_max_requests_per_second,
             timeout_seconds=tuning.timeout_seconds,
             max_attempts=tuning.max_attempts,
         ),
         "encharge": EnchargeResource(
-            base_url=_env_or(settings.ENCHARGE_BASE_URL, settings.DEFAULT_ENCHARGE_BASE_URL),
-            api_key=_secret_env(settings.ENCHARGE_REST_API_KEY),
-            max_requests_per_second=tuning.encharge_max_requests_per_second,
+            base_url=from_env(settings.ENCHARGE_BASE_URL),
+            api_key=from_env(settings.ENCHARGE_REST_API_KEY),
+            max_requests_per_second=tuning.encharge_ceiling,
             read_concurrency=tuning.encharge_concurrency,
             write_concurrency=tuning.encharge_concurrency,
             batch_size=tuning.encharge_batch_size,
@@ -227,7 +220,7 @@ def build_resources() -> dict[str, Any]:
             max_attempts=tuning.max_attempts,
         ),
         "marketing_store": MarketingStoreResource(
-            database_url=_env_or(settings.MARKETING_DATABASE_URL, settings.database_url())
+            database_url=from_env(settings.MARKETING_DATABASE_URL) or settings.database_url()
         ),
     }
 

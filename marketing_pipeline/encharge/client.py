@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import requests
 
 from marketing_pipeline.errors import ApiAuthError, ApiError
+from marketing_pipeline.settings import DEFAULTS
 from marketing_pipeline.sync.listing import ListingProgress, ListingRead, assess
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 from marketing_pipeline.transport.rate import RateControl
@@ -117,12 +118,12 @@ class EnchargeClient:
         *,
         base_url: str,
         api_key: str,
-        timeout: float = 30.0,
+        timeout: float = DEFAULTS.timeout_seconds,
         page_size: int = MAX_PAGE_SIZE,
-        batch_size: int = 100,
+        batch_size: int = DEFAULTS.encharge_batch_size,
         lookup_batch_size: int = DEFAULT_LOOKUP_BATCH,
-        read_concurrency: int = 4,
-        write_concurrency: int = 4,
+        read_concurrency: int = DEFAULTS.encharge_concurrency,
+        write_concurrency: int = DEFAULTS.encharge_concurrency,
         rate_control: RateControl | None = None,
         retry: RetrySettings | None = None,
     ) -> None:

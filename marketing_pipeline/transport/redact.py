@@ -112,7 +112,7 @@ def known_secrets() -> list[str]:
         # A password that also names the user, host or database (postgres:postgres@...) is hidden in URLs
         # only: hiding it everywhere would garble every message that names the database.
         values += [password for password in url_secrets(url) if password not in redact_url(url)]
-    company = settings.value(settings.CW_COMPANY_ID) or settings.DEFAULT_CW_COMPANY_ID
+    company = settings.value_or_default(settings.CW_COMPANY_ID)
     public, private = env.get(settings.CW_PUBLIC_KEY), env.get(settings.CW_PRIVATE_KEY)
     if public and private:
         for pair in {(public, private), (public.strip(), private.strip())}:

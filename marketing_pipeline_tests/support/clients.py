@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marketing_pipeline.connectwise.client import RETRYABLE, ConnectWiseClient
+from marketing_pipeline.connectwise.client import ConnectWiseClient
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.transport.http import RetrySettings
@@ -20,7 +20,7 @@ def cw_client(boxes: Sandboxes, **overrides: Any) -> ConnectWiseClient:
         "public_key": env["CW_PUBLIC_KEY"],
         "private_key": env["CW_PRIVATE_KEY"],
         "client_id": env["CW_CLIENT_ID"],
-        "retry": RetrySettings(max_attempts=4, base_delay=0.01, max_delay=0.05, retry_statuses=RETRYABLE),
+        "retry": FAST_RETRY,
     }
     kwargs.update(overrides)
     return ConnectWiseClient(**kwargs)
