@@ -170,8 +170,6 @@ FIELDS = {info.alias: (name, info) for name, info in Settings.model_fields.items
 VARIABLES = tuple(FIELDS)  # every variable's name, in the model's order
 
 
-
-
 def _where(key: str, *wanted: Any) -> tuple[str, ...]:
     return tuple(name for name, (_, info) in FIELDS.items() if dict(info.json_schema_extra or {})[key] in wanted)
 
