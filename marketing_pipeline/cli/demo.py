@@ -111,7 +111,7 @@ def demo(size: int) -> None:
     from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 
     # The demo never touches a configured instance or database: it keeps to ./.dagster_home.
-    os.environ["DAGSTER_HOME"] = str(Path.cwd() / settings.DEFAULTS.dagster_home)
+    os.environ[settings.DAGSTER_HOME] = str(Path.cwd() / settings.DEFAULTS.dagster_home)
     home = ensure_dagster_home(postgres=False)
     os.environ[settings.MARKETING_DATABASE_URL] = f"sqlite:///{home / 'marketing.db'}"
     for name in settings.ALERTS:  # nor does it alert anyone about its sandbox runs

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from pydantic.alias_generators import to_camel
 
+from marketing_pipeline import settings
 from marketing_pipeline.cli.display import card, describe_run, echo, emit_json, runs_table, sync_json
 from marketing_pipeline.errors import InvalidSyncConfigError, MarketingPipelineError, one_line
 from marketing_pipeline.store.repository import open_store
@@ -229,7 +230,7 @@ def register_partition_now() -> str:
 @filter_options
 @click.option(
     "--dagster-url",
-    envvar="DAGSTER_WEBSERVER_URL",
+    envvar=settings.DAGSTER_WEBSERVER_URL,
     metavar="URL",
     help="A running webserver (e.g. http://127.0.0.1:3000) to reload and update at once.",
 )

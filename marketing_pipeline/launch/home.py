@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from filelock import FileLock
 
 from marketing_pipeline import settings
 from marketing_pipeline.errors import ConfigurationError
-from marketing_pipeline.store.database import exclusive, file_lock, parse_database_url
+from marketing_pipeline.store.database import exclusive, parse_database_url
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
@@ -131,7 +132,7 @@ def initialising(home: Path) -> Iterator[None]:
     advisory lock on each PostgreSQL database its storage is in (Dagster creates its tables and stamps
     their Alembic revision with no lock of its own: two at once leave two heads)."""
     with ExitStack() as stack:
-        stack.enter_context(file_lock(home / INIT_LOCK_FILE))
+        stack.enter_context(FileLock(home / INIT_LOCK_FILE))
         for url in storage_postgres_urls(home):
             stack.enter_context(
                 exclusive(url, DAGSTER_STORAGE_LOCK, settings.DAGSTER_POSTGRES_URL, label="Dagster storage database")

@@ -3,7 +3,6 @@ password), and the locks that serialise setting a database up."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import re
 import threading
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, ProgrammingError
@@ -173,18 +173,6 @@ def connect(url: str, *, begin: bool = True, create: bool = False) -> Iterator[C
         raise
 
 
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes on this machine (released if the holder dies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def _lock_key(purpose: str) -> int:
     return int.from_bytes(hashlib.sha256(purpose.encode()).digest()[:8], "big", signed=True)
 
@@ -198,7 +186,7 @@ def exclusive(
     parsed = parse_database_url(url, variable)
     backend = parsed.get_backend_name()
     if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
-        with file_lock(Path(f"{parsed.database}.lock")):
+        with FileLock(f"{parsed.database}.lock"):  # flock: released if the holder dies
             yield
         return
     if backend != "postgresql":

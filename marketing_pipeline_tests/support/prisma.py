@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from marketing_pipeline.store.database import file_lock
+from filelock import FileLock
 
 APP = Path(__file__).parent.parent / "prisma_app"
 INSTALL = APP / "install.sh"
@@ -36,7 +36,7 @@ def installed() -> bool:
 def ensure_installed() -> None:
     """Install and generate when needed, one process at a time (pytest-xdist workers share the folder).
     Raises with the installer's own words when it cannot (no Node, no registry)."""
-    with file_lock(APP / ".install.lock"):
+    with FileLock(APP / ".install.lock"):
         if installed():
             return
         done = subprocess.run([str(INSTALL)], capture_output=True, text=True, timeout=600)
