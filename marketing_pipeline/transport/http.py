@@ -1,7 +1,7 @@
 """Retrying, counting HTTP for one API.
 
-One `requests.Session` per client, a timeout on every call, retries with exponential backoff and full
-jitter on retryable statuses and connection errors (honouring `Retry-After`), an optional rate control
+One `requests.Session` per client, a timeout on every call, retries (tenacity) with exponential backoff and
+full jitter on retryable statuses and connection errors (honouring `Retry-After`), an optional rate control
 told about every answer (a throttle, 429 or 503, with or without Retry-After, JSON or HTML, slows it
 down; anything else lets it speed up), per-endpoint request counts, and error texts scrubbed of secrets.
 A request that cannot even be sent as configured (a header value or URL that HTTP cannot carry) is a
@@ -22,8 +22,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import tenacity
 
 from marketing_pipeline.errors import ApiError, ConfigurationError
+from marketing_pipeline.settings import DEFAULTS
 from marketing_pipeline.transport.rate import RateControl
 from marketing_pipeline.transport.redact import redact_url, scrub
 
@@ -38,16 +40,23 @@ UNSENDABLE = (
     requests.exceptions.InvalidSchema,
     UnicodeError,
 )
+# Nothing was answered: another attempt may get through.
+UNANSWERED = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+# Retried on both APIs: 429 (with or without Retry-After or JSON) and 5xx but 501. Every ConnectWise request
+# is a read, so its 500 is retried like 502-504 (the Developer Guide advises retrying 5xx with backoff).
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
 class RetrySettings:
-    max_attempts: int = 6
+    max_attempts: int = DEFAULTS.max_attempts
     base_delay: float = 0.5
-    max_delay: float = 30.0
+    max_delay: float = 30.0  # the longest backoff between two attempts
     # A Retry-After longer than this is treated as "give up now" rather than stalling a run for an hour.
     max_retry_after: float = 120.0
-    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    retry_statuses: frozenset[int] = RETRY_STATUSES
 
 
 @dataclass
@@ -89,6 +98,10 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    return parse_retry_after(response.headers.get("Retry-After"))
 
 
 class HttpTransport:
@@ -151,49 +164,58 @@ class HttpTransport:
         endpoint = f"{method.upper()} /{urlsplit(url).path.rsplit('/apis/3.0/', 1)[-1].lstrip('/')}"
         endpoint = re.sub(r"^(\w+) /v1/", r"\1 /", endpoint)
         allowed = set(ok_statuses)
-        last_problem = ""
-        for attempt in range(self.retry.max_attempts):
-            if self.rate_control:
-                self.rate_control.acquire()
-            self.stats.add(endpoint)
-            try:
-                response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
-            except UNSENDABLE as exc:
-                raise self._unsendable(exc) from None
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
-                delay = self._backoff(attempt)
-            else:
-                throttled = response.status_code in THROTTLE_STATUSES
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if throttled:
-                    self.stats.add_throttled()
-                if self.rate_control:
-                    if throttled:
-                        self.rate_control.throttled(retry_after)
-                    else:
-                        self.rate_control.succeeded()
-                if response.ok or response.status_code in allowed:
-                    items = len(json) if isinstance(json, list) else 1
-                    for observe in self.observers:
-                        observe(endpoint, response.status_code, items)
-                    return response
-                if response.status_code not in self.retry.retry_statuses:
-                    raise self._error(response)
-                if retry_after is not None and retry_after > self.retry.max_retry_after:
-                    raise self._error(response)
-                last_problem = f"HTTP {response.status_code}"
-                delay = retry_after if retry_after is not None else self._backoff(attempt, throttled)
-                if attempt + 1 >= self.retry.max_attempts:
-                    raise self._error(response, attempts=attempt + 1)
-            if attempt + 1 < self.retry.max_attempts:
-                self.stats.add_retry()
-                self._sleep(delay)
-        message = (
-            f"{self.service}: {endpoint} failed after {self.retry.max_attempts} attempts "
-            f"({last_problem}); check that the API is reachable"
+        attempts = self.retry.max_attempts
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(attempts),
+            retry=tenacity.retry_if_exception_type(UNANSWERED)
+            | tenacity.retry_if_result(lambda answer: answer.status_code not in allowed and self._retryable(answer)),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=lambda _: self.stats.add_retry(),
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]  # the last answer
         )
-        raise ApiError(scrub(message, self.secrets))
+        try:
+            response: requests.Response = retrying(self._send, method, url, endpoint, params, json)
+        except UNANSWERED as exc:
+            message = f"{self.service}: {endpoint} failed after {attempts} attempts ({type(exc).__name__}: {exc})"
+            raise ApiError(scrub(message + "; check that the API is reachable", self.secrets)) from None
+        if response.ok or response.status_code in allowed:
+            items = len(json) if isinstance(json, list) else 1
+            for observe in self.observers:
+                observe(endpoint, response.status_code, items)
+            return response
+        raise self._error(response, attempts=attempts if self._retryable(response) else None)
+
+    def _retryable(self, response: requests.Response) -> bool:
+        """A status worth another attempt, unless the server asks us to wait longer than a run should stall."""
+        retry_after = _retry_after(response)
+        too_long = retry_after is not None and retry_after > self.retry.max_retry_after
+        return response.status_code in self.retry.retry_statuses and not too_long
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """Retry-After when the server gave one, else the backoff for this attempt."""
+        outcome = state.outcome
+        response = None if outcome is None or outcome.failed else outcome.result()
+        retry_after = _retry_after(response) if response is not None else None
+        throttled = response is not None and response.status_code in THROTTLE_STATUSES
+        return retry_after if retry_after is not None else self._backoff(state.attempt_number - 1, throttled)
+
+    def _send(self, method: str, url: str, endpoint: str, params: Any, json: Any) -> requests.Response:
+        """One attempt, counted and paced; the rate control hears how it was answered."""
+        if self.rate_control:
+            self.rate_control.acquire()
+        self.stats.add(endpoint)
+        try:
+            response = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+        except UNSENDABLE as exc:
+            raise self._unsendable(exc) from None
+        if response.status_code in THROTTLE_STATUSES:
+            self.stats.add_throttled()
+            if self.rate_control:
+                self.rate_control.throttled(_retry_after(response))
+        elif self.rate_control:
+            self.rate_control.succeeded()
+        return response
 
     def _unsendable(self, exc: BaseException) -> ConfigurationError:
         """What cannot be sent, named by setting, without the exception's text (it quotes header values)."""
