@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
@@ -339,21 +340,22 @@ def syncs_trigger(
     """Run a sync now through Dagster (it shows in the UI's run history) and wait for it. It runs in the
     Dagster instance of $DAGSTER_HOME, which it names; an instance the deployment's daemon does not run is
     refused."""
-    from marketing_pipeline.cli.progress import TerminalProgress
+    from marketing_pipeline.cli.live_line import LiveLine
     from marketing_pipeline.launch.trigger import trigger_sync
 
     terminal = sys.stderr.isatty()
     show = progress if progress is not None else terminal and not as_json
-    view = TerminalProgress(sys.stderr, live=terminal) if show else None
-    result = trigger_sync(
-        open_store(),
-        sync_ref,
-        dry_run=dry_run,
-        force=force,
-        approve=approve,
-        even_if_paused=even_if_paused,
-        progress=view,
-    )
+    view = LiveLine(sys.stderr, live=terminal) if show else None
+    with view or contextlib.nullcontext():
+        result = trigger_sync(
+            open_store(),
+            sync_ref,
+            dry_run=dry_run,
+            force=force,
+            approve=approve,
+            even_if_paused=even_if_paused,
+            progress=view,
+        )
     for warning in result.warnings:
         echo(warning, err=True)
     for problem in result.alerts.problems:

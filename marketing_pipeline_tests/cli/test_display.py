@@ -62,3 +62,11 @@ def test_every_time_on_a_card_is_in_the_schedules_zone(monkeypatch: pytest.Monke
     assert "06:00 E" in text.split("Next run: ")[1]
     assert "2026-06-01 01:30 EDT" in runs_table(store.list_runs(sync))
     dispose_engine(store.url)
+
+
+def test_tables_are_left_aligned_columns_two_spaces_apart_under_dashed_headers() -> None:
+    from marketing_pipeline.cli.display import table
+
+    assert table(("A", "Bee"), [(1, None), ("long value", "007")]) == (
+        "A           Bee\n----------  ---\n1\nlong value  007"
+    )
