@@ -16,6 +16,9 @@ in `duplicates`.
 
 A create rests on a lookup that found nobody at the address (the caller looks every address up first);
 an address Encharge refused to look up becomes a skip with the reason (`unverified_creates_skipped`).
+
+Written by hand because no library does it: it is this sync's own rules (generic diff libraries compare
+values, not "a tag removal only on evidence"), and it must stay pure and exhaustively tested.
 """
 
 from __future__ import annotations

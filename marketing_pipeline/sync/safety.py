@@ -4,6 +4,8 @@ It looks at the plan alone (more than `max_removal_fraction` of the tagged peopl
 ConnectWise yields nobody while people carry the tag) and at the removals of the last 24 hours (a rolling
 window, from the run records), so a loss spread over several runs, each under the limit, is stopped too.
 A forced run is the operator's decision about everything removed up to it: the window starts after it.
+
+Written by hand because no library does it: the thresholds and the window are this project's safety rules.
 """
 
 from __future__ import annotations

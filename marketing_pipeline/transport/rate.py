@@ -5,6 +5,10 @@
 rate learned by an earlier run), multiplies its rate while the server accepts and the rate is what holds the
 callers back (slow start), cuts it on a throttle (429/503) and then creeps up additively (AIMD), so it
 settles just under the server's real limit. `FixedRate` is the old fixed pace, kept for comparison.
+
+Written by hand because no library does it: rate limiters (pyrate-limiter, limits, urllib3's and tenacity's
+retries) enforce or back off from a limit they are given; none learns an unknown one from 429/503 answers
+and remembers it across runs. The retries around each request are tenacity's (transport/http.py).
 """
 
 from __future__ import annotations

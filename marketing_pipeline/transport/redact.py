@@ -5,6 +5,9 @@ A secret takes many forms in a text: as given, with the whitespace an operator p
 `repr()` or JSON (a key with a newline, quoted in an exception), percent-encoded in a URL, split over lines.
 Every form is hidden. Credentials in URLs (the password of `user:password@host`, and password-like query
 parameters such as `?password=`) are hidden wherever a URL appears, whether or not we know the value.
+
+Written by hand because no library does it: log scrubbers mask known patterns or fixed values; these are
+the deployment's own secrets in every encoding they take, plus any URL's credentials.
 """
 
 from __future__ import annotations
