@@ -23,6 +23,7 @@ from marketing_pipeline.sync.domain import FilterConfig
 from marketing_pipeline.sync.records import Company, Contact
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 
+# A check answers quickly: short timeouts, two attempts (a run uses MARKETING_HTTP_TIMEOUT_SECONDS and _MAX_ATTEMPTS).
 TIMEOUT_SECONDS = 15.0
 RETRY = RetrySettings(max_attempts=2, base_delay=0.5, max_delay=2.0)
 SAMPLE = 50  # records per page of the security role's sample
@@ -341,8 +342,7 @@ def _encharge_finding() -> Finding:
         base = settings.http_url(settings.ENCHARGE_BASE_URL, settings.value_or_default(settings.ENCHARGE_BASE_URL))
     except MarketingPipelineError as exc:
         return Finding("encharge.account", Status.FIX, str(exc))
-    retry = RetrySettings(max_attempts=2, base_delay=0.5, max_delay=2.0)
-    with EnchargeClient(base_url=base, api_key=key, timeout=TIMEOUT_SECONDS, retry=retry) as client:
+    with EnchargeClient(base_url=base, api_key=key, timeout=TIMEOUT_SECONDS, retry=RETRY) as client:
         try:
             info: dict[str, Any] = client.account_info()
         except ApiAuthError as exc:
