@@ -81,7 +81,7 @@ def _var(name: str, default: Any, meaning: str, *, kind: str = "", required: boo
 class Settings(BaseSettings):
     """Every environment variable the project reads. Unset or blank means the default."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=True)
 
     # ConnectWise
     cw_base_url: str | None = _var(CW_BASE_URL, None, "REST base (host, codebase, /apis/3.0/); unset: from CW_SITE")

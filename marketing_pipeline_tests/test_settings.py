@@ -42,6 +42,8 @@ def test_good_numbers_and_blanks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENCHARGE_MAX_REQUESTS_PER_SECOND", "0")
     monkeypatch.setenv("CW_MAX_REQUESTS_PER_SECOND", "12.5")
     monkeypatch.setenv("ENCHARGE_CONCURRENCY", "  ")
+    monkeypatch.setenv("encharge_batch_size", "7")  # only the names as written count
+    monkeypatch.setenv("timeout_seconds", "7")  # nor the model's own field names
     tuning = settings.load()
     assert (tuning.timeout_seconds, tuning.cw_concurrency, tuning.encharge_batch_size) == (2.5, 8, 50)
     assert (tuning.encharge_ceiling, tuning.encharge_concurrency) == (0, 4)
