@@ -74,7 +74,7 @@ def main() -> None:
 def init(paused: bool) -> None:
     """Create or upgrade the tables and add the first sync (safe to run again, and at once)."""
     from marketing_pipeline.launch.home import ensure_dagster_home, initialising, settle_daemon_cursors
-    from marketing_pipeline.launch.partitions import register_sync_partitions_in_home
+    from marketing_pipeline.launch.partition_registry import register_sync_partitions_in_home
     from marketing_pipeline.store.database import safe_url
     from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import TextIO
 
-from marketing_pipeline.launch.progress import StepEnd
+from marketing_pipeline.launch.run_events import StepEnd
 
 STEP_WIDTH = 18
 ENDS = {"done": "done", "failed": "FAILED", "retrying": "retrying"}

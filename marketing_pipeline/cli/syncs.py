@@ -209,7 +209,7 @@ SCHEDULE_APPEARS = (
 def register_partition_now() -> str:
     """Add the new sync's partition to the Dagster instance at once (the registry sensor would within a
     minute); a note either way."""
-    from marketing_pipeline.launch.partitions import register_sync_partitions_in_home
+    from marketing_pipeline.launch.partition_registry import register_sync_partitions_in_home
 
     try:
         added = register_sync_partitions_in_home()

@@ -19,7 +19,7 @@ from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineE
 from marketing_pipeline.launch.instances import identity_of
 from marketing_pipeline.runs.ledger import RunSeen, RunStart, SyncRunLedger
 from marketing_pipeline.runs.pause_watch import PauseWatch
-from marketing_pipeline.runs.progress import StepProgress
+from marketing_pipeline.runs.step_progress import StepProgress
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.sync.domain import TRIGGERS, Trigger

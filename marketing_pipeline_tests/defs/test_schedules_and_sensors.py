@@ -14,11 +14,11 @@ from sqlalchemy import update
 
 from marketing_pipeline.defs.assets import SYNC_ASSETS as ASSETS
 from marketing_pipeline.defs.jobs import marketing_sync_job
-from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource, build_resources
 from marketing_pipeline.defs.schedule_state import schedules_behind
 from marketing_pipeline.defs.schedules import last_known_path, load_sync_schedules, sync_schedules
 from marketing_pipeline.defs.sensors import mark_canceled_sync_runs, mark_failed_sync_runs, marketing_sync_registry
+from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
 from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.schema import marketing_sync

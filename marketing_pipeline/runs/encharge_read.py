@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.errors import UntrustworthyReadError
-from marketing_pipeline.sync.listing import ListingQuality, assess
+from marketing_pipeline.sync.listing_quality import ListingQuality, assess
 
 NOT_WRITTEN = "so nothing was written"
 
