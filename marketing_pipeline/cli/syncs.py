@@ -284,7 +284,7 @@ def syncs_update(
     )
     dagster_note = DAGSTER_FOLLOWS
     if webserver is not None and sync.key:
-        from marketing_pipeline.defs.schedules import schedule_name
+        from marketing_pipeline.defs.names import schedule_name
 
         try:
             state = webserver.apply_sync_change(schedule_name(sync.key))
