@@ -18,9 +18,10 @@ import pandas as pd
 from pydantic import Field
 
 from marketing_pipeline.connectwise.client import ConnectWiseClient
+from marketing_pipeline.defs.pause_resume import pause_watch
 from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
 from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
-from marketing_pipeline.defs.sync_step import pause_watch, sync_step
+from marketing_pipeline.defs.sync_step import sync_step
 from marketing_pipeline.defs.throughput_metadata import APPLY_STEP, throughput_of_run
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.runs.api_throughput import ApiThroughput, learning_client

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import dagster as dg
 
-from marketing_pipeline.defs.pause_resume import pause_watch, sync_is_paused  # noqa: F401 (assets.py's import)
+from marketing_pipeline.defs.pause_resume import sync_is_paused
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineError, one_line
 from marketing_pipeline.launch.instances import identity_of
