@@ -271,7 +271,8 @@ def check_dagster() -> list[Finding]:
 
 
 def _webserver_finding() -> Finding:
-    from marketing_pipeline.launch.webserver import LOCATION, DagsterWebserver
+    from marketing_pipeline.defs.names import LOCATION
+    from marketing_pipeline.launch.webserver import DagsterWebserver
 
     url = settings.value(settings.DAGSTER_WEBSERVER_URL)
     if url is None:
