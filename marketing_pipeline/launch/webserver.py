@@ -141,20 +141,28 @@ class DagsterWebserver:
             path_prefix=parts.path.rstrip("/"),
         )
 
+    def _client_problem(self, exc: Exception) -> str:
+        """What went wrong under the GraphQL client's error (gql wraps requests' errors in its own)."""
+        chain: list[BaseException] = []
+        cause: BaseException | None = exc
+        while cause is not None and cause not in chain:
+            chain.append(cause)
+            cause = cause.__cause__ or cause.__context__
+        for cause in chain:
+            if isinstance(cause, requests.RequestException):
+                reason = scrub(str(cause), url_secrets(self.url))
+                return f"cannot reach the Dagster webserver at {self.shown_url}: {reason}"
+            if isinstance(getattr(cause, "code", None), int):  # gql's TransportServerError: an HTTP error status
+                return f"the Dagster webserver answered HTTP {cause.code} at {self.shown_url}"  # type: ignore[attr-defined]
+        reason = scrub(str(chain[-1]), url_secrets(self.url))
+        return f"{self.shown_url} did not answer like a Dagster webserver: {reason}"
+
     def reload(self) -> None:
         """Reload the code location, as the Deployment page's Reload button does."""
         try:
             info = self._client().reload_repository_location(LOCATION)
         except DagsterGraphQLClientError as exc:
-            cause = exc.__cause__
-            reason = scrub(str(cause or exc), url_secrets(self.url))
-            if isinstance(cause, requests.RequestException):
-                problem = f"cannot reach the Dagster webserver at {self.shown_url}: {reason}"
-            elif getattr(cause, "code", None) is not None:  # gql's TransportServerError: an HTTP error status
-                problem = f"the Dagster webserver answered HTTP {cause.code} at {self.shown_url}"  # type: ignore[union-attr]
-            else:
-                problem = f"{self.shown_url} did not answer like a Dagster webserver: {reason}"
-            raise MarketingPipelineError(problem) from None
+            raise MarketingPipelineError(self._client_problem(exc)) from None
         if info.status != ReloadRepositoryLocationStatus.SUCCESS:
             why = info.message or info.failure_type
             raise MarketingPipelineError(f"Dagster could not reload the code location: {why}")
