@@ -161,7 +161,7 @@ class Bench:
         initialise_store(self.store_url)
         import dagster as dg
 
-        from marketing_pipeline.launch.partitions import register_sync_partitions
+        from marketing_pipeline.launch.partition_registry import register_sync_partitions
         from marketing_pipeline.store.repository import SyncStore
 
         with dg.DagsterInstance.from_config(self.home) as instance:

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from marketing_pipeline.defs.names import LOCATION
+
 # pyproject.toml's [tool.dg.project], stated here too: an installed package (the container image) has no
 # pyproject.toml beside it, where `dg.load_from_defs_folder` would read them.
 DEFS_MODULE = "marketing_pipeline.defs"
-CODE_LOCATION_NAME = "marketing_pipeline"
+CODE_LOCATION_NAME = LOCATION
 
 
 @dg.definitions

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from marketing_pipeline import settings
-from marketing_pipeline.launch.partitions import register_sync_partitions
+from marketing_pipeline.launch.partition_registry import register_sync_partitions
 from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
 from marketing_pipeline.sandbox.dataset import generate
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox

@@ -3,7 +3,9 @@ asset is what it was designed to be (a snapshot of the asset graph, to be change
 
 from __future__ import annotations
 
+import ast
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +93,22 @@ def test_dg_check_defs_accepts_the_project(tmp_path: Path) -> None:
     result = subprocess.run([str(DG), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_the_code_location_never_imports_the_sandbox(tmp_path: Path, sqlite_url: str) -> None:
+    """The production code location (every definition loaded, as a code server does) imports nothing from
+    marketing_pipeline.sandbox: the fake APIs are for the demo and the tests only."""
+    script = (
+        "import sys\n"
+        "from marketing_pipeline.definitions import defs\n"
+        "repository = defs().get_repository_def()\n"
+        "repository.load_all_definitions()\n"
+        "assert repository.has_job('marketing_sync_job')\n"
+        "print(sorted(name for name in sys.modules if name.startswith('marketing_pipeline.')))\n"
+    )
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MARKETING_DATABASE_URL": sqlite_url}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert "marketing_pipeline.defs.assets" in loaded  # the definitions were really loaded
+    assert [name for name in loaded if name.startswith("marketing_pipeline.sandbox")] == []

@@ -335,14 +335,7 @@ class AlertDispatcher:
 
 def alert_sensors_live(instance: dg.DagsterInstance, *, within: float = LIVE_WITHIN_SECONDS) -> bool:
     """True when a daemon is ticking one of the alert sensors (it will see every run, the CLI's included)."""
+    from marketing_pipeline.launch.dagster_internals import last_ticks
+
     now = time.time()
-    for state in instance.all_instigator_state():
-        if state.name not in ALERT_SENSORS or state.status.value == "STOPPED":
-            continue
-        data = state.instigator_data
-        ticked = max(
-            getattr(data, "last_tick_timestamp", None) or 0, getattr(data, "last_tick_start_timestamp", None) or 0
-        )
-        if now - ticked < within:
-            return True
-    return False
+    return any(now - ticked < within for ticked in last_ticks(instance, set(ALERT_SENSORS)).values())

@@ -254,11 +254,10 @@ def _instance_finding() -> tuple[Finding, Path | None]:
 def _daemon_finding(home: Path) -> Finding:
     import dagster as dg
 
+    from marketing_pipeline.launch.dagster_internals import daemon_heartbeat_ages
+
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        heartbeats = instance.get_daemon_heartbeats()
-        required = list(instance.get_required_daemon_types())
-    now = time.time()
-    ages = {name: max(0.0, now - beat.timestamp) for name, beat in heartbeats.items()}
+        ages, required = daemon_heartbeat_ages(instance, time.time())
     return daemon_verdict(ages, required, HEARTBEAT_TOLERANCE_SECONDS)
 
 
@@ -272,7 +271,8 @@ def check_dagster() -> list[Finding]:
 
 
 def _webserver_finding() -> Finding:
-    from marketing_pipeline.launch.webserver import LOCATION, DagsterWebserver
+    from marketing_pipeline.defs.names import LOCATION
+    from marketing_pipeline.launch.webserver import DagsterWebserver
 
     url = settings.value(settings.DAGSTER_WEBSERVER_URL)
     if url is None:

@@ -74,7 +74,7 @@ def main() -> None:
 def init(paused: bool) -> None:
     """Create or upgrade the tables and add the first sync (safe to run again, and at once)."""
     from marketing_pipeline.launch.home import ensure_dagster_home, initialising, settle_daemon_cursors
-    from marketing_pipeline.launch.partitions import register_sync_partitions_in_home
+    from marketing_pipeline.launch.partition_registry import register_sync_partitions_in_home
     from marketing_pipeline.store.database import safe_url
     from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 
@@ -100,7 +100,7 @@ def init(paused: bool) -> None:
 
 def first_sync_state(sync: Sync, *, created: bool, paused_asked: bool) -> str:
     """Whether the first sync's schedule will write, and how to change that, in one line."""
-    from marketing_pipeline.defs.schedules import schedule_name
+    from marketing_pipeline.defs.names import schedule_name
 
     upcoming = next_run(sync)
     cron = f"{sync.schedule}, {settings.schedule_timezone()}" + (f", next {when(upcoming)}" if upcoming else "")

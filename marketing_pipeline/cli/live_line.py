@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from marketing_pipeline.launch.progress import StepEnd
+from marketing_pipeline.launch.run_events import StepEnd
 
 STEP_WIDTH = 18
 ENDS = {"done": "done", "failed": "FAILED", "retrying": "retrying"}

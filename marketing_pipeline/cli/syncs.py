@@ -16,9 +16,15 @@ from marketing_pipeline import settings
 from marketing_pipeline.cli.display import card, describe_run, echo, emit_json, runs_table, sync_json
 from marketing_pipeline.errors import InvalidSyncConfigError, MarketingPipelineError, one_line
 from marketing_pipeline.store.repository import open_store
-from marketing_pipeline.sync.schedule import Frequency, ScheduleChoiceError, cron_for, validate_cron
+from marketing_pipeline.sync.schedule import (
+    ChoiceNames,
+    Frequency,
+    ScheduleChoiceError,
+    cron_of_choice,
+    validate_cron,
+)
 
-FLAG_OF_PART = {"time": "--at", "frequency": "--daily/--weekly/--monthly"}
+FLAG_NAMES = ChoiceNames(frequency="--daily/--weekly/--monthly", weekday="--weekly", month_day="--monthly", time="--at")
 DAGSTER_FOLLOWS = (
     "Dagster re-reads the row at every tick, so pausing takes effect now; the schedule's toggle in the UI "
     "follows within a minute. A new schedule reaches the UI within a minute when the daemon has "
@@ -61,23 +67,23 @@ def syncs_show(sync_ref: str, as_json: bool) -> None:
 
 
 def cron_from_flags(daily: bool, weekly: str | None, monthly: int | None, at: str | None) -> str | None:
-    """The cron of --daily / --weekly DAY / --monthly DAY [--at HH:MM], or None when none is given."""
-    chosen: list[tuple[Frequency, str | int | None, str]] = [
-        choice
-        for choice in (("daily", None, "--daily"), ("weekly", weekly, "--weekly"), ("monthly", monthly, "--monthly"))
-        if (choice[0] == "daily" and daily) or (choice[0] != "daily" and choice[1] is not None)
+    """The cron of --daily / --weekly DAY / --monthly DAY [--at HH:MM] (`sync.schedule.cron_of_choice`), or
+    None when none is given."""
+    given: list[Frequency] = [
+        frequency
+        for frequency, chosen in (("daily", daily), ("weekly", weekly is not None), ("monthly", monthly is not None))
+        if chosen
     ]
-    if not chosen:
+    if not given:
         if at:
             raise InvalidSyncConfigError("--at goes with --daily, --weekly or --monthly")
         return None
-    if len(chosen) > 1:
+    if len(given) > 1:
         raise InvalidSyncConfigError("choose one of --daily, --weekly and --monthly")
-    frequency, day, flag = chosen[0]
     try:
-        return cron_for(frequency, day=day, at=at)
+        return cron_of_choice(given[0], weekday=weekly, month_day=monthly, at=at, names=FLAG_NAMES)
     except ScheduleChoiceError as exc:
-        raise InvalidSyncConfigError(f"{FLAG_OF_PART.get(exc.part, flag)} {exc.detail}") from None
+        raise InvalidSyncConfigError(exc.detail) from None
 
 
 FILTER_FLAGS = {
@@ -211,7 +217,7 @@ SCHEDULE_APPEARS = (
 def register_partition_now() -> str:
     """Add the new sync's partition to the Dagster instance at once (the registry sensor would within a
     minute); a note either way."""
-    from marketing_pipeline.launch.partitions import register_sync_partitions_in_home
+    from marketing_pipeline.launch.partition_registry import register_sync_partitions_in_home
 
     try:
         added = register_sync_partitions_in_home()
@@ -286,7 +292,7 @@ def syncs_update(
     )
     dagster_note = DAGSTER_FOLLOWS
     if webserver is not None and sync.key:
-        from marketing_pipeline.defs.schedules import schedule_name
+        from marketing_pipeline.defs.names import schedule_name
 
         try:
             state = webserver.apply_sync_change(schedule_name(sync.key))

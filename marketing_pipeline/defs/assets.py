@@ -18,16 +18,17 @@ import pandas as pd
 from pydantic import Field
 
 from marketing_pipeline.connectwise.client import ConnectWiseClient
-from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
+from marketing_pipeline.defs.pause_resume import pause_watch
 from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
-from marketing_pipeline.defs.sync_step import pause_watch, sync_step
-from marketing_pipeline.defs.throughput import APPLY_STEP, throughput_of_run
+from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
+from marketing_pipeline.defs.sync_step import sync_step
+from marketing_pipeline.defs.throughput_metadata import APPLY_STEP, throughput_of_run
 from marketing_pipeline.encharge.client import EnchargeClient
+from marketing_pipeline.runs.api_throughput import ApiThroughput, learning_client
 from marketing_pipeline.runs.apply import apply_plan
 from marketing_pipeline.runs.approval import approval_problem, stale_plan_reason
-from marketing_pipeline.runs.listing import read_everyone
+from marketing_pipeline.runs.encharge_read import read_everyone
 from marketing_pipeline.runs.metrics import step_metrics
-from marketing_pipeline.runs.throughput import ApiThroughput, learning_client
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.sync.audience import (
     company_frame,
@@ -43,7 +44,7 @@ from marketing_pipeline.sync.people import people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import SyncPlan, build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.records import Contact
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
-from marketing_pipeline.sync.written import written_frame
+from marketing_pipeline.sync.written_fields import written_frame
 
 GROUP = "marketing_sync"
 READ_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)

@@ -2,8 +2,8 @@
 
 The row is read again at every tick, so disabling a sync takes effect at once (the tick is skipped with
 the reason); a changed cron takes effect when the code location is reloaded (the
-`marketing_sync_schedule_state` sensor asks the webserver to). A row whose cron is invalid gets no schedule
-and a warning, and never breaks loading the code location.
+`marketing_sync_schedule_state` sensor asks the webserver to: `reload_if_behind`). A row whose cron is
+invalid gets no schedule and a warning, and never breaks loading the code location.
 
 Every successful load writes the syncs' schedules (keys, names, crons, enabled: no secrets) to
 `$DAGSTER_HOME/marketing_sync_schedules.json`; when the marketing database cannot be reached at load, the
@@ -13,7 +13,6 @@ schedules are built from that file, each saying so in its description, instead o
 import json
 import logging
 import os
-import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,22 +21,20 @@ import dagster as dg
 
 from marketing_pipeline import settings
 from marketing_pipeline.defs.jobs import marketing_sync_job
+from marketing_pipeline.defs.names import schedule_name
+from marketing_pipeline.defs.pause_resume import paused_at_tick
 from marketing_pipeline.defs.resources import MarketingStoreResource
-from marketing_pipeline.defs.sync_step import TRIGGER_TAG, schedule_started_at
+from marketing_pipeline.defs.sync_step import TRIGGER_TAG
 from marketing_pipeline.errors import MarketingPipelineError, one_line
+from marketing_pipeline.launch.webserver import DagsterWebserver
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.repository import open_store
-from marketing_pipeline.sync.pause import is_paused
 from marketing_pipeline.sync.schedule import cron_problem, validate_timezone
 from marketing_pipeline.transport.redact import RedactingFilter, scrub
 
 log = logging.getLogger("marketing_pipeline")
 if not any(isinstance(f, RedactingFilter) for f in log.filters):
     log.addFilter(RedactingFilter())  # the code server's warnings are read by everyone who can see its logs
-
-
-def schedule_name(sync_key: str) -> str:
-    return "marketing_sync_" + re.sub(r"[^A-Za-z0-9_]", "_", sync_key)
 
 
 LAST_KNOWN_FILE = "marketing_sync_schedules.json"
@@ -57,17 +54,6 @@ class ScheduledSync:
         if not sync.key or not sync.schedule:
             return None
         return cls(key=sync.key, name=sync.name, schedule=sync.schedule, enabled=sync.enabled)
-
-
-def paused_at_tick(context: dg.ScheduleEvaluationContext, sync: Sync) -> bool:
-    """Whether the sync is paused (`sync.pause.is_paused`): by its row, unless the schedule was started (its
-    UI toggle) after the row was last written. That resume is the latest change, and the schedule-state
-    sensor is about to write it to the row, so the tick runs."""
-    try:
-        instance = context.instance
-    except Exception:  # no instance (a test context): the row decides
-        return not sync.enabled
-    return is_paused(sync.enabled, sync.updated_at, schedule_started_at(instance, sync.key))
 
 
 def build_sync_schedule(sync: Sync | ScheduledSync, timezone: str, warning: str | None = None) -> dg.ScheduleDefinition:
@@ -181,6 +167,42 @@ def load_sync_schedules() -> list[dg.ScheduleDefinition]:
     for warning in warnings:
         log.warning("marketing-pipeline: %s", scrub(warning))
     return schedules
+
+
+def schedules_behind(loaded: dict[str, str], syncs: list[Sync]) -> list[str]:
+    """What the loaded schedules (name -> cron) do not yet show of the rows: new, changed or removed."""
+    wanted = {
+        schedule_name(sync.key): sync.schedule
+        for sync in syncs
+        if sync.key and sync.schedule and not cron_problem(sync.schedule)
+    }
+    behind = [
+        f"{name} is now '{cron}'" if name in loaded else f"{name} is new ('{cron}')"
+        for name, cron in sorted(wanted.items())
+        if loaded.get(name) != cron
+    ]
+    behind += [f"{name} no longer has a sync" for name in sorted(set(loaded) - set(wanted))]
+    return behind
+
+
+def reload_if_behind(behind_here: list[str], syncs: list[Sync]) -> str | None:
+    """Reload the code location on the webserver when what it shows differs from the rows. A note for the
+    log, or None when there is nothing to say."""
+    url = settings.value(settings.DAGSTER_WEBSERVER_URL)
+    if not url:
+        if not behind_here:
+            return None
+        return (
+            "schedule change waiting for a code location reload: " + "; ".join(behind_here) + ". "
+            f"Set {settings.DAGSTER_WEBSERVER_URL} for the daemon so it reloads the webserver itself, or press "
+            "Reload on the Deployment page"
+        )
+    webserver = DagsterWebserver(url, timeout=30)
+    behind = schedules_behind(webserver.schedule_crons(), syncs)
+    if not behind:
+        return None
+    webserver.reload()
+    return "reloaded the code location on the webserver: " + "; ".join(behind)
 
 
 @dg.definitions

@@ -4,8 +4,8 @@ run failed or was cancelled."""
 
 import dagster as dg
 
-from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource
+from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.sync_step import ledger_for
 from marketing_pipeline.errors import MarketingPipelineError, one_line
 from marketing_pipeline.launch.instances import record_daemon

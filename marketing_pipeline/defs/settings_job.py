@@ -1,7 +1,7 @@
 """The seed's Settings modal in the Dagster UI: `marketing_sync_settings`, a job launched from the Launchpad
 with typed config (sync; frequency Daily/Weekly/Monthly; day of week or of month; time HH:MM; enabled).
 
-It checks the choices with the CLI's rules (`cron_for`, `ScheduleChoiceError`) and writes the row through
+It checks the choices with the CLI's rule (`sync.schedule.cron_of_choice`) and writes the row through
 the same repository call as `syncs update`. The Dagster run is the audit record: its config says who asked
 for what, its metadata what the sync was before and after. The schedule-state sensor then brings the
 schedule's toggle and cron in the UI into line with the row.
@@ -14,7 +14,7 @@ from pydantic import Field
 
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.errors import MarketingPipelineError, one_line
-from marketing_pipeline.sync.schedule import DEFAULT_TIME, ScheduleChoiceError, cron_for
+from marketing_pipeline.sync.schedule import DEFAULT_TIME, ChoiceNames, ScheduleChoiceError, cron_of_choice
 from marketing_pipeline.transport.redact import scrub
 
 
@@ -33,25 +33,18 @@ class SyncSettings(dg.Config):
     enabled: bool = Field(default=True, description="Unticked: the sync is paused")
 
 
-FIELD_OF_PART = {"time": "time", "frequency": "frequency"}
+SETTINGS_NAMES = ChoiceNames(frequency="frequency", weekday="day_of_week", month_day="day_of_month", time="time")
 
 
 def settings_cron(config: SyncSettings) -> str:
-    """The cron of the Settings choice, or an error naming the config field, like the CLI names its flag."""
-    frequency = config.frequency.value
-    day_field, day = {
-        "weekly": ("day_of_week", config.day_of_week),
-        "monthly": ("day_of_month", config.day_of_month),
-    }.get(frequency, ("day_of_week or day_of_month", config.day_of_week or config.day_of_month))
-    other = {"weekly": config.day_of_month, "monthly": config.day_of_week}.get(frequency)
-    if other is not None:
-        wrong = "day_of_month" if frequency == "weekly" else "day_of_week"
-        raise ScheduleChoiceError("day", f"{wrong} is not taken by a {frequency} schedule (use {day_field})")
-    try:
-        return cron_for(frequency, day=day, at=config.time)  # type: ignore[arg-type]
-    except ScheduleChoiceError as exc:
-        field = FIELD_OF_PART.get(exc.part, day_field)
-        raise ScheduleChoiceError(exc.part, f"{field} {exc.detail}") from None
+    """The cron of the Settings choice (`sync.schedule.cron_of_choice`), an error naming the config field."""
+    return cron_of_choice(
+        config.frequency.value,  # type: ignore[arg-type]
+        weekday=config.day_of_week,
+        month_day=config.day_of_month,
+        at=config.time,
+        names=SETTINGS_NAMES,
+    )
 
 
 @dg.op(

@@ -9,21 +9,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 import dagster as dg
 
+from marketing_pipeline.defs.pause_resume import sync_is_paused
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineError, one_line
 from marketing_pipeline.launch.instances import identity_of
 from marketing_pipeline.runs.ledger import RunSeen, RunStart, SyncRunLedger
-from marketing_pipeline.runs.pause_watch import PauseWatch
-from marketing_pipeline.runs.progress import StepProgress
+from marketing_pipeline.runs.step_progress import StepProgress
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.sync.domain import TRIGGERS, Trigger
-from marketing_pipeline.sync.pause import is_paused, paused_before_writing
+from marketing_pipeline.sync.pause import paused_before_writing
 from marketing_pipeline.transport.redact import scrub
 
 APPLY_ASSET = dg.AssetKey("encharge_audience")
@@ -107,37 +106,6 @@ class InstanceRuns:
 
 def ledger_for(store: SyncStore, instance: dg.DagsterInstance) -> SyncRunLedger:
     return SyncRunLedger(store, InstanceRuns(instance))
-
-
-def schedule_started_at(instance: dg.DagsterInstance, sync_key: str | None) -> datetime | None:
-    """When the sync's schedule was last started (the UI's Resume), if Dagster keeps it."""
-    from marketing_pipeline.defs.schedule_state import running_since, stored_state
-    from marketing_pipeline.defs.schedules import schedule_name
-
-    if not sync_key:
-        return None
-    try:
-        return running_since(stored_state(instance, schedule_name(sync_key)))
-    except Exception:  # schedule storage unreadable: the row alone decides (a pause then holds)
-        return None
-
-
-def sync_is_paused(instance: dg.DagsterInstance, sync: Sync) -> bool:
-    """Whether the sync is paused, by the row as read and the UI toggle (`sync.pause.is_paused`)."""
-    return not sync.enabled and is_paused(sync.enabled, sync.updated_at, schedule_started_at(instance, sync.key))
-
-
-def pause_watch(instance: dg.DagsterInstance, store: SyncStore, sync: Sync) -> PauseWatch:
-    """The apply step's hook between write batches: re-reads `enabled` (one small query, at most once a
-    second) and stops the writes once the sync is paused."""
-
-    def paused_now() -> bool:
-        state = store.enabled_state(sync.id)
-        if state is None or state[0]:
-            return False
-        return is_paused(False, state[1], schedule_started_at(instance, sync.key))
-
-    return PauseWatch(paused_now, reason="the sync was paused during the run")
 
 
 @dataclass(frozen=True)

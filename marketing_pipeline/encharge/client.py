@@ -21,7 +21,7 @@ import requests
 
 from marketing_pipeline.errors import ApiAuthError, ApiError
 from marketing_pipeline.settings import DEFAULTS
-from marketing_pipeline.sync.listing import ListingProgress, ListingRead, assess
+from marketing_pipeline.sync.listing_quality import ListingProgress, ListingRead, assess
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 from marketing_pipeline.transport.rate import RateControl
 

@@ -148,16 +148,10 @@ def settle_daemon_cursors() -> list[str]:
     Also gives the run storage its id now (`init` runs this under its lock): the first process to ask
     creates it, and two first runs at once would each create one."""
     import dagster as dg
-    from dagster._daemon.auto_run_reexecution.event_log_consumer import DAGSTER_EVENT_TYPES
 
+    from marketing_pipeline.launch.dagster_internals import settle_run_event_cursors
     from marketing_pipeline.launch.instances import identity_of
 
     with dg.DagsterInstance.get() as instance:
         identity_of(instance)
-        keys = [f"EVENT_LOG_CONSUMER_CURSOR-{event_type.value}" for event_type in DAGSTER_EVENT_TYPES]
-        present = instance.daemon_cursor_storage.get_cursor_values(set(keys))
-        missing = [key for key in keys if key not in present]
-        if missing:
-            top = str(instance.event_log_storage.get_maximum_record_id() or 0)
-            instance.daemon_cursor_storage.set_cursor_values({key: top for key in missing})
-        return missing
+        return settle_run_event_cursors(instance)

@@ -20,6 +20,7 @@ import dagster as dg
 
 from marketing_pipeline import settings
 from marketing_pipeline.errors import ConfigurationError, MarketingPipelineError
+from marketing_pipeline.launch.dagster_internals import run_storage_id
 from marketing_pipeline.store.instances import DaemonSighting
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.storable import utcnow
@@ -44,12 +45,7 @@ class InstanceIdentity:
 
 def identity_of(instance: dg.DagsterInstance) -> InstanceIdentity:
     """The instance's run storage id (Dagster's own, kept in its `instance_info` table) and its folder."""
-    read = getattr(instance.run_storage, "get_run_storage_id", None)
-    try:
-        storage_id = str(read()) if callable(read) else None
-    except Exception:  # a storage without the table: the instance cannot be told apart, only named
-        storage_id = None
-    return InstanceIdentity(run_storage_id=storage_id, dagster_home=str(instance.root_directory))
+    return InstanceIdentity(run_storage_id=run_storage_id(instance), dagster_home=str(instance.root_directory))
 
 
 def record_daemon(instance: dg.DagsterInstance, store: SyncStore) -> None:

@@ -16,12 +16,14 @@ import dagster as dg
 
 from marketing_pipeline import settings
 from marketing_pipeline.alerts.dispatch import AlertOutcome, alert_sensors_live
-from marketing_pipeline.defs.sync_step import DRY_RUN_TAG, TRIGGER_TAG, ledger_for, sync_is_paused
+from marketing_pipeline.defs.pause_resume import sync_is_paused
+from marketing_pipeline.defs.sync_step import DRY_RUN_TAG, TRIGGER_TAG, ledger_for
 from marketing_pipeline.errors import MarketingPipelineError, one_line
+from marketing_pipeline.launch.dagster_internals import listen_to_run
 from marketing_pipeline.launch.home import ensure_dagster_home
 from marketing_pipeline.launch.instances import deployment_check, identity_of
-from marketing_pipeline.launch.partitions import register_sync_partitions
-from marketing_pipeline.launch.progress import ProgressView, run_listener
+from marketing_pipeline.launch.partition_registry import register_sync_partitions
+from marketing_pipeline.launch.run_events import ProgressView, run_listener
 from marketing_pipeline.store.models import Sync, SyncRun
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.transport.redact import scrub
@@ -153,7 +155,7 @@ def _run(
     job = defs().resolve_job_def("marketing_sync_job")
     run_id = str(uuid.uuid4())
     if progress is not None:
-        instance.add_event_listener(run_id, run_listener(progress))
+        listen_to_run(instance, run_id, run_listener(progress))
     try:
         result = job.execute_in_process(
             partition_key=sync.key,

@@ -1,31 +1,21 @@
-"""Telling a running Dagster webserver about a changed sync: reload the code location, so the schedule
-is rebuilt from the row, and reset the schedule to its default status, which follows `enabled`."""
+"""Telling a running Dagster webserver about a changed sync: reload the code location (Dagster's own
+GraphQL client), so the schedule is rebuilt from the row, and reset the schedule to its default status,
+which follows `enabled`; and the schedule queries and toggle mutations the client does not offer."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import requests
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError, ReloadRepositoryLocationStatus
 
+from marketing_pipeline.defs.names import LOCATION, REPOSITORY
 from marketing_pipeline.errors import ConfigurationError, MarketingPipelineError
 from marketing_pipeline.transport.redact import redact_url, scrub, url_secrets
 
-LOCATION = "marketing_pipeline"
-REPOSITORY = "__repository__"
-
-RELOAD = """
-mutation Reload($location: String!) {
-  reloadRepositoryLocation(repositoryLocationName: $location) {
-    __typename
-    ... on WorkspaceLocationEntry { locationOrLoadError { __typename ... on PythonError { message } } }
-    ... on PythonError { message }
-    ... on RepositoryLocationNotFound { message }
-    ... on UnauthorizedError { message }
-  }
-}
-"""
 RESET = """
 mutation Reset($selector: ScheduleSelector!) {
   resetSchedule(scheduleSelector: $selector) {
@@ -137,11 +127,45 @@ class DagsterWebserver:
             raise MarketingPipelineError(f"Dagster: {body['errors'][0].get('message')}")
         return body["data"]
 
+    def _client(self) -> DagsterGraphQLClient:
+        parts = urlsplit(self.url.removesuffix("/graphql"))
+        auth = None
+        if parts.username is not None:  # user:password@ in the URL: Basic auth, for a proxy in front
+            auth = requests.auth.HTTPBasicAuth(unquote(parts.username), unquote(parts.password or ""))
+        return DagsterGraphQLClient(
+            parts.hostname or "",
+            port_number=parts.port,
+            use_https=parts.scheme.lower() == "https",
+            timeout=max(1, round(self.timeout)),
+            auth=auth,
+            path_prefix=parts.path.rstrip("/"),
+        )
+
+    def _client_problem(self, exc: Exception) -> str:
+        """What went wrong under the GraphQL client's error (gql wraps requests' errors in its own)."""
+        chain: list[BaseException] = []
+        cause: BaseException | None = exc
+        while cause is not None and cause not in chain:
+            chain.append(cause)
+            cause = cause.__cause__ or cause.__context__
+        for cause in chain:
+            if isinstance(cause, requests.RequestException):
+                reason = scrub(str(cause), url_secrets(self.url))
+                return f"cannot reach the Dagster webserver at {self.shown_url}: {reason}"
+            if isinstance(getattr(cause, "code", None), int):  # gql's TransportServerError: an HTTP error status
+                return f"the Dagster webserver answered HTTP {cause.code} at {self.shown_url}"  # type: ignore[attr-defined]
+        reason = scrub(str(chain[-1]), url_secrets(self.url))
+        return f"{self.shown_url} did not answer like a Dagster webserver: {reason}"
+
     def reload(self) -> None:
-        result = self._call(RELOAD, {"location": LOCATION})["reloadRepositoryLocation"]
-        error = result.get("message") or (result.get("locationOrLoadError") or {}).get("message")
-        if result["__typename"] != "WorkspaceLocationEntry" or error:
-            raise MarketingPipelineError(f"Dagster could not reload the code location: {error or result['__typename']}")
+        """Reload the code location, as the Deployment page's Reload button does."""
+        try:
+            info = self._client().reload_repository_location(LOCATION)
+        except DagsterGraphQLClientError as exc:
+            raise MarketingPipelineError(self._client_problem(exc)) from None
+        if info.status != ReloadRepositoryLocationStatus.SUCCESS:
+            why = info.message or info.failure_type
+            raise MarketingPipelineError(f"Dagster could not reload the code location: {why}")
 
     def schedule(self, name: str) -> ScheduleState:
         result = self._call(SCHEDULE, {"selector": _selector(name)})["scheduleOrError"]

@@ -29,7 +29,7 @@ from marketing_pipeline.encharge.client import EnchargeClient, Person, WriteOutc
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import ActionResult
 from marketing_pipeline.sync.plan import SYNCED_FIELDS, SyncPlan
-from marketing_pipeline.sync.written import WrittenFields
+from marketing_pipeline.sync.written_fields import WrittenFields
 
 NOT_SENT = "not_sent"  # an action's status when the writes stopped before it was sent
 

@@ -10,7 +10,7 @@ from marketing_pipeline.store.rates import ApiRateStore
 from marketing_pipeline.store.runs import RUNS_PAGE_MAX, RunRecordsStore
 from marketing_pipeline.store.storable import utcnow
 from marketing_pipeline.store.syncs import SyncRowsStore
-from marketing_pipeline.store.written import WrittenFieldsStore
+from marketing_pipeline.store.written_store import WrittenFieldsStore
 
 __all__ = ["RUNS_PAGE_MAX", "SyncStore", "open_store", "utcnow"]
 

@@ -2,7 +2,7 @@
 
 A synced field (first name, last name, company) that Encharge does not return, returns as null or as an
 empty string is held as None: Encharge was silent about it, and the plan compares with what the sync last
-wrote instead (see `sync.written`). The reference leaves open whether reads return `company` at all.
+wrote instead (see `sync.written_fields`). The reference leaves open whether reads return `company` at all.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ import pandas as pd
 
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.people import duplicate_people, split_tags
-from marketing_pipeline.sync.written import WRITTEN_COLUMNS, written_frame
+from marketing_pipeline.sync.written_fields import WRITTEN_COLUMNS, written_frame
 
 ACTIONS = ("create", "update", "add_tag", "remove_tag", "skip")
 ACTION_COLUMNS = [

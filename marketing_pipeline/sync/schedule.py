@@ -10,6 +10,7 @@ let a sync silently never run.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -128,3 +129,38 @@ def cron_for(frequency: Frequency, *, day: str | int | None = None, at: str | No
             raise ScheduleChoiceError("day", "takes a day from 1 to 28 (every month has it)")
         return f"{minute} {hour} {day} * *"
     raise ScheduleChoiceError("frequency", f"{frequency!r} is not one of daily, weekly, monthly")
+
+
+@dataclass(frozen=True)
+class ChoiceNames:
+    """What a surface calls each part of a schedule choice (a CLI flag, a config field), for its errors."""
+
+    frequency: str
+    weekday: str
+    month_day: str
+    time: str
+
+
+def cron_of_choice(
+    frequency: Frequency,
+    *,
+    weekday: str | None = None,
+    month_day: int | None = None,
+    at: str | None = None,
+    names: ChoiceNames,
+) -> str:
+    """The cron of a schedule choice as the CLI and the Settings job take it (a weekday for weekly, a day of
+    the month for monthly, a time): one rule for both. An error reads after the surface's name of the part
+    at fault, e.g. "--at '25:00' is not a time like 06:00" or "time '25:00' is not a time like 06:00"."""
+    expected = {"weekly": names.weekday, "monthly": names.month_day}.get(frequency)
+    given = {names.weekday: weekday, names.month_day: month_day}
+    wrong = [name for name, value in given.items() if value is not None and name != expected]
+    if expected is not None and wrong:
+        raise ScheduleChoiceError("day", f"{wrong[0]} is not taken by a {frequency} schedule (use {expected})")
+    day = given.get(expected) if expected else (weekday if weekday is not None else month_day)
+    try:
+        return cron_for(frequency, day=day, at=at)
+    except ScheduleChoiceError as exc:
+        name = {"time": names.time, "frequency": names.frequency}.get(exc.part)
+        name = name or expected or f"{names.weekday} or {names.month_day}"
+        raise ScheduleChoiceError(exc.part, f"{name} {exc.detail}") from None

@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from marketing_pipeline.defs.schedules import schedule_name
+from marketing_pipeline.defs.names import schedule_name
 from marketing_pipeline.runs import pause_watch
 from marketing_pipeline.sandbox.dataset import TAG
 from marketing_pipeline.store.repository import SyncStore
@@ -71,17 +71,9 @@ def test_a_schedule_run_that_starts_just_after_a_pause_writes_nothing(pipeline: 
 
     # Resumed with the UI toggle: the schedule was started after the row was paused, so the schedule-state
     # sensor is about to write `enabled = true`; the run goes ahead, as the tick did.
-    from dagster._core.remote_origin import (
-        RegisteredCodeLocationOrigin,
-        RemoteInstigatorOrigin,
-        RemoteRepositoryOrigin,
-    )
+    from marketing_pipeline.launch.dagster_internals import set_schedule_toggle
 
-    from marketing_pipeline.defs.schedule_state import set_running
-
-    repository = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("marketing_pipeline"), "__repository__")
-    origin = RemoteInstigatorOrigin(repository, schedule_name(SYNC_KEY))
-    set_running(pipeline.instance, origin, None, "0 6 * * 1", True)
+    set_schedule_toggle(pipeline.instance, schedule_name(SYNC_KEY), "0 6 * * 1", True)
     assert pipeline.run(tags=scheduled).success
     assert pipeline.last_run().status == "completed"
 

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from marketing_pipeline.launch.home import ensure_dagster_home
-from marketing_pipeline.launch.partitions import register_sync_partitions
+from marketing_pipeline.launch.partition_registry import register_sync_partitions
 from marketing_pipeline.launch.trigger import trigger_sync
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore

@@ -14,7 +14,7 @@ import pytest
 from marketing_pipeline.definitions import defs
 from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource
 from marketing_pipeline.errors import ConfigurationError
-from marketing_pipeline.launch.partitions import register_sync_partitions
+from marketing_pipeline.launch.partition_registry import register_sync_partitions
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store

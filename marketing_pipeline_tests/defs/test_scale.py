@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from marketing_pipeline.connectwise.bounds import fewest_requests, stream_sizes
-from marketing_pipeline.launch.partitions import register_sync_partitions
+from marketing_pipeline.launch.partition_registry import register_sync_partitions
 from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
 from marketing_pipeline.sandbox.dataset import TAG, apply_churn, expected_audience, generate, new_person
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from marketing_pipeline.cli import main
-from marketing_pipeline.defs.schedule_state import reload_if_behind
+from marketing_pipeline.defs.schedules import reload_if_behind
 from marketing_pipeline.launch.webserver import DagsterWebserver
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline_tests.support import SYNC_KEY

@@ -14,11 +14,10 @@ from sqlalchemy import update
 
 from marketing_pipeline.defs.assets import SYNC_ASSETS as ASSETS
 from marketing_pipeline.defs.jobs import marketing_sync_job
-from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource, build_resources
-from marketing_pipeline.defs.schedule_state import schedules_behind
-from marketing_pipeline.defs.schedules import last_known_path, load_sync_schedules, sync_schedules
+from marketing_pipeline.defs.schedules import last_known_path, load_sync_schedules, schedules_behind, sync_schedules
 from marketing_pipeline.defs.sensors import mark_canceled_sync_runs, mark_failed_sync_runs, marketing_sync_registry
+from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
 from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.schema import marketing_sync
@@ -219,21 +218,13 @@ def test_the_loaded_schedules_say_what_they_lag_behind(store: SyncStore) -> None
 def test_a_tick_right_after_a_ui_resume_runs_before_the_row_follows(
     store: SyncStore, instance: dg.DagsterInstance
 ) -> None:
-    from dagster._core.remote_origin import (
-        RegisteredCodeLocationOrigin,
-        RemoteInstigatorOrigin,
-        RemoteRepositoryOrigin,
-    )
-
-    from marketing_pipeline.defs.schedule_state import set_running, stored_state
+    from marketing_pipeline.launch.dagster_internals import schedule_toggle, set_schedule_toggle
 
     schedule = schedule_for(store)
     store.update_sync(SYNC_KEY, enabled=False)  # paused by the CLI or the NestJS app ...
     assert "is paused" in tick(schedule, store, instance).skip_message
-    repository = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("marketing_pipeline"), "__repository__")
-    origin = RemoteInstigatorOrigin(repository, schedule.name)
-    set_running(instance, origin, None, schedule.cron_schedule, True)  # ... then resumed with the UI toggle
-    assert stored_state(instance, schedule.name) is not None
+    set_schedule_toggle(instance, schedule.name, str(schedule.cron_schedule), True)  # ... then resumed in the UI
+    assert schedule_toggle(instance, schedule.name).running is True
     [request] = tick(schedule, store, instance).run_requests  # the later change wins at once
     assert request.partition_key == SYNC_KEY
     store.update_sync(SYNC_KEY, enabled=False)  # paused again in the table, after the UI resume

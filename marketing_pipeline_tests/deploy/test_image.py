@@ -113,8 +113,14 @@ def test_every_link_in_the_package_points_at_a_file_the_image_copies() -> None:
 
 
 def test_the_deployment_extras_pin_dagsters_matching_libraries() -> None:
+    """Dagster is a range (1.13 from a lowest release on) and each library the matching range (1.13.x is
+    released with 0.29.x): a library outside it would hold Dagster to another minor release."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    dagster = next(r for r in project["dependencies"] if r.startswith("dagster=="))
-    library = "0." + str(int(dagster.split("==")[1].split(".")[1]) + 16) + "." + dagster.split(".")[-1]
-    assert project["optional-dependencies"]["docker"] == [f"dagster-docker=={library}"]
-    assert project["optional-dependencies"]["k8s"] == [f"dagster-k8s=={library}"]
+    dagster = next(r for r in project["dependencies"] if r.startswith("dagster>="))
+    lowest = dagster.split(">=")[1].split(",")[0]
+    major, minor, patch = (int(part) for part in lowest.split("."))
+    assert dagster == f"dagster>={lowest},<{major}.{minor + 1}"
+    library = f">=0.{minor + 16}.{patch},<0.{minor + 17}"
+    assert f"dagster-postgres{library}" in project["dependencies"]
+    assert project["optional-dependencies"]["docker"] == [f"dagster-docker{library}"]
+    assert project["optional-dependencies"]["k8s"] == [f"dagster-k8s{library}"]

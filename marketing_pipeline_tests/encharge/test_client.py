@@ -9,12 +9,12 @@ import pytest
 
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.errors import ApiAuthError, ApiError, UntrustworthyReadError
-from marketing_pipeline.runs.listing import read_everyone
+from marketing_pipeline.runs.encharge_read import read_everyone
 from marketing_pipeline.sandbox import encharge_api
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.sandbox.server import Fault
-from marketing_pipeline.sync.listing import assess
+from marketing_pipeline.sync.listing_quality import assess
 from marketing_pipeline_tests.support.clients import FAST_RETRY
 
 TAG = "managed-client-newsletter"

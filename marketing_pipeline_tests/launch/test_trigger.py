@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from marketing_pipeline.launch.trigger import trigger_sync
-from marketing_pipeline.runs import progress as progress_module
+from marketing_pipeline.runs import step_progress as progress_module
 from marketing_pipeline_tests.support import SYNC_KEY
 from marketing_pipeline_tests.support.pipeline import Pipeline
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from marketing_pipeline.launch.partitions import register_sync_partitions
+from marketing_pipeline.launch.partition_registry import register_sync_partitions
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store

@@ -21,10 +21,10 @@ from click.testing import CliRunner
 from dagster_graphql import DagsterGraphQLClient
 
 from marketing_pipeline.cli import main
-from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.defs.schedules import sync_schedules
 from marketing_pipeline.defs.sensors import marketing_sync_registry
+from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.models import SyncRun
 from marketing_pipeline.store.repository import SyncStore

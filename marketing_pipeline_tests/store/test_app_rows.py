@@ -21,7 +21,7 @@ from marketing_pipeline.store.schema import (
     marketing_sync_written,
 )
 from marketing_pipeline.store.seed import FIRST_SYNC
-from marketing_pipeline.sync.written import WrittenFields
+from marketing_pipeline.sync.written_fields import WrittenFields
 
 KEY = str(FIRST_SYNC["key"])
 

@@ -14,7 +14,7 @@ from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.store.schema import marketing_sync
 from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 from marketing_pipeline.sync.domain import SyncCounts
-from marketing_pipeline.sync.written import WrittenFields
+from marketing_pipeline.sync.written_fields import WrittenFields
 
 KEY = "managed-client-newsletter"
 TAG = FIRST_SYNC["tag_name"]

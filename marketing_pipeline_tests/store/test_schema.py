@@ -22,7 +22,7 @@ from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.store.schema import OUR_SCHEMA, VERSION_TABLE, metadata
 from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 from marketing_pipeline.sync.domain import SyncCounts
-from marketing_pipeline.sync.written import WrittenFields
+from marketing_pipeline.sync.written_fields import WrittenFields
 from marketing_pipeline.transport.rate import LearnedRate
 from marketing_pipeline_tests.support.catalog import apply_prisma_db_push, schema_catalog
 

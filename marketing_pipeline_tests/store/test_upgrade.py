@@ -16,7 +16,7 @@ from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.store.schema import OUR_SCHEMA, VERSION_TABLE
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline.sync.written import WrittenFields
+from marketing_pipeline.sync.written_fields import WrittenFields
 from marketing_pipeline.transport.rate import LearnedRate
 from marketing_pipeline_tests.store.test_schema import OUR_TABLES, our_tables
 from marketing_pipeline_tests.support.catalog import schema_catalog

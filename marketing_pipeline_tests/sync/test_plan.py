@@ -11,7 +11,7 @@ from marketing_pipeline.sync.audience import CONTACT_COLUMNS
 from marketing_pipeline.sync.emails import email_key, normalise_email
 from marketing_pipeline.sync.people import duplicate_people, people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import build_plan, unverified_creates_skipped
-from marketing_pipeline.sync.written import WrittenFields, written_frame
+from marketing_pipeline.sync.written_fields import WrittenFields, written_frame
 
 TAG = "newsletter"
 

@@ -138,3 +138,26 @@ def test_the_rules_are_dagsters_over_a_generated_corpus() -> None:
             refused_for_rarity += 1
             assert "does not fire at least once a year" in ours, (expression, ours)
     assert accepted > 50 and refused_for_rarity > 5, (accepted, refused_for_rarity)  # both sides exercised
+
+
+def test_one_rule_turns_a_schedule_choice_into_cron_and_names_the_part_at_fault() -> None:
+    from marketing_pipeline.sync.schedule import ChoiceNames, ScheduleChoiceError, cron_of_choice
+
+    flags = ChoiceNames(frequency="--daily/--weekly/--monthly", weekday="--weekly", month_day="--monthly", time="--at")
+    fields = ChoiceNames(frequency="frequency", weekday="day_of_week", month_day="day_of_month", time="time")
+    assert cron_of_choice("weekly", weekday="tue", at="07:15", names=flags) == "15 7 * * 2"
+    assert cron_of_choice("monthly", month_day=3, names=fields) == "0 6 3 * *"
+    assert cron_of_choice("daily", at="23:59", names=fields) == "59 23 * * *"
+    wrong = {
+        ("daily", None, None, "25:00", flags): "--at '25:00' is not a time like 06:00",
+        ("daily", None, None, "25:00", fields): "time '25:00' is not a time like 06:00",
+        ("weekly", "someday", None, None, flags): "--weekly 'someday' is not a day (mon, tue, ... sun)",
+        ("weekly", None, 3, None, fields): "day_of_month is not taken by a weekly schedule (use day_of_week)",
+        ("monthly", "mon", None, None, fields): "day_of_week is not taken by a monthly schedule (use day_of_month)",
+        ("monthly", None, 29, None, flags): "--monthly takes a day from 1 to 28 (every month has it)",
+        ("daily", "mon", None, None, fields): "day_of_week or day_of_month is not taken by a daily schedule",
+    }
+    for (frequency, weekday, month_day, at, names), message in wrong.items():
+        with pytest.raises(ScheduleChoiceError) as caught:
+            cron_of_choice(frequency, weekday=weekday, month_day=month_day, at=at, names=names)
+        assert caught.value.detail == message

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from marketing_pipeline.defs.partitions import SYNC_PARTITIONS
+from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
 from marketing_pipeline.store.repository import SyncStore, open_store
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketing_pipeline.runs.progress import PROGRESS_PREFIX, StepProgress, progress_text
+from marketing_pipeline.runs.step_progress import PROGRESS_PREFIX, StepProgress, progress_text
 
 
 class Clock:

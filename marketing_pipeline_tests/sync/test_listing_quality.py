@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from marketing_pipeline.sync.listing import (
+from marketing_pipeline.sync.listing_quality import (
     TAIL_PROBES,
     ListingProgress,
     ListingRead,

@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from marketing_pipeline.runs.throughput import run_throughput
+from marketing_pipeline.runs.api_throughput import run_throughput
 
 APPLY_STEP = "encharge_audience"
 # Each step that talks to an API, and which.

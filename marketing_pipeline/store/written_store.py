@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.schema import marketing_sync_written
-from marketing_pipeline.sync.written import WrittenFields
+from marketing_pipeline.sync.written_fields import WrittenFields
 
 WRITTEN_CHUNK = 1000
 

@@ -1,8 +1,8 @@
-"""Reading everyone in Encharge for a run: one read, judged by `sync.listing`, that fails only when it is
+"""Reading everyone in Encharge for a run: one read, judged by `sync.listing_quality`, that fails only when it is
 plainly broken.
 
 A live account changes while it is read, and that never blocks a run: a person the read missed costs work
-left for the next run, never a wrong write (see `sync.listing`). What does fail the run, before anything is
+left for the next run, never a wrong write (see `sync.listing_quality`). What does fail the run, before anything is
 written, is a read that cannot be a read of the account: an error, the same people over and over, a listing
 that never ends, or nobody at all while `peopleCount` says there are people. An empty read is first tried
 again without the steadying parameters (`sort`, `ignoreAnonymous`), in case those are what emptied it: an
@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.errors import UntrustworthyReadError
-from marketing_pipeline.sync.listing import ListingQuality, assess
+from marketing_pipeline.sync.listing_quality import ListingQuality, assess
 
 NOT_WRITTEN = "so nothing was written"
 

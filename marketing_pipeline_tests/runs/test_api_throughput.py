@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketing_pipeline.runs.throughput import run_throughput
+from marketing_pipeline.runs.api_throughput import run_throughput
 
 
 def test_requests_and_throttles_add_up_and_the_last_learned_rate_counts() -> None:

@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 import dagster as dg
 
-from marketing_pipeline.runs.progress import progress_text
+from marketing_pipeline.runs.step_progress import progress_text
 
 StepEnd = Literal["done", "failed", "retrying"]
 
