@@ -25,7 +25,7 @@ class WrittenFieldsStore:
         t = marketing_sync_written
         with connect(self.url) as conn:
             rows = conn.execute(
-                select(t.c.emailKey, t.c.personId, t.c.firstName, t.c.lastName, t.c.company).where(
+                select(t.c.emailKey, t.c.personId, t.c.firstName, t.c.lastName, t.c.company, t.c.tagName).where(
                     t.c.syncId == sync.id
                 )
             ).all()
@@ -45,6 +45,7 @@ class WrittenFieldsStore:
                 "firstName": r.first_name,
                 "lastName": r.last_name,
                 "company": r.company,
+                "tagName": r.tag,
             }
             for r in latest.values()
         ]
@@ -53,7 +54,7 @@ class WrittenFieldsStore:
             statement = dialect.insert(t)
             keep = {
                 name: func.coalesce(statement.excluded[name], t.c[name])
-                for name in ("personId", "firstName", "lastName", "company")
+                for name in ("personId", "firstName", "lastName", "company", "tagName")
             }
             statement = statement.on_conflict_do_update(
                 index_elements=[t.c.syncId, t.c.emailKey], set_={**keep, "writtenAt": func.current_timestamp()}
