@@ -366,7 +366,7 @@ class EnchargeClient:
     ) -> WriteOutcome:
         names = [tags] if isinstance(tags, str) else list(tags)
         if not names or any("," in name or not name.strip() for name in names):
-            raise ValueError(f"{tags!r} is not a list of Encharge tags")
+            raise ValueError(f"{tags!r} is not a single Encharge tag (nor a list of them)")
         tag = ",".join(names)
 
         def call(item: tuple[Key, Person]) -> WriteOutcome:

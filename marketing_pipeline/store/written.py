@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.schema import marketing_sync_written
-from marketing_pipeline.sync.written import WrittenFields
+from marketing_pipeline.sync.written import WrittenFields, merged
 
 WRITTEN_CHUNK = 1000
 
@@ -36,7 +36,7 @@ class WrittenFieldsStore:
         if not records:
             return
         t = marketing_sync_written
-        latest = {r.email_key: r for r in records}  # one row per person per statement
+        latest = {r.email_key: r for r in merged(records)}  # one row per person per statement
         values = [
             {
                 "syncId": sync.id,

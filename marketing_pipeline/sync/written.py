@@ -34,6 +34,23 @@ class WrittenFields:
     tag: str | None = None  # the spelling of the sync's tag added to the person
 
 
+def merged(records: Iterable[WrittenFields]) -> list[WrittenFields]:
+    """One record per person: a run may write a person's fields and add the tag in two steps, and a field
+    one record leaves alone (None) must not hide what another wrote."""
+    out: dict[str, WrittenFields] = {}
+    for r in records:
+        old = out.get(r.email_key)
+        if old is None:
+            out[r.email_key] = r
+            continue
+        values = {
+            name: getattr(r, name) if getattr(r, name) is not None else getattr(old, name)
+            for name in ("person_id", "first_name", "last_name", "company", "tag")
+        }
+        out[r.email_key] = WrittenFields(email_key=r.email_key, **values)
+    return list(out.values())
+
+
 def written_frame(records: Iterable[WrittenFields]) -> pd.DataFrame:
     frame = pd.DataFrame(
         [(r.email_key, r.first_name, r.last_name, r.company, r.tag) for r in records], columns=WRITTEN_COLUMNS

@@ -3,6 +3,7 @@ written fields, the removals of the last 24 hours, and the dry runs an approval 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -35,11 +36,40 @@ def nestjs_row(store: SyncStore, tag: str, name: str = "Written Elsewhere") -> N
         )
 
 
-@pytest.mark.parametrize("tag", [TAG, f"  {TAG.upper()} "])
+@pytest.mark.parametrize("tag", [TAG, TAG.upper(), "Managed-Client-Newsletter"])
 def test_a_second_sync_with_the_same_tag_is_refused(store: SyncStore, tag: str) -> None:
     with pytest.raises(InvalidSyncConfigError, match=f"is already the tag of sync '{KEY}'"):
         store.create_sync(name="Copy", filter_config=FIRST_SYNC["filter_config"], tag_name=tag, schedule=None)
     assert len(store.list_syncs()) == 1
+
+
+@pytest.mark.parametrize(
+    ("tag", "problem"),
+    [
+        (f" {TAG}", "has a space at one end"),
+        ("news,events", "contains a comma"),
+        ("news  letter", "has two spaces in a row"),
+        ("news/letter", "contains '/'"),
+        ("", "is empty"),
+    ],
+)
+def test_a_tag_encharge_would_refuse_or_rewrite_is_refused_with_the_rule(
+    store: SyncStore, tag: str, problem: str
+) -> None:
+    rule = "an Encharge tag may hold only letters A-Z and a-z, digits 0-9, dashes (-), underscores (_)"
+    with pytest.raises(InvalidSyncConfigError, match=re.escape(problem) + ".*" + re.escape(rule)):
+        store.create_sync(name="Odd", filter_config=FIRST_SYNC["filter_config"], tag_name=tag, schedule=None)
+    with pytest.raises(InvalidSyncConfigError, match=re.escape(problem)):
+        store.update_sync(KEY, tag_name=tag, enabled=False)
+    assert [(s.tag_name, s.enabled) for s in store.list_syncs()] == [(TAG, True)]  # nothing written
+
+
+def test_a_row_written_elsewhere_with_a_tag_encharge_would_rewrite_cannot_run(store: SyncStore) -> None:
+    nestjs_row(store, "news ", name="Padded")
+    initialise_store(store.url)
+    padded = store.get_sync("padded")
+    with pytest.raises(InvalidSyncConfigError, match="tagName 'news ' has a space at one end"):
+        padded.require_runnable()
 
 
 def test_changing_a_tag_to_one_in_use_is_refused_and_nothing_is_written(store: SyncStore) -> None:
