@@ -126,7 +126,9 @@ def fields_of(pipeline: Pipeline, email: str) -> tuple[Any, Any, Any]:
 def second_sync(pipeline: Pipeline) -> str:
     """A second sync, created after the first, whose audience shares one address with it; that address."""
     store = pipeline.store
-    sync = store.create_sync(name="Partner Digest", filter_config=SECOND_FILTER, tag_name="partner-digest", schedule=None)
+    sync = store.create_sync(
+        name="Partner Digest", filter_config=SECOND_FILTER, tag_name="partner-digest", schedule=None
+    )
     assert sync.key == SECOND_KEY
     pipeline.instance.add_dynamic_partitions("marketing_sync", [SECOND_KEY])
     email = sorted(pipeline.boxes.dataset.manifest.in_sync)[0]
@@ -188,8 +190,9 @@ def test_a_person_in_two_syncs_audiences_has_one_owner_of_their_fields(pipeline:
 
     # The owner no longer has the person (they left its audience): ownership moves on from its next run.
     contact = next(
-        c for c in boxes.dataset.contacts if (first_email(c) or "").strip().lower() == email and c["id"] in
-        boxes.dataset.manifest.passing_contact_ids
+        c
+        for c in boxes.dataset.contacts
+        if (first_email(c) or "").strip().lower() == email and c["id"] in boxes.dataset.manifest.passing_contact_ids
     )
     contact["inactiveFlag"] = True
     assert pipeline.run(key=SYNC_KEY, force=True).success

@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import delete, insert
 
 from marketing_pipeline.errors import InvalidSyncConfigError
+from marketing_pipeline.store.audiences import rank_of
 from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.store.schema import marketing_sync
 from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 from marketing_pipeline.sync.domain import SyncCounts
+from marketing_pipeline.sync.owners import shared_addresses
 from marketing_pipeline.sync.written import WrittenFields
 
 KEY = "managed-client-newsletter"
@@ -155,3 +157,31 @@ def test_the_dry_run_that_showed_a_plan(store: SyncStore) -> None:
     assert store.dry_run_with_plan(sync, "abc", utcnow() - timedelta(hours=1)).id == shown
     assert store.dry_run_with_plan(sync, "abd", utcnow() - timedelta(hours=1)) is None
     assert store.dry_run_with_plan(sync, "abc", utcnow() + timedelta(minutes=1)) is None
+
+
+def test_each_syncs_latest_audience_is_the_evidence_of_who_else_holds_a_person(store: SyncStore) -> None:
+    first = store.get_sync(KEY)
+    second = store.create_sync(
+        name="Second", filter_config=FIRST_SYNC["filter_config"], tag_name="second", schedule=None
+    )
+    # Two runs planning at once: each records its audience, then reads the others'; both see each other.
+    store.record_audience(first, ["ann@x.com", "bob@x.com"])
+    store.record_audience(second, ["bob@x.com", "cat@x.com"])
+    from_first, from_second = store.audience_holders(first), store.audience_holders(second)
+    assert {k: [r.label for r in v] for k, v in from_first.items()} == {
+        "bob@x.com": ["second"],
+        "cat@x.com": ["second"],
+    }
+    assert {k: [r.label for r in v] for k, v in from_second.items()} == {"ann@x.com": [KEY], "bob@x.com": [KEY]}
+    owner = rank_of(first)
+    assert shared_addresses(owner, ["bob@x.com"], from_first)["bob@x.com"].owner == owner
+    assert shared_addresses(rank_of(second), ["bob@x.com"], from_second)["bob@x.com"].owner == owner
+
+    store.record_audience(first, ["ann@x.com"])  # the next run: Bob left the first sync's audience
+    assert store.audience_holders(second) == {"ann@x.com": [rank_of(first)]}
+    store.update_sync(KEY, enabled=False)  # a paused sync holds nobody
+    assert store.audience_holders(second) == {}
+    store.update_sync(KEY, enabled=True)
+    with get_engine(store.url).begin() as conn:  # the NestJS app deletes the second sync: its rows go with it
+        conn.execute(delete(marketing_sync).where(marketing_sync.c.id == second.id))
+    assert store.audience_holders(first) == {}
