@@ -46,7 +46,7 @@ import pandas as pd
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.owners import Shared
 from marketing_pipeline.sync.people import duplicate_people, split_tags
-from marketing_pipeline.sync.tags import spellings_of
+from marketing_pipeline.sync.tags import spellings_of, tag_key
 from marketing_pipeline.sync.written import WRITTEN_COLUMNS, written_frame
 
 ACTIONS = ("create", "update", "add_tag", "remove_tag", "skip")
@@ -312,7 +312,14 @@ def build_plan(
     `people.people_frame`, `tag` the sync's Encharge tag, `written` what the sync last wrote (as from
     `written.written_frame`; none when omitted), `shared` the audience addresses other syncs hold too, each
     with the sync that owns its fields (`owners.shared_addresses`; none when omitted)."""
-    spellings = people["tags"].map(lambda tags: spellings_of(tag, split_tags(tags)))
+    key = tag_key(tag)
+
+    def carried(tags: Any) -> tuple[str, ...]:
+        if isinstance(tags, str) and key not in tags.lower():  # most people: not a spelling of it at all
+            return ()
+        return spellings_of(tag, split_tags(tags))
+
+    spellings = people["tags"].map(carried)
     people = people.assign(spellings=spellings, has_tag=spellings.map(bool).astype(bool))
     memory = written if written is not None else written_frame([])
     shared = shared or {}
@@ -330,8 +337,9 @@ def build_plan(
         carried=existing["spellings"].map(lambda carried: tag in carried) | existing["rewritten"]
     )
     changed = changed_fields(existing)
-    owned = existing["email_key"].map(lambda key: key in shared and not shared[key].mine).astype(bool)
-    changed = changed.mul(~owned, axis=0).astype(bool)  # another sync owns these people's fields
+    if shared:  # another sync owns these people's fields
+        owned = existing["email_key"].map(lambda k: k in shared and not shared[k].mine).astype(bool)
+        changed = changed.mul(~owned, axis=0).astype(bool)
     moves = spelling_moves(existing, tag)
     parts = [
         creates(matched[matched["person_id"].isna()], tag),

@@ -56,4 +56,5 @@ def same_tag(a: Any, b: Any) -> bool:
 
 def spellings_of(tag: str, carried: Iterable[str]) -> tuple[str, ...]:
     """The spellings of `tag` among a person's tags (sorted): empty when the person does not carry it."""
-    return tuple(sorted({t for t in carried if same_tag(t, tag)}))
+    key = tag_key(tag)
+    return tuple(sorted({t for t in carried if isinstance(t, str) and t.strip().lower() == key})) if key else ()
