@@ -522,7 +522,6 @@ class ConnectWiseClient:
                 return records
         raise ApiError(f"{SERVICE}: GET /{path} has more than {max_pages} pages: not a setup list")
 
-
 def _check_order(path: str, ids: list[int], last: int | None) -> None:
     """A page asked for `id > last` ordered by id must hold ids above `last`, in order; a server that ignored
     either would make paging by key skip records, and a skipped contact would lose the tag."""

@@ -330,11 +330,11 @@ def build_plan(
     existing = existing.assign(
         # Encharge shows another spelling only, where the sync added its own: Encharge rewrote it.
         rewritten=existing["has_tag"].astype(bool)
-        & existing["spellings"].map(lambda carried: len(carried) == 1 and carried[0] != tag)
+        & existing["spellings"].map(lambda spelled: len(spelled) == 1 and spelled[0] != tag)
         & (existing["tag_written"] == tag),
     )
     existing = existing.assign(
-        carried=existing["spellings"].map(lambda carried: tag in carried) | existing["rewritten"]
+        carried=existing["spellings"].map(lambda spelled: tag in spelled) | existing["rewritten"]
     )
     changed = changed_fields(existing)
     if shared:  # another sync owns these people's fields
@@ -360,7 +360,7 @@ def build_plan(
         unchanged=int(steady.sum()),
         actions=actions.where(actions.notna(), None),
         duplicates=duplicate_people(people),
-        shared=[shared[key].as_detail(key) for key in sorted(set(audience["email_key"]) & set(shared))],
+        shared=[shared[address].as_detail(address) for address in sorted(set(audience["email_key"]) & set(shared))],
     )
 
 
