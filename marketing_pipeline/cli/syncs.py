@@ -163,7 +163,13 @@ def schedule_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @syncs.command("create", short_help="Add a sync (its partition and schedule appear in Dagster by themselves).")
 @click.argument("name")
-@click.option("--tag", "tag", required=True, help="The Encharge tag this sync owns (no other sync may use it).")
+@click.option(
+    "--tag",
+    "tag",
+    required=True,
+    help="The Encharge tag this sync owns (no other sync may use it, in any case): letters, digits, dashes, "
+    "underscores and single spaces between words, at most 100 characters.",
+)
 @click.option("--description", help="Shown on the sync's card.")
 @filter_options
 @schedule_options
@@ -233,7 +239,12 @@ def register_partition_now() -> str:
 @click.option("--disable", is_flag=True, help="Pause the sync.")
 @click.option("--name", help="A new name.")
 @click.option("--description", help="A new description ('' clears it).")
-@click.option("--tag", "tag", help="A new Encharge tag (no other sync may use it).")
+@click.option(
+    "--tag",
+    "tag",
+    help="A new Encharge tag (no other sync may use it, in any case; the rule of --tag in `syncs create`). A "
+    "change in case only moves everyone to the new spelling, through the brake.",
+)
 @filter_options
 @click.option(
     "--dagster-url",

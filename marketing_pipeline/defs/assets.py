@@ -21,7 +21,7 @@ from marketing_pipeline.connectwise.client import ConnectWiseClient
 from marketing_pipeline.defs.pause_resume import pause_watch
 from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
 from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
-from marketing_pipeline.defs.sync_step import sync_step
+from marketing_pipeline.defs.sync_step import is_dry_run, sync_step
 from marketing_pipeline.defs.throughput_metadata import APPLY_STEP, throughput_of_run
 from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.runs.api_throughput import ApiThroughput, learning_client
@@ -29,6 +29,7 @@ from marketing_pipeline.runs.apply import apply_plan
 from marketing_pipeline.runs.approval import approval_problem, stale_plan_reason
 from marketing_pipeline.runs.encharge_read import read_everyone
 from marketing_pipeline.runs.metrics import step_metrics
+from marketing_pipeline.store.audiences import rank_of
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.sync.audience import (
     company_frame,
@@ -39,11 +40,13 @@ from marketing_pipeline.sync.audience import (
 )
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
+from marketing_pipeline.sync.owners import shared_addresses, shared_note
 from marketing_pipeline.sync.pause import paused_while_writing
 from marketing_pipeline.sync.people import people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import SyncPlan, build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.records import Contact
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
+from marketing_pipeline.sync.tags import spellings_of
 from marketing_pipeline.sync.written_fields import written_frame
 
 GROUP = "marketing_sync"
@@ -204,7 +207,7 @@ def encharge_people(
             frame.attrs["listing_note"] = note
             context.log.warning(note)
         sync = step.sync
-        tagged = int(frame["tags"].map(lambda t: sync.tag_name in split_tags(t)).sum())
+        tagged = int(frame["tags"].map(lambda t: bool(spellings_of(sync.tag_name, split_tags(t)))).sum())
         step.progress.done(f"{len(frame):,} people in Encharge, {tagged:,} with the tag {sync.tag_name!r}")
     return dg.Output(
         frame,
@@ -260,7 +263,14 @@ def sync_plan(
     with sync_step(context, marketing_store) as step:
         sync = step.sync
         written = written_frame(step.store.written_fields(sync))
-        plan = build_plan(cw_contacts, encharge_people, sync.tag_name, written)
+        # Which other syncs hold this audience's people, for the one owner of their fields: this run's
+        # audience is recorded first (a real run only: a dry run claims nobody), then the others' are read,
+        # so two syncs planning at once see each other.
+        audience = set(cw_contacts.loc[cw_contacts["email_problem"].isna(), "email_key"])
+        if not is_dry_run(context.run.run_config):
+            step.store.record_audience(sync, audience)
+        shared = shared_addresses(rank_of(sync), audience, step.store.audience_holders(sync))
+        plan = build_plan(cw_contacts, encharge_people, sync.tag_name, written, shared)
         notes = [encharge_people.attrs["listing_note"]] if encharge_people.attrs.get("listing_note") else []
         notes += [cw_contacts.attrs["connectwise_note"]] if cw_contacts.attrs.get("connectwise_note") else []
         creates = plan.of("create")
@@ -277,13 +287,16 @@ def sync_plan(
             people = with_found(encharge_people, looked_up, set(creates["email"].map(email_key)))
             found = len(set(people["person_id"]) - set(encharge_people["person_id"]))
             if len(people) != len(encharge_people) or found:
-                plan = build_plan(cw_contacts, people, sync.tag_name, written)
+                plan = build_plan(cw_contacts, people, sync.tag_name, written, shared)
             if found:
                 notes.append(f"{found} people not in the listing were found by lookup and handled as existing")
             refused = len(lookup.refused)
             if refused:
                 plan = unverified_creates_skipped(plan, lookup.refused)
                 notes.append(f"{refused} address(es) Encharge refused to look up were skipped, not created")
+        if note := shared_note(shared):
+            notes.append(note)
+            context.log.info(note)
         reads = {
             "encharge": encharge_people.attrs.get("encharge_read", {}),
             "connectwise": cw_contacts.attrs.get("connectwise_read", {}),
@@ -327,6 +340,8 @@ def sync_plan(
             "lookup_refused": refused,
             **traffic,
             "duplicate_addresses": len(plan.duplicates),
+            "shared_people": len(plan.shared),
+            "shared_people_owned_elsewhere": sum(1 for s in plan.shared if not s["thisSyncOwns"]),
             "plan_hash": plan.fingerprint,
             **step_metrics(step.started),
             "summary": dg.MetadataValue.md(
@@ -429,6 +444,7 @@ def encharge_audience(
             brake=brake,
             forced=not dry_run and (config.force or (approved and brake is not None)),
             duplicates=sync_plan.duplicates,
+            shared=sync_plan.shared,
             notes=sync_plan.notes,
             reads=sync_plan.reads,
             stopped=stopped,
@@ -468,6 +484,8 @@ def encharge_audience(
         metadata["duplicates"] = dg.MetadataValue.md(
             "\n".join(f"- {d['email']}: people {', '.join(d['personIds'])}" for d in sync_plan.duplicates[:50])
         )
+    if sync_plan.shared:
+        metadata["shared_people"] = dg.MetadataValue.md(_shared_lines(sync_plan.shared))
     if sync_plan.notes:
         metadata["notes"] = dg.MetadataValue.md("\n".join(f"- {note}" for note in sync_plan.notes))
     if run is not None:
@@ -487,6 +505,12 @@ def encharge_audience(
             )
         ],
     )
+
+
+def _shared_lines(shared: list[dict[str, Any]]) -> str:
+    """People other syncs hold too, each with the sync that owns their fields (the first 50)."""
+    lines = [f"- {p['email']}: fields owned by '{p['fieldsOwnedBy']}' (syncs: {', '.join(p['syncs'])})" for p in shared]
+    return "\n".join(lines[:50] + ([f"- ... and {len(lines) - 50} more"] if len(lines) > 50 else []))
 
 
 SYNC_ASSETS = [cw_companies, cw_contacts, encharge_people, sync_plan, encharge_audience]

@@ -352,18 +352,23 @@ class EnchargeClient:
             outcome.succeeded.append((key, by_email.get(str(record.get("email", "")).lower())))
         return outcome
 
-    def add_tag(self, tag: str, people: Mapping[Key, Person]) -> WriteOutcome:
+    def add_tag(self, tag: str | Sequence[str], people: Mapping[Key, Person]) -> WriteOutcome:
         """`POST /tags` for each person, by `id` when given, else by `email`. A person refused with a 4xx
         about them fails alone; one addressed by id that Encharge no longer has (404) is gone."""
         return self._tag_calls("POST", tag, people, missing_is_ok=False)
 
-    def remove_tag(self, tag: str, people: Mapping[Key, Person]) -> WriteOutcome:
-        """`DELETE /tags` for each person. A person who no longer exists no longer carries the tag."""
+    def remove_tag(self, tag: str | Sequence[str], people: Mapping[Key, Person]) -> WriteOutcome:
+        """`DELETE /tags` for each person. A person who no longer exists no longer carries the tag. Several
+        tags (spellings of one) go in one call, comma-separated as Encharge's reference documents."""
         return self._tag_calls("DELETE", tag, people, missing_is_ok=True)
 
-    def _tag_calls(self, method: str, tag: str, people: Mapping[Key, Person], *, missing_is_ok: bool) -> WriteOutcome:
-        if "," in tag or not tag.strip():
-            raise ValueError(f"{tag!r} is not a single Encharge tag")
+    def _tag_calls(
+        self, method: str, tags: str | Sequence[str], people: Mapping[Key, Person], *, missing_is_ok: bool
+    ) -> WriteOutcome:
+        names = [tags] if isinstance(tags, str) else list(tags)
+        if not names or any("," in name or not name.strip() for name in names):
+            raise ValueError(f"{tags!r} is not a single Encharge tag (nor a list of them)")
+        tag = ",".join(names)
 
         def call(item: tuple[Key, Person]) -> WriteOutcome:
             key, person = item

@@ -14,6 +14,11 @@ started: what was written is in the results as usual, and every change not made 
 "create" of someone who in fact exists could otherwise wipe their tags. New people get the tag through
 `POST /tags` after their upsert, by the id Encharge returned (by address when it returned none). Tags are
 added and removed by person id, so every one of several people sharing an address up to case is reached.
+
+Removals go before additions: a person moved from another spelling of the tag to the sync's (`sync.plan`)
+loses the old spelling first, so an Encharge that treats both spellings as one tag does not take the new
+one off again. Each row names the spellings it adds or removes (`tag`); the spelling added is remembered
+(`sync.written`).
 """
 
 from __future__ import annotations
@@ -104,12 +109,26 @@ def create_record(row: Any) -> Person:
     return {"email": row.email, **synced_fields(row)}
 
 
-def written(row: Any, person_id: str | None) -> WrittenFields:
+def written(row: Any, person_id: str | None, tag: str | None = None) -> WrittenFields:
     return WrittenFields(
         email_key=email_key(row.email),
         person_id=person_id,
         **{column: _value(row, column) for column, _ in SYNCED_FIELDS},
+        tag=tag,
     )
+
+
+def tag_added(row: Any, tag: str) -> WrittenFields:
+    """The memory of a tag added to a person, fields untouched."""
+    return WrittenFields(email_key=email_key(row.email), person_id=row.person_id, tag=tag)
+
+
+def by_tag(rows: list[tuple[Hashable, Any]]) -> dict[str, list[tuple[Hashable, Any]]]:
+    """Rows grouped by the spellings each adds or removes (one tag call per person either way)."""
+    groups: dict[str, list[tuple[Hashable, Any]]] = {}
+    for key, row in rows:
+        groups.setdefault(row.tag, []).append((key, row))
+    return groups
 
 
 def apply_plan(client: EnchargeClient, plan: SyncPlan) -> Applied:
@@ -131,12 +150,17 @@ def apply_plan(client: EnchargeClient, plan: SyncPlan) -> Applied:
         if key in untagged:  # created, and counted so; the next run tags them
             status = ("ok", f"created, but not tagged yet: {tagged.stopped}")
         applied.results.append(result(row, *status, person_id=ids.get(key)))
-        applied.written.append(written(row, ids.get(key)))
+        tag = plan.tag if status[0] == "ok" and key not in untagged else None
+        applied.written.append(written(row, ids.get(key), tag))
     applied.results += [result(rows[key], "failed", error) for key, error in created.failed]
     applied.results += [result(rows[key], "skipped", f"{GONE}: {error}") for key, error in created.gone]
     applied.results += [result(rows[key], NOT_SENT, created.stopped) for key in created.not_sent]
 
-    for action, call in (("add_tag", client.add_tag), ("remove_tag", client.remove_tag)):
-        people = {key: {"id": row.person_id, "email": row.email} for key, row in rows_of(rows, action)}
-        applied.results += results(rows, applied.call(partial(call, plan.tag), people))
+    for action, call in (("remove_tag", client.remove_tag), ("add_tag", client.add_tag)):
+        for tag, group in by_tag(rows_of(rows, action)).items():
+            people = {key: {"id": row.person_id, "email": row.email} for key, row in group}
+            outcome = applied.call(partial(call, tag.split(",")), people)
+            applied.results += results(rows, outcome)
+            if action == "add_tag":
+                applied.written += [tag_added(rows[key], tag) for key, _ in outcome.succeeded]
     return applied

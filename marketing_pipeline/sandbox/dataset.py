@@ -426,3 +426,29 @@ def apply_churn(data: Dataset, count: int, *, seed: int) -> dict[str, int]:
         data.contacts.append(joiner)
         data.manifest.passing_contact_ids.append(joiner["id"])
     return {"renamed": third, "left": third, "joined": count - 2 * third}
+
+
+# A second sync's filter that no contact of the first sync's audience passes: companies of type 47 only
+# ("no Fully Managed type" in the first sync's terms), status Active, contacts of type 1.
+SECOND_FILTER = {"companyTypes": [47], "companyStatuses": [1], "contactTypes": [1]}
+
+
+def share_person(data: Dataset, email: str) -> dict[str, Any]:
+    """One person at two companies, in two syncs' audiences: the first active contact that passes
+    `SECOND_FILTER` takes `email` (an address of the first sync's audience) as its address, keeping its own
+    name and company. Returns that contact."""
+    second = {
+        c["id"]
+        for c in data.companies
+        if [t["id"] for t in c.get("types") or []] == [47] and (c.get("status") or {}).get("id") == 1
+    }
+    contact = next(
+        c
+        for c in data.contacts
+        if (c.get("company") or {}).get("id") in second
+        and not c["inactiveFlag"]
+        and [t["id"] for t in c.get("types") or []] == [1]
+    )
+    items = [i for i in contact["communicationItems"] or [] if (i.get("type") or {}).get("name") != "Email"]
+    contact["communicationItems"] = [*items, _email_item(90001 + contact["id"], email)]
+    return contact

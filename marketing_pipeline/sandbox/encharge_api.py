@@ -52,6 +52,9 @@ def _anonymous(person: dict[str, Any]) -> bool:
     return not person.get("email") and not person.get("userId")
 
 
+TAG_CHARACTERS = re.compile(r"[A-Za-z0-9 _-]+")
+
+
 def _split(tags: Any) -> list[str]:
     if tags is None:
         return []
@@ -95,6 +98,7 @@ class EnchargeSandbox(SandboxServer):
         self._version = 0  # bumped by every change a listing's order depends on
         self._listing_cache: tuple[tuple[Any, ...], list[str]] | None = None
         self._signups = 0
+        self._spelling: dict[str, str] = {}  # tag_case "keep_first": a tag's lower case -> the account's spelling
         self._counted_ahead = 0  # what `count_growth` has added to peopleCount so far
         if self.state_file and self.state_file.exists():
             people = json.loads(self.state_file.read_text(encoding="utf-8"))["people"]
@@ -467,14 +471,41 @@ class EnchargeSandbox(SandboxServer):
             return None, None, _envelope(refused, f"This person cannot be changed: {person.get('email')}")
         return person, body["tag"], None
 
+    def _tag_names(self, tag: str) -> tuple[list[str], Response | None]:
+        """The names in a tag call, each as this account spells it (`tag_case`); a name outside Encharge's
+        documented characters (letters, numbers, spaces, dashes, underscores) is refused with a 400."""
+        names = _split(tag)
+        odd = [n for n in names if not TAG_CHARACTERS.fullmatch(n)]
+        if odd:
+            return [], _envelope(
+                400, f"Tags may contain only letters, numbers, spaces, dashes and underscores: {odd[0]!r}"
+            )
+        case = self.modes.tag_case
+        if case == "lower":
+            return [n.lower() for n in names], None
+        if case == "keep_first":
+            spelled = []
+            for name in names:
+                if name.lower() not in self._spelling:
+                    seen = (t for p in self.people.values() for t in p["tags"] if t.lower() == name.lower())
+                    self._spelling[name.lower()] = next(seen, name)
+                spelled.append(self._spelling[name.lower()])
+            return spelled, None
+        return names, None
+
     def _add_tag(self, request: Request, body: Any) -> Response:
         with self._lock:
             person, tag, error = self._target(body)
             if error:
                 return error
             assert person is not None and tag is not None
-            for name in _split(tag):
-                if name not in person["tags"]:
+            names, error = self._tag_names(tag)
+            if error:
+                return error
+            insensitive = self.modes.tag_case != "sensitive"
+            for name in names:
+                held = {t.lower() for t in person["tags"]} if insensitive else set(person["tags"])
+                if (name.lower() if insensitive else name) not in held:
                     person["tags"].append(name)
             person["updatedAt"] = _now()
             self._save()
@@ -486,8 +517,12 @@ class EnchargeSandbox(SandboxServer):
             if error:
                 return error
             assert person is not None and tag is not None
-            removing = set(_split(tag))
-            person["tags"] = [t for t in person["tags"] if t not in removing]
+            if self.modes.tag_case == "sensitive":
+                removing = set(_split(tag))
+                person["tags"] = [t for t in person["tags"] if t not in removing]
+            else:  # one tag in any case: every spelling goes
+                removing = {t.lower() for t in _split(tag)}
+                person["tags"] = [t for t in person["tags"] if t.lower() not in removing]
             person["updatedAt"] = _now()
             self._save()
         return Response(204)

@@ -25,6 +25,7 @@ UPSERT_TAGS = ("replace", "ignore")
 LISTING_ORDERS = ("created", "activity")
 SORT = ("honour", "ignore", "refuse")
 IGNORE_ANONYMOUS = ("honour", "ignore")
+TAG_CASE = ("sensitive", "keep_first", "lower")
 
 
 @dataclass
@@ -46,6 +47,11 @@ class EnchargeModes:
     # Addresses that differ in case are different people: upserts and tag calls by email match the exact
     # address only, so case-variant duplicates can exist and be reached one by one, by id.
     case_sensitive_emails: bool = False
+    # How tag names differ in case (undocumented): "sensitive" (`News` and `news` are two tags), "keep_first"
+    # (one tag in any case, spelled as the account first saw it, whoever is tagged later and in whatever
+    # case) or "lower" (one tag, every name lower-cased). Removing takes every spelling off, except when
+    # "sensitive".
+    tag_case: str = "sensitive"
     # GET /people answers 404 when any address asked for is unknown (instead of leaving it out).
     lookup_404: bool = False
     # An unpublished rate limit (Encharge documents none): a token bucket of this many requests a second,
@@ -122,6 +128,7 @@ class EnchargeModes:
                     "listing_order": LISTING_ORDERS,
                     "sort": SORT,
                     "ignore_anonymous": IGNORE_ANONYMOUS,
+                    "tag_case": TAG_CASE,
                 }
                 if name in choices and value not in choices[name]:
                     raise ValueError(f"{name} must be one of {choices[name]}")

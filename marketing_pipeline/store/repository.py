@@ -5,6 +5,7 @@ over one URL."""
 from __future__ import annotations
 
 from marketing_pipeline import settings
+from marketing_pipeline.store.audiences import AudiencesStore
 from marketing_pipeline.store.instances import DagsterInstancesStore
 from marketing_pipeline.store.rates import ApiRateStore
 from marketing_pipeline.store.runs import RUNS_PAGE_MAX, RunRecordsStore
@@ -15,7 +16,9 @@ from marketing_pipeline.store.written_store import WrittenFieldsStore
 __all__ = ["RUNS_PAGE_MAX", "SyncStore", "open_store", "utcnow"]
 
 
-class SyncStore(SyncRowsStore, RunRecordsStore, WrittenFieldsStore, ApiRateStore, DagsterInstancesStore):
+class SyncStore(
+    SyncRowsStore, RunRecordsStore, WrittenFieldsStore, AudiencesStore, ApiRateStore, DagsterInstancesStore
+):
     """The marketing store at one database URL."""
 
     def __init__(self, url: str) -> None:

@@ -157,8 +157,23 @@ marketing_sync_written = Table(
     Column("lastName", Text),
     Column("company", Text),
     Column("writtenAt", Timestamp3, nullable=False, server_default=NOW),
+    Column("tagName", Text),  # the spelling of the sync's tag last added to the person (migration 0007)
     PrimaryKeyConstraint("syncId", "emailKey", name="MarketingSyncWrittenFields_pkey"),
     _follows("MarketingSync", "syncId", "MarketingSyncWrittenFields_syncId_fkey"),
+    schema=OUR_SCHEMA,
+)
+
+# Per sync, the addresses of its latest ConnectWise audience (lower-cased, as the sync matches people), as
+# each real run's plan read it: the evidence of which other syncs hold a person, for the field-owner rule
+# (`sync.owners`). Replaced whole by each run; a deleted sync's rows go with it.
+marketing_sync_audience = Table(
+    "MarketingSyncAudience",
+    metadata,
+    Column("syncId", Text, nullable=False),
+    Column("emailKey", Text, nullable=False),
+    Column("recordedAt", Timestamp3, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("syncId", "emailKey", name="MarketingSyncAudience_pkey"),
+    _follows("MarketingSync", "syncId", "MarketingSyncAudience_syncId_fkey"),
     schema=OUR_SCHEMA,
 )
 

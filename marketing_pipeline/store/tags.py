@@ -3,14 +3,13 @@
 Two syncs that share a tag take it from each other's people run after run, each under the brake. So the
 store refuses a tag another sync has wherever a tag is set (`create_sync`, `update_sync`, and `init`
 through them), and a row written by others (the NestJS app) that shares a tag carries a problem that stops
-every step of both syncs. Tags are compared trimmed and case-insensitively: Encharge may well treat `News`
-and `news` as one tag.
+every step of both syncs. Tags are the same by `sync.tags.tag_key` (trimmed, any case): whether Encharge
+tells `News` from `news` is undocumented. The SQL below is that key (`lower(trim(...))`; tag names are ASCII).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Connection, RowMapping
@@ -18,10 +17,9 @@ from sqlalchemy.engine import Connection, RowMapping
 from marketing_pipeline.errors import InvalidSyncConfigError
 from marketing_pipeline.store.keys import with_keys
 from marketing_pipeline.store.schema import marketing_sync, marketing_sync_key
+from marketing_pipeline.sync.tags import tag_key
 
-
-def tag_key(tag: Any) -> str:
-    return tag.strip().lower() if isinstance(tag, str) else ""
+__all__ = ["clash_of", "require_free_tag", "tag_clash", "tag_key"]
 
 
 def tag_clash(name: str, tag: str, others: Sequence[RowMapping]) -> str | None:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.schema import marketing_sync_written
-from marketing_pipeline.sync.written_fields import WrittenFields
+from marketing_pipeline.sync.written_fields import WrittenFields, merged
 
 WRITTEN_CHUNK = 1000
 
@@ -25,7 +25,7 @@ class WrittenFieldsStore:
         t = marketing_sync_written
         with connect(self.url) as conn:
             rows = conn.execute(
-                select(t.c.emailKey, t.c.personId, t.c.firstName, t.c.lastName, t.c.company).where(
+                select(t.c.emailKey, t.c.personId, t.c.firstName, t.c.lastName, t.c.company, t.c.tagName).where(
                     t.c.syncId == sync.id
                 )
             ).all()
@@ -36,7 +36,7 @@ class WrittenFieldsStore:
         if not records:
             return
         t = marketing_sync_written
-        latest = {r.email_key: r for r in records}  # one row per person per statement
+        latest = {r.email_key: r for r in merged(records)}  # one row per person per statement
         values = [
             {
                 "syncId": sync.id,
@@ -45,6 +45,7 @@ class WrittenFieldsStore:
                 "firstName": r.first_name,
                 "lastName": r.last_name,
                 "company": r.company,
+                "tagName": r.tag,
             }
             for r in latest.values()
         ]
@@ -53,7 +54,7 @@ class WrittenFieldsStore:
             statement = dialect.insert(t)
             keep = {
                 name: func.coalesce(statement.excluded[name], t.c[name])
-                for name in ("personId", "firstName", "lastName", "company")
+                for name in ("personId", "firstName", "lastName", "company", "tagName")
             }
             statement = statement.on_conflict_do_update(
                 index_elements=[t.c.syncId, t.c.emailKey], set_={**keep, "writtenAt": func.current_timestamp()}

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, f
 from pydantic.alias_generators import to_camel
 
 from marketing_pipeline.errors import InvalidSyncConfigError
+from marketing_pipeline.sync.tags import TAG_RULE, tag_problem
 
 RunStatus = Literal["running", "completed", "failed"]
 Trigger = Literal["manual", "schedule", "backfill"]
@@ -52,15 +53,12 @@ def parse_filter_config(raw: Any, *, sync_name: str) -> FilterConfig:
         raise InvalidSyncConfigError(f"sync {sync_name!r}: {describe_validation_error(exc, 'filterConfig')}") from None
 
 
-def validate_tag_name(tag: str, *, sync_name: str) -> str:
-    cleaned = tag.strip() if isinstance(tag, str) else ""
-    if not cleaned:
-        raise InvalidSyncConfigError(f"sync {sync_name!r}: tagName is empty")
-    if "," in cleaned:
-        raise InvalidSyncConfigError(
-            f"sync {sync_name!r}: tagName {tag!r} contains a comma, which Encharge reads as a tag separator"
-        )
-    return cleaned
+def validate_tag_name(tag: Any, *, sync_name: str) -> str:
+    """The tag as given, when Encharge can neither refuse nor rewrite it (`sync.tags`); else the rule."""
+    problem = tag_problem(tag)
+    if problem:
+        raise InvalidSyncConfigError(f"sync {sync_name!r}: tagName {tag!r} {problem}; {TAG_RULE}")
+    return tag
 
 
 class SyncCounts(CamelModel):

@@ -10,6 +10,7 @@ from marketing_pipeline.sync.domain import SyncCounts
 from marketing_pipeline.sync.plan import PlanCounts, SyncPlan
 
 DETAILS_LIMIT = 10_000  # per-contact rows kept in a run record; failures are always kept
+SHARED_LIMIT = 1_000  # people shared with other syncs listed in a run record (the notes give the count)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ def _key(result: ActionResult) -> str:
 @dataclass(frozen=True)
 class SyncOutcome:
     """`brake` is why the plan was (or, in a dry run, would be) stopped; `forced` that the operator
-    overrode it; `duplicates` the addresses several Encharge people share; `notes` what else the operator
+    overrode it; `duplicates` the addresses several Encharge people share; `shared` the people other syncs'
+    audiences hold too, each with the sync that owns their fields (`sync.owners`); `notes` what else the operator
     should know about the reads (people counted but not listed, people found by lookup); `reads` the reads'
     own figures by API (`encharge`: people read, counts before and after, people listed twice, short pages;
     `connectwise`: records that changed while it was read); `stopped` why the writes stopped before the plan
@@ -57,6 +59,7 @@ class SyncOutcome:
     brake: str | None = None
     forced: bool = False
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    shared: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     reads: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None
@@ -118,6 +121,7 @@ class SyncOutcome:
             "forced": self.forced,
             "brake": self.brake,
             "duplicates": self.duplicates,
+            "sharedPeople": self.shared[:SHARED_LIMIT],
             "notes": self.notes,
             "reads": self.reads,
             "contacts": failures + kept,

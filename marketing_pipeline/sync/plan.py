@@ -14,6 +14,18 @@
 People without the tag, and every other tag, are never touched. Addresses several people share are listed
 in `duplicates`.
 
+"The tag" is every spelling of it (`sync.tags`: any case). A person carries it in the sync's own spelling,
+or in another one only (the tag was renamed in case, `News` -> `news`), or in both (Encharge keeps
+spellings apart). A person who leaves loses every spelling they carry. A member carrying another spelling
+is moved: that spelling is taken off (`remove_tag`, through the brake like any removal), then the sync's
+spelling is added (the apply step removes before it adds, so an Encharge that treats both as one tag ends
+with the sync's spelling too); a member carrying both loses the other one. Where the sync already added
+its spelling to that person and Encharge shows another one only, Encharge rewrote it: taken as carried.
+
+A person in the audience of an older sync as well (`owners`: address -> that sync, see `sync.owners`) gets
+no field update from this sync, only its tag: one sync owns each person's fields. Every shared address is
+listed in `shared`, on both sides.
+
 A create rests on a lookup that found nobody at the address (the caller looks every address up first);
 an address Encharge refused to look up becomes a skip with the reason (`unverified_creates_skipped`).
 
@@ -35,7 +47,9 @@ from typing import Any
 import pandas as pd
 
 from marketing_pipeline.sync.emails import email_key
+from marketing_pipeline.sync.owners import Shared
 from marketing_pipeline.sync.people import duplicate_people, split_tags
+from marketing_pipeline.sync.tags import spellings_of, tag_key
 from marketing_pipeline.sync.written_fields import WRITTEN_COLUMNS, written_frame
 
 ACTIONS = ("create", "update", "add_tag", "remove_tag", "skip")
@@ -48,11 +62,21 @@ ACTION_COLUMNS = [
     "last_name",
     "company",
     "changes",
+    "tag",
     "reason",
 ]
 # (ConnectWise column, Encharge field name)
 SYNCED_FIELDS = (("first_name", "firstName"), ("last_name", "lastName"), ("company", "company"))
-MATCHED_PERSON_COLUMNS = ["email_key", "person_id", "email", "first_name", "last_name", "company", "has_tag"]
+MATCHED_PERSON_COLUMNS = [
+    "email_key",
+    "person_id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "has_tag",
+    "spellings",
+]
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,7 @@ class SyncPlan:
     unchanged: int
     actions: pd.DataFrame
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    shared: list[dict[str, Any]] = field(default_factory=list)  # people in other syncs' audiences too
     notes: list[str] = field(default_factory=list)  # what the reads behind the plan were like, for the operator
     reads: dict[str, Any] = field(default_factory=dict)  # the reads' own figures, by API, for the run details
     computed_in_run: str | None = None
@@ -174,7 +199,7 @@ def match_people(audience: pd.DataFrame, people: pd.DataFrame, written: pd.DataF
     return matched.merge(memory, on="email_key", how="left").set_axis(matched.index)
 
 
-def creates(unmatched: pd.DataFrame) -> pd.DataFrame:
+def creates(unmatched: pd.DataFrame, tag: str) -> pd.DataFrame:
     return _actions(
         unmatched,
         "create",
@@ -183,6 +208,7 @@ def creates(unmatched: pd.DataFrame) -> pd.DataFrame:
         first_name=unmatched["first_name"],
         last_name=unmatched["last_name"],
         company=unmatched["company"],
+        tag=tag,
         reason=unmatched["reason"],
     )
 
@@ -221,19 +247,49 @@ def updates(matched: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def tag_additions(matched: pd.DataFrame) -> pd.DataFrame:
-    untagged = matched[~matched["has_tag"].astype(bool)]
+def tag_additions(matched: pd.DataFrame, tag: str) -> pd.DataFrame:
+    """Members without the sync's spelling of the tag (and not taken as carrying it) get it."""
+    untagged = matched[~matched["carried"]]
     return _actions(
         untagged,
         "add_tag",
         email=untagged["email_enc"],
         person_id=untagged["person_id"],
         contact_id=untagged["contact_id"],
+        tag=tag,
         reason=untagged["reason"],
     )
 
 
+def spelling_moves(matched: pd.DataFrame, tag: str) -> pd.DataFrame:
+    """Members carrying the tag in another spelling: that spelling is taken off (the sync's is added by
+    `tag_additions`), or, where they carry the sync's spelling too, only the other one is taken off."""
+    others = matched["spellings"].map(lambda carried: tuple(t for t in carried if t != tag))
+    moving = matched[matched["has_tag"].astype(bool) & others.map(bool) & ~matched["rewritten"]]
+    others = others[moving.index]
+    reasons = [
+        f"carries {_quoted(old)} as well as {tag!r}: the other spelling is taken off"
+        if tag in carried
+        else f"the sync's tag is now spelled {tag!r}: {_quoted(old)} is taken off and {tag!r} added"
+        for old, carried in zip(others, moving["spellings"], strict=True)
+    ]
+    return _actions(
+        moving,
+        "remove_tag",
+        email=moving["email_enc"],
+        person_id=moving["person_id"],
+        contact_id=moving["contact_id"],
+        tag=others.map(",".join),
+        reason=pd.Series(reasons, index=moving.index, dtype=object),
+    )
+
+
+def _quoted(spellings: tuple[str, ...]) -> str:
+    return " and ".join(repr(t) for t in spellings)
+
+
 def removals(people: pd.DataFrame, audience: pd.DataFrame) -> pd.DataFrame:
+    """People carrying the tag (any spelling) whose address left the audience lose every spelling."""
     leaving = people[people["has_tag"] & ~people["email_key"].isin(set(audience["email_key"]))]
     return _actions(
         leaving,
@@ -243,39 +299,71 @@ def removals(people: pd.DataFrame, audience: pd.DataFrame) -> pd.DataFrame:
         first_name=leaving["first_name"],
         last_name=leaving["last_name"],
         company=leaving["company"],
+        tag=leaving["spellings"].map(",".join),
         reason="no longer in the ConnectWise audience",
     )
 
 
-def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str, written: pd.DataFrame | None = None) -> SyncPlan:
+def build_plan(
+    contacts: pd.DataFrame,
+    people: pd.DataFrame,
+    tag: str,
+    written: pd.DataFrame | None = None,
+    shared: Mapping[str, Shared] | None = None,
+) -> SyncPlan:
     """The plan for one sync. `contacts` as from `audience.contact_frame`, `people` as from
     `people.people_frame`, `tag` the sync's Encharge tag, `written` what the sync last wrote (as from
-    `written.written_frame`; none when omitted)."""
-    tag = tag.strip()
-    people = people.assign(has_tag=people["tags"].map(lambda tags: tag in split_tags(tags)).astype(bool))
+    `written.written_frame`; none when omitted), `shared` the audience addresses other syncs hold too, each
+    with the sync that owns its fields (`owners.shared_addresses`; none when omitted)."""
+    key = tag_key(tag)
+
+    def carried(tags: Any) -> tuple[str, ...]:
+        if isinstance(tags, str) and key not in tags.lower():  # most people: not a spelling of it at all
+            return ()
+        return spellings_of(tag, split_tags(tags))
+
+    spellings = people["tags"].map(carried)
+    people = people.assign(spellings=spellings, has_tag=spellings.map(bool).astype(bool))
     memory = written if written is not None else written_frame([])
+    shared = shared or {}
 
     audience, skipped = skips(contacts)
     matched = match_people(audience, people, memory)
     existing = matched[matched["person_id"].notna()]
+    existing = existing.assign(
+        # Encharge shows another spelling only, where the sync added its own: Encharge rewrote it.
+        rewritten=existing["has_tag"].astype(bool)
+        & existing["spellings"].map(lambda spelled: len(spelled) == 1 and spelled[0] != tag)
+        & (existing["tag_written"] == tag),
+    )
+    existing = existing.assign(
+        carried=existing["spellings"].map(lambda spelled: tag in spelled) | existing["rewritten"]
+    )
     changed = changed_fields(existing)
+    if shared:  # another sync owns these people's fields
+        owned = existing["email_key"].map(lambda k: k in shared and not shared[k].mine).astype(bool)
+        changed = changed.mul(~owned, axis=0).astype(bool)
+    moves = spelling_moves(existing, tag)
     parts = [
-        creates(matched[matched["person_id"].isna()]),
+        creates(matched[matched["person_id"].isna()], tag),
         updates(existing, changed),
-        tag_additions(existing),
+        tag_additions(existing, tag),
+        moves,
         removals(people, audience),
         skipped,
     ]
 
     actions = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=ACTION_COLUMNS)], ignore_index=True)
     actions = actions[ACTION_COLUMNS].astype(object)
+    steady = ~changed.any(axis=1) & existing["carried"].astype(bool) & ~existing.index.isin(moves.index)
     return SyncPlan(
         tag=tag,
         contacts_total=len(contacts),
         tagged_before=int(people["has_tag"].sum()),
-        unchanged=int((~changed.any(axis=1) & existing["has_tag"].astype(bool)).sum()),
+        unchanged=int(steady.sum()),
         actions=actions.where(actions.notna(), None),
         duplicates=duplicate_people(people),
+        shared=[shared[address].as_detail(address) for address in sorted(set(audience["email_key"]) & set(shared))],
     )
 
 

@@ -49,8 +49,12 @@ def test_create_with_filter_flags_and_a_schedule(cli, store: SyncStore) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--tag", "Managed-Client-Newsletter ", "--filter", FILTER], "is already the tag of sync"),
+        (["--tag", "Managed-Client-Newsletter", "--filter", FILTER], "is already the tag of sync"),
         (["--tag", "a,b", "--filter", FILTER], "contains a comma"),
+        (["--tag", "news ", "--filter", FILTER], "has a space at one end"),
+        (["--tag", "news.letter", "--filter", FILTER], "contains '.'; an Encharge tag may hold only letters A-Z"),
+        (["--tag", "Kunden für News", "--filter", FILTER], "contains 'ü'"),
+        (["--tag", "x" * 101, "--filter", FILTER], "is 101 characters long (at most 100)"),
         (["--tag", "x"], "a sync needs a filter"),
         (["--tag", "x", "--filter", "[1"], "--filter is not JSON"),
         (["--tag", "x", "--filter", "[1]"], "--filter must be a JSON object"),
@@ -111,5 +115,5 @@ def test_update_refuses_all_or_nothing(cli, store: SyncStore, args: list[str], m
 
 def test_a_second_syncs_tag_is_refused_on_update(cli, store: SyncStore) -> None:  # type: ignore[no-untyped-def]
     assert cli("syncs", "create", "Other", "--tag", "other", "--filter", FILTER).exit_code == 0
-    result = cli("syncs", "update", "other", "--tag", " MANAGED-CLIENT-NEWSLETTER")
+    result = cli("syncs", "update", "other", "--tag", "MANAGED-CLIENT-NEWSLETTER")
     assert result.exit_code == 1 and "is already the tag of sync 'managed-client-newsletter'" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import requests
 
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
@@ -149,3 +150,33 @@ def test_refused_lookups_and_writes(sandboxes: Sandboxes) -> None:
     assert call(sandboxes, "POST", "tags", json={"tag": "t", "id": person["id"]}).status_code == 409
     assert call(sandboxes, "POST", "people", json=[{"id": "no-such-id"}]).status_code == 404
     assert control(sandboxes, {"refuse_writes": {person["email"]: 500}}).status_code == 400
+
+
+def tags_after(boxes: Sandboxes, email: str, *calls: tuple[str, str]) -> list[str]:
+    for method, tag in calls:
+        assert call(boxes, method, "tags", json={"tag": tag, "email": email}).status_code in (201, 204)
+    person = boxes.encharge.find(email=email)
+    assert person is not None
+    return sorted(person["tags"])
+
+
+def test_tag_case_modes_treat_spellings_as_one_tag_or_two(sandboxes: Sandboxes) -> None:
+    a, b, c = (p["email"] for p in sandboxes.dataset.people[:3])
+    for email in (a, b, c):
+        sandboxes.encharge.find(email=email)["tags"] = ["News"]  # type: ignore[index]
+    assert tags_after(sandboxes, a, ("POST", "news")) == ["News", "news"]  # sensitive: two tags
+    assert tags_after(sandboxes, a, ("DELETE", "NEWS")) == ["News", "news"]
+    sandboxes.encharge.modes.configure({"tag_case": "keep_first"})  # one tag, the account's first spelling
+    assert tags_after(sandboxes, b, ("DELETE", "news"), ("POST", "news")) == ["News"]
+    assert tags_after(sandboxes, b, ("POST", "Events"), ("POST", "EVENTS")) == ["Events", "News"]
+    sandboxes.encharge.modes.configure({"tag_case": "lower"})  # one tag, lower-cased
+    assert tags_after(sandboxes, c, ("DELETE", "nEwS"), ("POST", "NeWs")) == ["news"]
+
+
+def test_tags_outside_the_documented_characters_are_refused(sandboxes: Sandboxes) -> None:
+    email = sandboxes.dataset.people[0]["email"]
+    refused = call(sandboxes, "POST", "tags", json={"tag": "news.letter", "email": email})
+    assert refused.status_code == 400 and "letters, numbers, spaces, dashes and underscores" in refused.text
+    assert call(sandboxes, "POST", "tags", json={"tag": "Client News_2026-q1", "email": email}).status_code == 201
+    with pytest.raises(ValueError, match="tag_case must be one of"):
+        sandboxes.encharge.modes.configure({"tag_case": "upper"})

@@ -3,17 +3,20 @@ written fields, the removals of the last 24 hours, and the dry runs an approval 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, insert
 
 from marketing_pipeline.errors import InvalidSyncConfigError
+from marketing_pipeline.store.audiences import rank_of
 from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.store.schema import marketing_sync
 from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 from marketing_pipeline.sync.domain import SyncCounts
+from marketing_pipeline.sync.owners import shared_addresses
 from marketing_pipeline.sync.written_fields import WrittenFields
 
 KEY = "managed-client-newsletter"
@@ -35,11 +38,40 @@ def nestjs_row(store: SyncStore, tag: str, name: str = "Written Elsewhere") -> N
         )
 
 
-@pytest.mark.parametrize("tag", [TAG, f"  {TAG.upper()} "])
+@pytest.mark.parametrize("tag", [TAG, TAG.upper(), "Managed-Client-Newsletter"])
 def test_a_second_sync_with_the_same_tag_is_refused(store: SyncStore, tag: str) -> None:
     with pytest.raises(InvalidSyncConfigError, match=f"is already the tag of sync '{KEY}'"):
         store.create_sync(name="Copy", filter_config=FIRST_SYNC["filter_config"], tag_name=tag, schedule=None)
     assert len(store.list_syncs()) == 1
+
+
+@pytest.mark.parametrize(
+    ("tag", "problem"),
+    [
+        (f" {TAG}", "has a space at one end"),
+        ("news,events", "contains a comma"),
+        ("news  letter", "has two spaces in a row"),
+        ("news/letter", "contains '/'"),
+        ("", "is empty"),
+    ],
+)
+def test_a_tag_encharge_would_refuse_or_rewrite_is_refused_with_the_rule(
+    store: SyncStore, tag: str, problem: str
+) -> None:
+    rule = "an Encharge tag may hold only letters A-Z and a-z, digits 0-9, dashes (-), underscores (_)"
+    with pytest.raises(InvalidSyncConfigError, match=re.escape(problem) + ".*" + re.escape(rule)):
+        store.create_sync(name="Odd", filter_config=FIRST_SYNC["filter_config"], tag_name=tag, schedule=None)
+    with pytest.raises(InvalidSyncConfigError, match=re.escape(problem)):
+        store.update_sync(KEY, tag_name=tag, enabled=False)
+    assert [(s.tag_name, s.enabled) for s in store.list_syncs()] == [(TAG, True)]  # nothing written
+
+
+def test_a_row_written_elsewhere_with_a_tag_encharge_would_rewrite_cannot_run(store: SyncStore) -> None:
+    nestjs_row(store, "news ", name="Padded")
+    initialise_store(store.url)
+    padded = store.get_sync("padded")
+    with pytest.raises(InvalidSyncConfigError, match="tagName 'news ' has a space at one end"):
+        padded.require_runnable()
 
 
 def test_changing_a_tag_to_one_in_use_is_refused_and_nothing_is_written(store: SyncStore) -> None:
@@ -125,3 +157,31 @@ def test_the_dry_run_that_showed_a_plan(store: SyncStore) -> None:
     assert store.dry_run_with_plan(sync, "abc", utcnow() - timedelta(hours=1)).id == shown
     assert store.dry_run_with_plan(sync, "abd", utcnow() - timedelta(hours=1)) is None
     assert store.dry_run_with_plan(sync, "abc", utcnow() + timedelta(minutes=1)) is None
+
+
+def test_each_syncs_latest_audience_is_the_evidence_of_who_else_holds_a_person(store: SyncStore) -> None:
+    first = store.get_sync(KEY)
+    second = store.create_sync(
+        name="Second", filter_config=FIRST_SYNC["filter_config"], tag_name="second", schedule=None
+    )
+    # Two runs planning at once: each records its audience, then reads the others'; both see each other.
+    store.record_audience(first, ["ann@x.com", "bob@x.com"])
+    store.record_audience(second, ["bob@x.com", "cat@x.com"])
+    from_first, from_second = store.audience_holders(first), store.audience_holders(second)
+    assert {k: [r.label for r in v] for k, v in from_first.items()} == {
+        "bob@x.com": ["second"],
+        "cat@x.com": ["second"],
+    }
+    assert {k: [r.label for r in v] for k, v in from_second.items()} == {"ann@x.com": [KEY], "bob@x.com": [KEY]}
+    owner = rank_of(first)
+    assert shared_addresses(owner, ["bob@x.com"], from_first)["bob@x.com"].owner == owner
+    assert shared_addresses(rank_of(second), ["bob@x.com"], from_second)["bob@x.com"].owner == owner
+
+    store.record_audience(first, ["ann@x.com"])  # the next run: Bob left the first sync's audience
+    assert store.audience_holders(second) == {"ann@x.com": [rank_of(first)]}
+    store.update_sync(KEY, enabled=False)  # a paused sync holds nobody
+    assert store.audience_holders(second) == {}
+    store.update_sync(KEY, enabled=True)
+    with get_engine(store.url).begin() as conn:  # the NestJS app deletes the second sync: its rows go with it
+        conn.execute(delete(marketing_sync).where(marketing_sync.c.id == second.id))
+    assert store.audience_holders(first) == {}

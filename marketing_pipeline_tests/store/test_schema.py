@@ -30,6 +30,7 @@ KEY = str(FIRST_SYNC["key"])
 OUR_TABLES = [
     "MarketingApiRate",
     "MarketingDagsterDaemon",
+    "MarketingSyncAudience",
     "MarketingSyncKey",
     "MarketingSyncRunLink",
     "MarketingSyncRunning",

@@ -1,7 +1,8 @@
 """An install made by `init` before issue 23 (revision 0003: our columns, indexes and tables in Prisma's
 schema) upgrades to revision 0004 with everything it held: keys, run links, dry-run flags, a run still
 `running`, the written-fields memory, the learned rates and Alembic's version, on PostgreSQL and SQLite; and
-on to the newest revision (0005: which Dagster instance launched each run, unknown for older runs)."""
+on to the newest revision (0005: which Dagster instance launched each run, unknown for older runs; 0007: the
+spelling of the tag given to each person, unknown for older rows, and each sync's latest audience)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from marketing_pipeline_tests.store.test_schema import OUR_TABLES, our_tables
 from marketing_pipeline_tests.support.catalog import schema_catalog
 
 DATA = Path(__file__).parent / "data"
-HEAD = "0005"  # the newest revision
+HEAD = "0007"  # the newest revision
 FILTER = '{"companyTypes":[48],"companyStatuses":[1,19],"contactTypes":[1,2,21]}'
 SYNCS = """
 INSERT INTO "MarketingSync" ("id", "name", "sourceType", "destType", "filterConfig", "tagName", "schedule",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 
 from marketing_pipeline.sync.audience import CONTACT_COLUMNS
 from marketing_pipeline.sync.emails import email_key, normalise_email
+from marketing_pipeline.sync.owners import SyncRank, shared_addresses
 from marketing_pipeline.sync.people import duplicate_people, people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.written_fields import WrittenFields, written_frame
@@ -317,3 +319,80 @@ def test_a_create_whose_lookup_was_refused_becomes_a_skip_with_the_reason() -> N
     assert (skipped.counts.create, skipped.counts.skip, skipped.counts.contacts_total) == (1, 1, 2)
     assert skipped.fingerprint != plan.fingerprint
     assert unverified_creates_skipped(plan, {}) is plan
+
+
+# --- one rule for tag names (issue 22, finding 3) ------------------------------------------------------
+
+ANN = {"email": "ann@x.com", "firstName": "Ann", "lastName": "Lee", "company": "Co"}
+BOB = {"email": "bob@x.com", "firstName": "Bob", "lastName": "Hay", "company": "Co"}
+
+
+def members() -> pd.DataFrame:
+    return contacts((1, "ann@x.com", "Ann", "Lee", "Co"))
+
+
+def test_a_member_carrying_another_spelling_is_moved_removal_first_and_counted_by_the_brake() -> None:
+    plan = build_plan(members(), people({**ANN, "tags": "Newsletter,other"}), TAG)
+    [move] = actions(plan, "remove_tag")
+    [add] = actions(plan, "add_tag")
+    assert (move["person_id"], move["tag"]) == ("p0", "Newsletter") and add["tag"] == TAG
+    assert "now spelled 'newsletter': 'Newsletter' is taken off" in move["reason"]
+    assert plan.counts.tagged_before == 1 and plan.counts.remove_tag == 1 and plan.counts.unchanged == 0
+
+
+def test_a_member_carrying_both_spellings_loses_only_the_other_one() -> None:
+    plan = build_plan(members(), people({**ANN, "tags": "NEWSLETTER,Newsletter,newsletter"}), TAG)
+    [move] = actions(plan, "remove_tag")
+    assert move["tag"] == "NEWSLETTER,Newsletter" and "as well as 'newsletter'" in move["reason"]
+    assert actions(plan, "add_tag") == [] and plan.counts.writes == 1
+
+
+def test_a_leaver_loses_every_spelling_and_other_tags_are_never_touched() -> None:
+    plan = build_plan(
+        members(), people({**ANN, "tags": TAG}, {**BOB, "tags": "Newsletter,newsletter,newsletters"}), TAG
+    )
+    [leave] = actions(plan, "remove_tag")
+    assert (leave["email"], leave["tag"]) == ("bob@x.com", "Newsletter,newsletter")
+    assert plan.counts.tagged_before == 2
+
+
+def test_a_spelling_encharge_rewrote_after_the_sync_added_its_own_is_taken_as_carried() -> None:
+    memory = written_frame([WrittenFields(email_key="ann@x.com", tag=TAG)])
+    rewritten = build_plan(members(), people({**ANN, "tags": "Newsletter"}), TAG, memory)
+    assert rewritten.counts.writes == 0 and rewritten.counts.unchanged == 1
+    # The memory is of another spelling (the tag was renamed since): moved as usual.
+    older = written_frame([WrittenFields(email_key="ann@x.com", tag="NEWSLETTER")])
+    assert build_plan(members(), people({**ANN, "tags": "Newsletter"}), TAG, older).counts.remove_tag == 1
+    # Two other spellings: Encharge keeps spellings apart, so it did not rewrite ours: moved.
+    both = build_plan(members(), people({**ANN, "tags": "Newsletter,NEWSLETTER"}), TAG, memory)
+    assert both.counts.remove_tag == 1 and both.counts.add_tag == 1
+
+
+def test_the_tag_column_names_what_each_action_adds_or_removes() -> None:
+    plan = build_plan(
+        contacts((1, "ann@x.com", "Ann", "Lee", "Co"), (2, "cat@x.com", "Cat", "Ode", "Co")),
+        people({**ANN}),
+        TAG,
+    )
+    assert {row["action"]: row["tag"] for row in plan.actions.to_dict("records")} == {"create": TAG, "add_tag": TAG}
+
+
+# --- one owner of a shared person's fields (issue 22, finding 6) --------------------------------------
+
+
+def test_a_person_another_sync_owns_is_only_tagged_and_listed_as_shared() -> None:
+    first = SyncRank(created_at=datetime(2026, 1, 1), sync_id="s1", label="first")
+    me = SyncRank(created_at=datetime(2026, 2, 1), sync_id="s2", label="second")
+    shared = shared_addresses(me, ["ann@x.com", "bob@x.com"], {"ann@x.com": [first]})
+    audience = contacts((1, "ann@x.com", "Annie", "Lee", "Other Co"), (2, "bob@x.com", "Bob", "Hay", "New Co"))
+    plan = build_plan(audience, people({**ANN}, {**BOB, "tags": TAG}), TAG, shared=shared)
+    [update] = actions(plan, "update")
+    assert update["email"] == "bob@x.com"  # Ann's name and company are the first sync's to write
+    assert [row["email"] for row in actions(plan, "add_tag")] == ["ann@x.com"]  # but she gets this sync's tag
+    assert plan.shared == [
+        {"email": "ann@x.com", "fieldsOwnedBy": "first", "syncs": ["first", "second"], "thisSyncOwns": False}
+    ]
+    # Seen from the owner: it writes her fields, and lists her as shared too.
+    owner_view = shared_addresses(first, ["ann@x.com"], {"ann@x.com": [me]})
+    owned = build_plan(contacts((1, "ann@x.com", "Annie", "Lee", "Other Co")), people({**ANN}), TAG, shared=owner_view)
+    assert len(actions(owned, "update")) == 1 and owned.shared[0]["thisSyncOwns"] is True
