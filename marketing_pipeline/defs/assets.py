@@ -23,11 +23,13 @@ from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResou
 from marketing_pipeline.defs.sync_step import pause_watch, sync_step
 from marketing_pipeline.defs.throughput import APPLY_STEP, throughput_of_run
 from marketing_pipeline.encharge.client import EnchargeClient
+from marketing_pipeline.errors import one_line
 from marketing_pipeline.runs.apply import apply_plan
 from marketing_pipeline.runs.approval import approval_problem, stale_plan_reason
 from marketing_pipeline.runs.listing import read_everyone
 from marketing_pipeline.runs.metrics import step_metrics
 from marketing_pipeline.runs.throughput import ApiThroughput, learning_client
+from marketing_pipeline.runs.write_record import WriteRecorder
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.sync.audience import (
     company_frame,
@@ -409,16 +411,24 @@ def encharge_audience(
             raise dg.Failure(description=f"sync {sync.label!r}: {brake}", allow_retries=False)
         traffic: dict[str, Any] = {"requests": 0, "throttled_responses": 0}
         stopped = None
+        error: Exception | None = None
+        forced = not dry_run and (config.force or (approved and brake is not None))
         if dry_run:
             results = planned_results(sync_plan)
         else:
-            with _encharge(encharge, step.store) as client:
-                client.transport.observers.append(step.progress.responses(WRITE_PROGRESS))
-                if not config.even_if_paused:
-                    client.before_write = pause_watch(context.instance, store, sync)
-                applied = apply_plan(client, sync_plan)
+            if forced and run is not None:
+                store.mark_forced(run.id)  # the brake's window starts after it, however it ends
+            recorder = WriteRecorder(store, sync, run.id if run is not None else None)
+            try:
+                with _encharge(encharge, step.store) as client:
+                    client.transport.observers.append(step.progress.responses(WRITE_PROGRESS))
+                    if not config.even_if_paused:
+                        client.before_write = pause_watch(context.instance, store, sync)
+                    applied = apply_plan(client, sync_plan, recorder)
+            finally:
+                recorder.flush()
             traffic = ApiThroughput.of(client.transport).metadata()
-            results, stopped = applied.results, applied.stopped
+            results, stopped, error = applied.results, applied.stopped, applied.error
             store.record_written(sync, applied.written)
         outcome = SyncOutcome(
             plan=sync_plan.counts,
@@ -426,13 +436,22 @@ def encharge_audience(
             dry_run=dry_run,
             plan_fingerprint=sync_plan.fingerprint,
             brake=brake,
-            forced=not dry_run and (config.force or (approved and brake is not None)),
+            forced=forced,
             duplicates=sync_plan.duplicates,
             notes=sync_plan.notes,
             reads=sync_plan.reads,
             stopped=stopped,
         )
         counts = outcome.counts()
+        if error is not None:
+            # A failure no retry fixed stopped the writes: the record shows what was done, then the step fails.
+            made, left = outcome.changes_made, outcome.not_sent
+            reason = f"the writes stopped part way ({made} change(s) made, {left} not sent): {error}"
+            if run is not None:
+                details = {**outcome.details(), "throughput": throughput_of_run(context, {APPLY_STEP: traffic})}
+                step.ledger.stopped(run, counts=counts, details=details, reason=one_line(reason, limit=480))
+            step.progress.done(outcome.summary())
+            raise error
         if stopped:
             # Paused while it wrote: what was written is recorded, the rest waits for the next run.
             reason = paused_while_writing(sync.label, outcome.changes_made, outcome.not_sent)

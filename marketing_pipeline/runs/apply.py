@@ -7,8 +7,13 @@ about that person) is recorded with the reason and the rest carry on. A person E
 the next run looks the address up again. Only a failure that no retry can fix for everyone (a 401, a 403,
 an API that stays down) stops the run.
 
-When the client's writes are stopped (its `before_write` hook: the sync was paused), no later phase is
-started: what was written is in the results as usual, and every change not made is `not_sent`, with why.
+When the client's writes are stopped (its `before_write` hook: the sync was paused; or a failure no retry
+fixes for everyone, a 401 or an API that stays down, in the middle of a phase), no later phase is started:
+what was written is in the results as usual, and every change not made is `not_sent`, with why; the error,
+if any, is in `Applied.error` for the caller to raise once the run's record holds what was done.
+
+Every write Encharge confirmed is told to `record` (the write record) as its batch comes back, before the
+next one is counted done, so the record holds it however the run ends.
 
 `tags` is never sent in `POST /people`, for anyone: whether it adds or replaces there is undocumented, so a
 "create" of someone who in fact exists could otherwise wipe their tags. New people get the tag through
@@ -29,6 +34,7 @@ from marketing_pipeline.encharge.client import EnchargeClient, Person, WriteOutc
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import ActionResult
 from marketing_pipeline.sync.plan import SYNCED_FIELDS, SyncPlan
+from marketing_pipeline.sync.writes import RECORDED_AS, TAG_ADDED, WriteEntry
 from marketing_pipeline.sync.written import WrittenFields
 
 NOT_SENT = "not_sent"  # an action's status when the writes stopped before it was sent
@@ -42,14 +48,47 @@ class Applied:
     results: list[ActionResult] = field(default_factory=list)
     written: list[WrittenFields] = field(default_factory=list)
     stopped: str | None = None
+    error: Exception | None = None  # what stopped the writes, when it was not a pause
 
     def call(
-        self, write: Callable[[Mapping[Hashable, Person]], WriteOutcome], people: Mapping[Hashable, Person]
+        self,
+        write: Callable[..., WriteOutcome],
+        people: Mapping[Hashable, Person],
+        on_batch: Callable[[WriteOutcome], None] | None = None,
     ) -> WriteOutcome:
         """One phase's writes, or none once the writes have stopped."""
-        outcome = write(people) if self.stopped is None else unsent(people, self.stopped)
+        outcome = write(people, on_batch) if self.stopped is None else unsent(people, self.stopped)
         self.stopped = self.stopped or outcome.stopped
+        self.error = self.error or outcome.error
         return outcome
+
+
+Record = Callable[[list[WriteEntry]], None]
+
+
+def recording(
+    record: Record | None, rows: dict[Hashable, Any], action: str, tag: str | None = None
+) -> Callable[[WriteOutcome], None] | None:
+    """What tells the write record about one batch of a phase: each write Encharge confirmed."""
+    if record is None:
+        return None
+
+    def heard(outcome: WriteOutcome) -> None:
+        entries = []
+        for key, answer in outcome.succeeded:
+            row = rows[key]
+            person_id = str(answer["id"]) if answer and answer.get("id") else row.person_id
+            email = str(answer.get("email") or row.email) if answer else row.email
+            entries.append(WriteEntry(action, person_id, email, _contact(row), tag))
+        if entries:
+            record(entries)
+
+    return heard
+
+
+def _contact(row: Any) -> int | None:
+    value = row.contact_id
+    return None if value is None or pd.isna(value) else int(value)
 
 
 def unsent(keys: Iterable[Hashable], reason: str) -> WriteOutcome:
@@ -112,18 +151,21 @@ def written(row: Any, person_id: str | None) -> WrittenFields:
     )
 
 
-def apply_plan(client: EnchargeClient, plan: SyncPlan) -> Applied:
+def apply_plan(client: EnchargeClient, plan: SyncPlan, record: Record | None = None) -> Applied:
     rows: dict[Hashable, Any] = {row.Index: row for row in plan.actions.itertuples(index=True)}
     applied = Applied(results=[result(row, "skipped") for _, row in rows_of(rows, "skip")])
 
-    updated = applied.call(client.upsert_people, {key: update_record(row) for key, row in rows_of(rows, "update")})
+    updating = {key: update_record(row) for key, row in rows_of(rows, "update")}
+    updated = applied.call(client.upsert_people, updating, recording(record, rows, RECORDED_AS["update"]))
     applied.results += results(rows, updated)
     applied.written += [written(rows[key], rows[key].person_id) for key, _ in updated.succeeded]
 
-    created = applied.call(client.upsert_people, {key: create_record(row) for key, row in rows_of(rows, "create")})
+    creating = {key: create_record(row) for key, row in rows_of(rows, "create")}
+    created = applied.call(client.upsert_people, creating, recording(record, rows, RECORDED_AS["create"]))
     ids = {key: str(user["id"]) for key, user in created.succeeded if user and user.get("id")}
     tagging = {key: {"id": ids[key]} if key in ids else {"email": rows[key].email} for key, _ in created.succeeded}
-    tagged = applied.call(partial(client.add_tag, plan.tag), tagging)
+    tag_rows = {key: row._replace(person_id=ids.get(key)) for key, row in rows.items() if key in tagging}
+    tagged = applied.call(partial(client.add_tag, plan.tag), tagging, recording(record, tag_rows, TAG_ADDED, plan.tag))
     tagging_failed, untagged = dict(tagged.failed + tagged.gone), set(tagged.not_sent)
     for key, _ in created.succeeded:
         row, error = rows[key], tagging_failed.get(key)
@@ -138,5 +180,6 @@ def apply_plan(client: EnchargeClient, plan: SyncPlan) -> Applied:
 
     for action, call in (("add_tag", client.add_tag), ("remove_tag", client.remove_tag)):
         people = {key: {"id": row.person_id, "email": row.email} for key, row in rows_of(rows, action)}
-        applied.results += results(rows, applied.call(partial(call, plan.tag), people))
+        heard = recording(record, rows, RECORDED_AS[action], plan.tag)
+        applied.results += results(rows, applied.call(partial(call, plan.tag), people, heard))
     return applied

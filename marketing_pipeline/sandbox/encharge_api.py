@@ -284,6 +284,12 @@ class EnchargeSandbox(SandboxServer):
         handler = handlers.get(route)
         if handler is None:
             return Response(404, raw=f"Cannot {request.method} {request.path}".encode(), content_type="text/html")
+        if route[1] == "tags" and route[0] in self.modes.tags_html_404:
+            return Response(404, raw=f"Cannot {request.method} {request.path}".encode(), content_type="text/html")
+        if request.method in ("POST", "DELETE"):
+            failing = self.modes.failing_write(f"{route[0]} /{route[1]}")
+            if failing:
+                return _envelope(failing, "This request cannot be completed" if failing != 401 else "invalid token")
         return handler(request, body)
 
     def _account(self, request: Request, _: Any) -> Response:

@@ -22,7 +22,7 @@ from marketing_pipeline_tests.store.test_schema import OUR_TABLES, our_tables
 from marketing_pipeline_tests.support.catalog import schema_catalog
 
 DATA = Path(__file__).parent / "data"
-HEAD = "0005"  # the newest revision
+HEAD = "0006"  # the newest revision
 FILTER = '{"companyTypes":[48],"companyStatuses":[1,19],"contactTypes":[1,2,21]}'
 SYNCS = """
 INSERT INTO "MarketingSync" ("id", "name", "sourceType", "destType", "filterConfig", "tagName", "schedule",
