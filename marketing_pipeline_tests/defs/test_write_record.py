@@ -24,9 +24,9 @@ def test_every_write_is_recorded_with_its_run_contact_and_tag(pipeline: Pipeline
     assert {e.person_id for e in by_action[TAG_ADDED]} >= {e.person_id for e in by_action[CREATED]}
     assert {e.email.lower() for e in by_action[TAG_REMOVED]} == manifest.tag_removals
     assert all(e.tag == TAG and e.contact_id is None for e in by_action[TAG_REMOVED])
-    assert len(entries) == run.contacts_created * 2 + len(by_action.get("updated", [])) + len(
-        manifest.tag_adds
-    ) + len(manifest.tag_removals)
+    assert len(entries) == run.contacts_created * 2 + len(by_action.get("updated", [])) + len(manifest.tag_adds) + len(
+        manifest.tag_removals
+    )
 
 
 def test_a_failed_runs_removals_count_in_its_record_and_towards_the_brake(pipeline: Pipeline) -> None:

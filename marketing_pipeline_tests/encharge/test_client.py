@@ -111,7 +111,7 @@ def test_tagging_an_unknown_person_fails_alone_and_untagging_one_is_gone_not_rem
 
 
 @pytest.mark.parametrize("method", ["POST", "DELETE"])
-def test_an_html_404_on_a_tag_call_is_that_persons_error_never_a_confirmation(sandboxes: Sandboxes, method: str) -> None:
+def test_an_html_404_on_a_tag_call_is_that_persons_error_not_a_confirmation(sandboxes: Sandboxes, method: str) -> None:
     person = next(iter(sandboxes.encharge.people.values()))
     sandboxes.encharge.modes.tags_html_404 = [method]  # a gateway, or a retired route, answers instead
     with client_for(sandboxes.encharge) as client:
