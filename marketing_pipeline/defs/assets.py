@@ -40,11 +40,13 @@ from marketing_pipeline.sync.audience import (
 )
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
+from marketing_pipeline.sync.ownership import adopted_how, ownership_brake
 from marketing_pipeline.sync.pause import paused_while_writing
 from marketing_pipeline.sync.people import people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import SyncPlan, build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.records import Contact
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
+from marketing_pipeline.sync.writes import tagged_by_sync
 from marketing_pipeline.sync.written import written_frame
 
 GROUP = "marketing_sync"
@@ -261,7 +263,10 @@ def sync_plan(
     with sync_step(context, marketing_store) as step:
         sync = step.sync
         written = written_frame(step.store.written_fields(sync))
-        plan = build_plan(cw_contacts, encharge_people, sync.tag_name, written)
+        # While the sync does not own its tag, whom it tagged decides whom it may untag (`sync.ownership`).
+        owns_tag = step.store.tag_adoption(sync).owns(sync.tag_name)
+        tagged = None if owns_tag else tagged_by_sync(step.store.write_entries(sync), sync.tag_name)
+        plan = build_plan(cw_contacts, encharge_people, sync.tag_name, written, tagged_by_sync=tagged)
         notes = [encharge_people.attrs["listing_note"]] if encharge_people.attrs.get("listing_note") else []
         notes += [cw_contacts.attrs["connectwise_note"]] if cw_contacts.attrs.get("connectwise_note") else []
         creates = plan.of("create")
@@ -278,13 +283,18 @@ def sync_plan(
             people = with_found(encharge_people, looked_up, set(creates["email"].map(email_key)))
             found = len(set(people["person_id"]) - set(encharge_people["person_id"]))
             if len(people) != len(encharge_people) or found:
-                plan = build_plan(cw_contacts, people, sync.tag_name, written)
+                plan = build_plan(cw_contacts, people, sync.tag_name, written, tagged_by_sync=tagged)
             if found:
                 notes.append(f"{found} people not in the listing were found by lookup and handled as existing")
             refused = len(lookup.refused)
             if refused:
                 plan = unverified_creates_skipped(plan, lookup.refused)
                 notes.append(f"{refused} address(es) Encharge refused to look up were skipped, not created")
+        if plan.ownership.would_lose:
+            notes.append(
+                f"{len(plan.ownership.would_lose)} people this sync never tagged (by hand, or a previous owner of "
+                f"the tag) carry {sync.tag_name!r} and would lose it: the run waits for an operator's decision"
+            )
         reads = {
             "encharge": encharge_people.attrs.get("encharge_read", {}),
             "connectwise": cw_contacts.attrs.get("connectwise_read", {}),
@@ -324,6 +334,8 @@ def sync_plan(
             "skipped": counts.skip,
             "unchanged": counts.unchanged,
             "tagged_before": counts.tagged_before,
+            "not_tagged_by_sync": plan.ownership.not_tagged_by_sync,
+            "would_lose_tag_not_tagged_by_sync": len(plan.ownership.would_lose),
             "found_by_lookup": found,
             "lookup_refused": refused,
             **traffic,
@@ -398,7 +410,11 @@ def encharge_audience(
         now = utcnow()
         window = timedelta(hours=config.removal_window_hours)
         recent = removed_in_window(store.removals_since(sync, now - window), now, window)
-        brake = brake_reason(sync_plan.counts, config.max_removal_fraction, removed_recently=recent, window=window)
+        reasons = (
+            brake_reason(sync_plan.counts, config.max_removal_fraction, removed_recently=recent, window=window),
+            ownership_brake(sync_plan.ownership, sync.tag_name),
+        )
+        brake = "; and ".join(reason for reason in reasons if reason) or None
         approved = False
         if config.approved_plan_hash and not dry_run:
             max_age = timedelta(hours=config.approval_max_age_hours)
@@ -418,6 +434,11 @@ def encharge_audience(
         else:
             if forced and run is not None:
                 store.mark_forced(run.id)  # the brake's window starts after it, however it ends
+            adopted = adopted_how(
+                sync_plan.ownership, approved_hash=config.approved_plan_hash if approved else None, forced=config.force
+            )
+            if adopted:
+                store.adopt_tag(sync, adopted)  # the operator's decision, made once
             recorder = WriteRecorder(store, sync, run.id if run is not None else None)
             try:
                 with _encharge(encharge, step.store) as client:
@@ -441,6 +462,7 @@ def encharge_audience(
             notes=sync_plan.notes,
             reads=sync_plan.reads,
             stopped=stopped,
+            tag_ownership=sync_plan.ownership.as_details(),
         )
         counts = outcome.counts()
         if error is not None:

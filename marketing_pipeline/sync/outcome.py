@@ -47,7 +47,8 @@ class SyncOutcome:
     overrode it; `duplicates` the addresses several Encharge people share; `notes` what else the operator
     should know about the reads (people counted but not listed, people found by lookup); `reads` the reads'
     own figures by API (`encharge`: people read, counts before and after, people listed twice, short pages;
-    `connectwise`: records that changed while it was read); `stopped` why the writes stopped before the plan
+    `connectwise`: records that changed while it was read); `tag_ownership` the tag's carriers the sync
+    did not tag, while it does not own its tag; `stopped` why the writes stopped before the plan
     was through (the sync was paused), None when they did not."""
 
     plan: PlanCounts
@@ -60,6 +61,7 @@ class SyncOutcome:
     notes: list[str] = field(default_factory=list)
     reads: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None
+    tag_ownership: dict[str, Any] | None = None  # `Ownership.as_details()`: while the sync does not own its tag
 
     @property
     def failures(self) -> list[ActionResult]:
@@ -122,6 +124,7 @@ class SyncOutcome:
             "reads": self.reads,
             "contacts": failures + kept,
             "truncated": len(others) - len(kept),
+            **({"tagOwnership": self.tag_ownership} if self.tag_ownership is not None else {}),
         }
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from marketing_pipeline.sync.emails import email_key
+from marketing_pipeline.sync.ownership import Ownership, ownership
 from marketing_pipeline.sync.people import duplicate_people, split_tags
 from marketing_pipeline.sync.written import WRITTEN_COLUMNS, written_frame
 
@@ -89,6 +90,7 @@ class SyncPlan:
     reads: dict[str, Any] = field(default_factory=dict)  # the reads' own figures, by API, for the run details
     computed_in_run: str | None = None
     computed_at: datetime | None = None
+    ownership: Ownership = field(default_factory=Ownership)  # the carriers the sync did not tag (`sync.ownership`)
 
     def of(self, action: str) -> pd.DataFrame:
         return self.actions[self.actions["action"] == action]
@@ -244,10 +246,18 @@ def removals(people: pd.DataFrame, audience: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str, written: pd.DataFrame | None = None) -> SyncPlan:
+def build_plan(
+    contacts: pd.DataFrame,
+    people: pd.DataFrame,
+    tag: str,
+    written: pd.DataFrame | None = None,
+    *,
+    tagged_by_sync: set[str] | None = None,
+) -> SyncPlan:
     """The plan for one sync. `contacts` as from `audience.contact_frame`, `people` as from
     `people.people_frame`, `tag` the sync's Encharge tag, `written` what the sync last wrote (as from
-    `written.written_frame`; none when omitted)."""
+    `written.written_frame`; none when omitted), `tagged_by_sync` whom the write record shows the sync tagged
+    while it does not own its tag (None when it does: `sync.ownership`)."""
     tag = tag.strip()
     people = people.assign(has_tag=people["tags"].map(lambda tags: tag in split_tags(tags)).astype(bool))
     memory = written if written is not None else written_frame([])
@@ -256,11 +266,12 @@ def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str, written: 
     matched = match_people(audience, people, memory)
     existing = matched[matched["person_id"].notna()]
     changed = changed_fields(existing)
+    leaving = removals(people, audience)
     parts = [
         creates(matched[matched["person_id"].isna()]),
         updates(existing, changed),
         tag_additions(existing),
-        removals(people, audience),
+        leaving,
         skipped,
     ]
 
@@ -273,6 +284,7 @@ def build_plan(contacts: pd.DataFrame, people: pd.DataFrame, tag: str, written: 
         unchanged=int((~changed.any(axis=1) & existing["has_tag"].astype(bool)).sum()),
         actions=actions.where(actions.notna(), None),
         duplicates=duplicate_people(people),
+        ownership=ownership(people[people["has_tag"]], leaving, tagged_by_sync),
     )
 
 
