@@ -43,10 +43,10 @@ from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
 from marketing_pipeline.sync.ownership import adopted_how, ownership_brake
 from marketing_pipeline.sync.pause import paused_while_writing
 from marketing_pipeline.sync.people import people_frame, split_tags, with_found
-from marketing_pipeline.sync.plan import SyncPlan, build_plan, unverified_creates_skipped
+from marketing_pipeline.sync.plan import MOVE_CHANGE, SyncPlan, build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.records import Contact
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
-from marketing_pipeline.sync.writes import tagged_by_sync
+from marketing_pipeline.sync.writes import people_of_contacts, tagged_by_sync
 from marketing_pipeline.sync.written import written_frame
 
 GROUP = "marketing_sync"
@@ -264,12 +264,18 @@ def sync_plan(
         sync = step.sync
         written = written_frame(step.store.written_fields(sync))
         # While the sync does not own its tag, whom it tagged decides whom it may untag (`sync.ownership`).
+        entries = step.store.write_entries(sync)
         owns_tag = step.store.tag_adoption(sync).owns(sync.tag_name)
-        tagged = None if owns_tag else tagged_by_sync(step.store.write_entries(sync), sync.tag_name)
-        plan = build_plan(cw_contacts, encharge_people, sync.tag_name, written, tagged_by_sync=tagged)
+        tagged = None if owns_tag else tagged_by_sync(entries, sync.tag_name)
+        followed = people_of_contacts(entries)  # a contact whose address changed stays with its person
+        plan = build_plan(
+            cw_contacts, encharge_people, sync.tag_name, written, tagged_by_sync=tagged, contact_people=followed
+        )
         notes = [encharge_people.attrs["listing_note"]] if encharge_people.attrs.get("listing_note") else []
         notes += [cw_contacts.attrs["connectwise_note"]] if cw_contacts.attrs.get("connectwise_note") else []
-        creates = plan.of("create")
+        # New addresses: those to create, and those a person is to be moved to (nobody may have them already).
+        moving = plan.of("update")["changes"].map(lambda c: isinstance(c, str) and c.split(",")[0] == MOVE_CHANGE)
+        creates = pd.concat([plan.of("create"), plan.of("update")[moving]])
         found = refused = 0
         traffic: dict[str, Any] = {"requests": 0, "throttled_responses": 0}
         if len(creates):
@@ -283,7 +289,9 @@ def sync_plan(
             people = with_found(encharge_people, looked_up, set(creates["email"].map(email_key)))
             found = len(set(people["person_id"]) - set(encharge_people["person_id"]))
             if len(people) != len(encharge_people) or found:
-                plan = build_plan(cw_contacts, people, sync.tag_name, written, tagged_by_sync=tagged)
+                plan = build_plan(
+                    cw_contacts, people, sync.tag_name, written, tagged_by_sync=tagged, contact_people=followed
+                )
             if found:
                 notes.append(f"{found} people not in the listing were found by lookup and handled as existing")
             refused = len(lookup.refused)
@@ -450,6 +458,7 @@ def encharge_audience(
                 recorder.flush()
             traffic = ApiThroughput.of(client.transport).metadata()
             results, stopped, error = applied.results, applied.stopped, applied.error
+            sync_plan = dataclasses.replace(sync_plan, notes=[*sync_plan.notes, *applied.notes])
             store.record_written(sync, applied.written)
         outcome = SyncOutcome(
             plan=sync_plan.counts,

@@ -373,8 +373,11 @@ class EnchargeClient:
             elif isinstance(body.get("user"), dict):
                 users = [body["user"]]
         by_email = {str(u.get("email", "")).lower(): u for u in users if isinstance(u, dict)}
+        by_id = {str(u["id"]): u for u in users if isinstance(u, dict) and u.get("id")}
         for key, record in batch:
-            outcome.succeeded.append((key, by_email.get(str(record.get("email", "")).lower())))
+            # By id first: a person asked to move to a new address may come back at the old one.
+            answer = by_id.get(str(record["id"])) if record.get("id") else None
+            outcome.succeeded.append((key, answer or by_email.get(str(record.get("email", "")).lower())))
         return outcome
 
     def add_tag(self, tag: str, people: Mapping[Key, Person], on_batch: OnBatch | None = None) -> WriteOutcome:

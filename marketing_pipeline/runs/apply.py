@@ -33,8 +33,8 @@ import pandas as pd
 from marketing_pipeline.encharge.client import EnchargeClient, Person, WriteOutcome
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import ActionResult
-from marketing_pipeline.sync.plan import SYNCED_FIELDS, SyncPlan
-from marketing_pipeline.sync.writes import RECORDED_AS, TAG_ADDED, WriteEntry
+from marketing_pipeline.sync.plan import MOVE_CHANGE, SYNCED_FIELDS, SyncPlan
+from marketing_pipeline.sync.writes import MOVE_REFUSED, MOVED, RECORDED_AS, TAG_ADDED, WriteEntry
 from marketing_pipeline.sync.written import WrittenFields
 
 NOT_SENT = "not_sent"  # an action's status when the writes stopped before it was sent
@@ -49,6 +49,7 @@ class Applied:
     written: list[WrittenFields] = field(default_factory=list)
     stopped: str | None = None
     error: Exception | None = None  # what stopped the writes, when it was not a pause
+    notes: list[str] = field(default_factory=list)  # what the operator should know of the writes
 
     def call(
         self,
@@ -66,10 +67,22 @@ class Applied:
 Record = Callable[[list[WriteEntry]], None]
 
 
+def is_move(row: Any) -> bool:
+    """An update that moves a person to their contact's new address (`sync.plan.follow_moves`)."""
+    return row.action == "update" and isinstance(row.changes, str) and row.changes.split(",")[0] == MOVE_CHANGE
+
+
+def moved_to(row: Any, answer: Person | None) -> bool:
+    """Whether Encharge's answer shows the person at the new address; with no answer, the write was accepted
+    and the next read tells (the plan then treats a person still at the old address as not moved)."""
+    return answer is None or str(answer.get("email") or "").strip().lower() == str(row.email).strip().lower()
+
+
 def recording(
     record: Record | None, rows: dict[Hashable, Any], action: str, tag: str | None = None
 ) -> Callable[[WriteOutcome], None] | None:
-    """What tells the write record about one batch of a phase: each write Encharge confirmed."""
+    """What tells the write record about one batch of a phase: each write Encharge confirmed, and each move
+    of a person to a new address Encharge answered without making (refused or ignored)."""
     if record is None:
         return None
 
@@ -79,11 +92,37 @@ def recording(
             row = rows[key]
             person_id = str(answer["id"]) if answer and answer.get("id") else row.person_id
             email = str(answer.get("email") or row.email) if answer else row.email
-            entries.append(WriteEntry(action, person_id, email, _contact(row), tag))
+            kind = action
+            if is_move(row):
+                kind, email = (MOVED, row.email) if moved_to(row, answer) else (MOVE_REFUSED, row.email)
+            entries.append(WriteEntry(kind, person_id, email, _contact(row), tag))
+        for key, _ in outcome.failed:
+            if is_move(rows[key]):
+                entries.append(WriteEntry(MOVE_REFUSED, rows[key].person_id, rows[key].email, _contact(rows[key])))
         if entries:
             record(entries)
 
     return heard
+
+
+KEPT_ADDRESS = (
+    "Encharge kept the person's old address when asked to move them to the contact's new one: the next run "
+    "creates the new address if the person is subscribed, and skips it if they unsubscribed (or Encharge's "
+    "read does not say)"
+)
+
+
+def update_results(rows: dict[Hashable, Any], outcome: WriteOutcome) -> list[ActionResult]:
+    """The update phase's results; a move Encharge answered without making is not an update done."""
+    refused = {key for key, answer in outcome.succeeded if is_move(rows[key]) and not moved_to(rows[key], answer)}
+    kept = WriteOutcome(
+        succeeded=[(key, answer) for key, answer in outcome.succeeded if key not in refused],
+        failed=outcome.failed,
+        gone=outcome.gone,
+        not_sent=outcome.not_sent,
+        stopped=outcome.stopped,
+    )
+    return results(rows, kept) + [result(rows[key], "skipped", KEPT_ADDRESS) for key in refused]
 
 
 def _contact(row: Any) -> int | None:
@@ -157,8 +196,14 @@ def apply_plan(client: EnchargeClient, plan: SyncPlan, record: Record | None = N
 
     updating = {key: update_record(row) for key, row in rows_of(rows, "update")}
     updated = applied.call(client.upsert_people, updating, recording(record, rows, RECORDED_AS["update"]))
-    applied.results += results(rows, updated)
+    update_rows = update_results(rows, updated)
+    applied.results += update_rows
     applied.written += [written(rows[key], rows[key].person_id) for key, _ in updated.succeeded]
+    moves = [r for r in update_rows if r.changes and r.changes.split(",")[0] == MOVE_CHANGE]
+    if moved := sum(1 for r in moves if r.status == "ok"):
+        applied.notes.append(f"{moved} person(s) moved to their contact's new address (followed by contact id)")
+    if kept := sum(1 for r in moves if r.status != "ok" and r.status != NOT_SENT):
+        applied.notes.append(f"{kept} person(s) not moved to their contact's new address: {KEPT_ADDRESS}")
 
     creating = {key: create_record(row) for key, row in rows_of(rows, "create")}
     created = applied.call(client.upsert_people, creating, recording(record, rows, RECORDED_AS["create"]))

@@ -418,6 +418,11 @@ class EnchargeSandbox(SandboxServer):
             existing = self.find(person_id=record["id"]) if record.get("id") else None
             if record.get("id") and existing is None:
                 return _envelope(404, f"Person with id {record['id']} not found")
+            moving = existing is not None and bool(record.get("email")) and (
+                str(record["email"]).strip().lower() != (existing.get("email") or "").lower()
+            )
+            if moving and self.modes.upsert_id_email == "refuse":
+                return _envelope(409, f"The email of person {record['id']} cannot be changed")
             refused = self.modes.refused_write(record.get("email"), (existing or {}).get("email"))
             if refused:
                 return _envelope(refused, f"This person cannot be changed: {record.get('email') or record.get('id')}")
@@ -447,7 +452,8 @@ class EnchargeSandbox(SandboxServer):
         for name in PERSON_FIELDS:
             if name in record and name != "email":
                 person[name] = record[name]
-        if record.get("email") and record["email"].strip().lower() != (person.get("email") or "").lower():
+        moving = bool(record.get("email")) and record["email"].strip().lower() != (person.get("email") or "").lower()
+        if moving and not (record.get("id") and self.modes.upsert_id_email == "ignore"):
             person["email"] = record["email"].strip()
             self._reindex()
         if "tags" in record and self.upsert_tags == "replace":  # the worst case: replace, not add
