@@ -32,7 +32,7 @@ from marketing_pipeline.sandbox.launch import Sandboxes, running_sandboxes
 from marketing_pipeline.store.database import dispose_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import adopt_first_sync
 from marketing_pipeline_tests.support.alerts import (
     Certificate,
     Mailbox,
@@ -152,17 +152,10 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
-def as_existing_install(store: SyncStore) -> None:
-    """The first sync owns its tag, as on an install whose sync has run before (migration 0006 records that):
-    the sandbox's dataset has three former members carrying the tag, whom such a sync's first run untags.
-    A sync that has never run is braked on them instead (issue 22 finding 4, `defs/test_ownership.py`)."""
-    store.adopt_tag(store.get_sync(SYNC_KEY), "the tests' existing install")
-
-
 @pytest.fixture
 def pipeline(store: SyncStore, sandboxes: Sandboxes, instance: dg.DagsterInstance) -> Pipeline:
     register_sync_partitions(instance, store)
-    as_existing_install(store)
+    adopt_first_sync(store.url)
     return Pipeline(store=store, boxes=sandboxes, instance=instance, resources=pipeline_resources(sandboxes, store.url))
 
 
@@ -173,7 +166,7 @@ def paged_pipeline(store: SyncStore, instance: dg.DagsterInstance) -> Iterator[P
     with ConnectWiseSandbox(data.companies, data.contacts) as cw, EnchargeSandbox(data.people) as en:
         boxes = Sandboxes(dataset=data, connectwise=cw, encharge=en)
         register_sync_partitions(instance, store)
-        as_existing_install(store)
+        adopt_first_sync(store.url)
         yield Pipeline(store=store, boxes=boxes, instance=instance, resources=pipeline_resources(boxes, store.url))
 
 

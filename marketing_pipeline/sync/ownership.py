@@ -53,14 +53,14 @@ def ownership_brake(owned: Ownership, tag: str) -> str | None:
     losing = owned.would_lose
     if owned.owned or not losing:
         return None
-    named = ", ".join(str(p["email"]) for p in losing[:SHOWN]) + (
-        f" and {len(losing) - SHOWN} more" if len(losing) > SHOWN else ""
-    )
+    more = f" and {len(losing) - SHOWN} more" if len(losing) > SHOWN else ""
+    named = ", ".join(str(p["email"]) for p in losing[:SHOWN]) + more
+    # The way out before the names: a message is cut at 500 characters.
     return (
-        f"the plan would take the tag {tag!r} from {len(losing)} people this sync never tagged ({named}): "
-        "tagged by hand or by a previous owner of the tag, so nothing was applied (if they are to lose it, "
-        "approve this plan's hash with `approved_plan_hash` (`syncs trigger SYNC --approve HASH`), or let the "
-        "sync adopt the tag's existing carriers: `syncs update SYNC --adopt-existing-tag`)"
+        f"the plan would take the tag {tag!r} from {len(losing)} people this sync never tagged (by hand, or a "
+        "previous owner of the tag): nothing was applied (if they are to lose it, approve this plan's hash "
+        "(`syncs trigger SYNC --approve HASH`, or `approved_plan_hash`), or let the sync adopt the tag's "
+        f"carriers: `syncs update SYNC --adopt-existing-tag`); they are {named}"
     )
 
 
