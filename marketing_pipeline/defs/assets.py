@@ -46,7 +46,7 @@ from marketing_pipeline.sync.people import people_frame, split_tags, with_found
 from marketing_pipeline.sync.plan import MOVE_CHANGE, SyncPlan, build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.records import Contact
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
-from marketing_pipeline.sync.writes import people_of_contacts, tagged_by_sync
+from marketing_pipeline.sync.writes import LINKED, WriteEntry, people_of_contacts, tagged_by_sync
 from marketing_pipeline.sync.written import written_frame
 
 GROUP = "marketing_sync"
@@ -454,6 +454,8 @@ def encharge_audience(
                     if not config.even_if_paused:
                         client.before_write = pause_watch(context.instance, store, sync)
                     applied = apply_plan(client, sync_plan, recorder)
+                if applied.stopped is None:  # contacts matched without a write: followed by id from now on
+                    recorder([WriteEntry(LINKED, person, email, contact) for contact, person, email in sync_plan.links])
             finally:
                 recorder.flush()
             traffic = ApiThroughput.of(client.transport).metadata()

@@ -124,7 +124,7 @@ class SyncOutcome:
             "reads": self.reads,
             "contacts": failures + kept,
             "truncated": len(others) - len(kept),
-            **({"tagOwnership": self.tag_ownership} if self.tag_ownership is not None else {}),
+            "tagOwnership": self.tag_ownership,
         }
 
 

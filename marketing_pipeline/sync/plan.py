@@ -95,6 +95,9 @@ class SyncPlan:
     computed_in_run: str | None = None
     computed_at: datetime | None = None
     ownership: Ownership = field(default_factory=Ownership)  # the carriers the sync did not tag (`sync.ownership`)
+    # (contact id, person id, address) of contacts matched to a person that the write record does not tie
+    # them to yet, and for whom the plan writes nothing: recorded as `linked` when the plan is applied.
+    links: list[tuple[int, str, str]] = field(default_factory=list)
 
     def of(self, action: str) -> pd.DataFrame:
         return self.actions[self.actions["action"] == action]
@@ -252,6 +255,19 @@ def follow_moves(
     return matched, skipped
 
 
+def new_links(
+    existing: pd.DataFrame, written_for: set[int], contact_people: Mapping[int, ContactPerson]
+) -> list[tuple[int, str, str]]:
+    """Matched contacts the plan writes nothing for whose person the write record does not name yet."""
+    links = []
+    for row in existing.itertuples(index=False):
+        contact, person = int(row.contact_id), str(row.person_id)
+        known = contact_people.get(contact)
+        if contact not in written_for and (known is None or known.person_id != person):
+            links.append((contact, person, str(row.email_enc)))
+    return links
+
+
 def creates(unmatched: pd.DataFrame) -> pd.DataFrame:
     return _actions(
         unmatched,
@@ -365,6 +381,7 @@ def build_plan(
     ]
 
     actions = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=ACTION_COLUMNS)], ignore_index=True)
+    links = new_links(existing, set(actions["contact_id"].dropna().astype(int)), contact_people or {})
     actions = actions[ACTION_COLUMNS].astype(object)
     return SyncPlan(
         tag=tag,
@@ -374,6 +391,7 @@ def build_plan(
         actions=actions.where(actions.notna(), None),
         duplicates=duplicate_people(people),
         ownership=ownership(people[people["has_tag"]], leaving, tagged_by_sync),
+        links=links,
     )
 
 

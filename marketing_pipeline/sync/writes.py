@@ -19,7 +19,10 @@ MOVED = "moved"  # an update that changed the person's address (a contact's addr
 MOVE_REFUSED = "move_refused"  # Encharge kept the old address when asked to change it (nothing else written)
 TAG_ADDED = "tag_added"
 TAG_REMOVED = "tag_removed"
-WRITE_ACTIONS = (CREATED, UPDATED, MOVED, MOVE_REFUSED, TAG_ADDED, TAG_REMOVED)
+# Not a write: a contact the sync matched to a person by address, recorded once (and again when the person
+# changes), so that a contact it never had to write for is followed across an address change too.
+LINKED = "linked"
+WRITE_ACTIONS = (CREATED, UPDATED, MOVED, MOVE_REFUSED, TAG_ADDED, TAG_REMOVED, LINKED)
 # A plan action's successful write, as the record names it.
 RECORDED_AS = {"create": CREATED, "update": UPDATED, "add_tag": TAG_ADDED, "remove_tag": TAG_REMOVED}
 

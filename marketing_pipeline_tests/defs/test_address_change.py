@@ -113,3 +113,18 @@ def test_an_unsubscribed_person_is_never_subscribed_again_at_a_new_address(pipel
 
     encharge.clear_log()
     assert pipeline.run().success and pipeline.writes() == 0  # said once a run, written never
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_contact_the_sync_never_wrote_for_is_followed_too(pipeline: Pipeline) -> None:
+    """Contacts already in step before the first run (no write to record) are tied to their person by that
+    run, so a rebrand that changes every contact's address moves them all."""
+    encharge = pipeline.boxes.encharge
+    assert pipeline.run().success
+    email = sorted(pipeline.boxes.dataset.manifest.in_sync)[0]
+    contact = next(c for c in pipeline.boxes.dataset.contacts if (first_email(c) or "").strip().lower() == email)
+    person = encharge.find(email=email)
+    change_address(contact, NEW)
+    assert pipeline.run().success
+    assert encharge.find(email=NEW)["id"] == person["id"] and TAG in encharge.people[person["id"]]["tags"]
+    assert pipeline.last_run().contacts_created == 0 and pipeline.last_run().contacts_removed == 0

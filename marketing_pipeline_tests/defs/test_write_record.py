@@ -4,7 +4,7 @@ count towards the brake and show in its record, and a removal counts only when E
 from __future__ import annotations
 
 from marketing_pipeline.sandbox.dataset import TAG
-from marketing_pipeline.sync.writes import CREATED, TAG_ADDED, TAG_REMOVED
+from marketing_pipeline.sync.writes import CREATED, LINKED, TAG_ADDED, TAG_REMOVED
 from marketing_pipeline_tests.defs.test_safety import leave
 from marketing_pipeline_tests.support.pipeline import Pipeline, checks, step_failure
 
@@ -24,9 +24,13 @@ def test_every_write_is_recorded_with_its_run_contact_and_tag(pipeline: Pipeline
     assert {e.person_id for e in by_action[TAG_ADDED]} >= {e.person_id for e in by_action[CREATED]}
     assert {e.email.lower() for e in by_action[TAG_REMOVED]} == manifest.tag_removals
     assert all(e.tag == TAG and e.contact_id is None for e in by_action[TAG_REMOVED])
-    assert len(entries) == run.contacts_created * 2 + len(by_action.get("updated", [])) + len(manifest.tag_adds) + len(
-        manifest.tag_removals
-    )
+    writes = [e for e in entries if e.action != LINKED]
+    updated = len(by_action.get("updated", []))
+    assert len(writes) == run.contacts_created * 2 + updated + len(manifest.tag_adds) + len(manifest.tag_removals)
+    # Contacts matched without a write are tied to their person too, once (followed across an address change).
+    assert {e.email.lower() for e in by_action[LINKED]} == manifest.in_sync
+    assert pipeline.run().success
+    assert pipeline.store.write_entries(pipeline.store.get_sync(run.sync_id), run_id=pipeline.last_run().id) == []
 
 
 def test_a_failed_runs_removals_count_in_its_record_and_towards_the_brake(pipeline: Pipeline) -> None:
