@@ -32,6 +32,7 @@ from marketing_pipeline.sandbox.launch import Sandboxes, running_sandboxes
 from marketing_pipeline.store.database import dispose_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
+from marketing_pipeline_tests.support import adopt_first_sync
 from marketing_pipeline_tests.support.alerts import (
     Certificate,
     Mailbox,
@@ -150,6 +151,7 @@ def instance() -> Iterator[dg.DagsterInstance]:
 @pytest.fixture
 def pipeline(store: SyncStore, sandboxes: Sandboxes, instance: dg.DagsterInstance) -> Pipeline:
     register_sync_partitions(instance, store)
+    adopt_first_sync(store.url)
     return Pipeline(store=store, boxes=sandboxes, instance=instance, resources=pipeline_resources(sandboxes, store.url))
 
 
@@ -160,6 +162,7 @@ def paged_pipeline(store: SyncStore, instance: dg.DagsterInstance) -> Iterator[P
     with ConnectWiseSandbox(data.companies, data.contacts) as cw, EnchargeSandbox(data.people) as en:
         boxes = Sandboxes(dataset=data, connectwise=cw, encharge=en)
         register_sync_partitions(instance, store)
+        adopt_first_sync(store.url)
         yield Pipeline(store=store, boxes=boxes, instance=instance, resources=pipeline_resources(boxes, store.url))
 
 

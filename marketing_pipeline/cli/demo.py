@@ -131,9 +131,19 @@ def demo(size: int) -> None:
             f" ({len(manifest.passing_contact_ids)} pass the filter); Encharge: "
             f"{len(boxes.dataset.people)} people\n"
         )
+        reviewed: dict[str, str] = {}
+
+        def review() -> Any:
+            result = trigger_sync(store, key, dry_run=True)
+            if result.run is not None:
+                reviewed["hash"] = str((result.run.details or {}).get("planHash") or "")
+            return result
+
+        # The dataset's tag has carriers the new sync never tagged (former members): its first run takes the
+        # tag from them only once approved, here the dry run's plan, as an operator would after reading it.
         steps: list[tuple[str, Callable[[], Any]]] = [
-            ("dry run", lambda: trigger_sync(store, key, dry_run=True)),
-            ("first sync", lambda: trigger_sync(store, key)),
+            ("dry run", review),
+            ("first sync (plan approved)", lambda: trigger_sync(store, key, approve=reviewed.get("hash") or None)),
             ("second sync (nothing changed)", lambda: trigger_sync(store, key)),
         ]
         for label, step in steps:

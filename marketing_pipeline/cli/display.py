@@ -88,6 +88,30 @@ def sync_json(store: SyncStore, sync: Sync) -> dict[str, Any]:
     }
 
 
+def tag_ownership(store: SyncStore, sync: Sync) -> dict[str, Any]:
+    """Whether the sync may take its tag from carriers it did not tag (issue 22), for `syncs show`."""
+    adoption = store.tag_adoption(sync)
+    owned = adoption.owns(sync.tag_name)
+    return {
+        "adoptExistingTag": adoption.adopt_existing,
+        "ownsTag": owned,
+        "adoptedAt": adoption.adopted_at.isoformat() if owned and adoption.adopted_at else None,
+        "adoptedHow": adoption.adopted_how if owned and adoption.adopted_tag else None,
+    }
+
+
+def ownership_line(store: SyncStore, sync: Sync) -> str:
+    owned = tag_ownership(store, sync)
+    if owned["adoptExistingTag"]:
+        return "  Tag: adopts the tag's existing carriers (--adopt-existing-tag): whoever leaves the audience loses it"
+    if owned["ownsTag"]:
+        return f"  Tag: owned since {when(store.tag_adoption(sync).adopted_at)} ({owned['adoptedHow']})"
+    return (
+        "  Tag: not yet owned: a run that would untag people this sync never tagged waits for approval "
+        "(--approve HASH) or --adopt-existing-tag"
+    )
+
+
 def card(store: SyncStore, sync: Sync) -> str:
     last = store.last_run(sync)
     upcoming = next_run(sync)

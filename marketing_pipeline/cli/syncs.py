@@ -13,7 +13,16 @@ import click
 from pydantic.alias_generators import to_camel
 
 from marketing_pipeline import settings
-from marketing_pipeline.cli.display import card, describe_run, echo, emit_json, runs_table, sync_json
+from marketing_pipeline.cli.display import (
+    card,
+    describe_run,
+    echo,
+    emit_json,
+    ownership_line,
+    runs_table,
+    sync_json,
+    tag_ownership,
+)
 from marketing_pipeline.errors import InvalidSyncConfigError, MarketingPipelineError, one_line
 from marketing_pipeline.store.repository import open_store
 from marketing_pipeline.sync.schedule import (
@@ -60,9 +69,16 @@ def syncs_show(sync_ref: str, as_json: bool) -> None:
     sync = store.get_sync(sync_ref)
     runs = store.list_runs(sync, limit=10)
     if as_json:
-        emit_json({**sync_json(store, sync), "runs": [r.to_json_dict() for r in runs]})
+        emit_json(
+            {
+                **sync_json(store, sync),
+                "tagOwnership": tag_ownership(store, sync),
+                "runs": [r.to_json_dict() for r in runs],
+            }
+        )
         return
     echo(card(store, sync))
+    echo(ownership_line(store, sync))
     echo("\nLast runs:\n" + runs_table(runs))
 
 
@@ -245,6 +261,13 @@ def register_partition_now() -> str:
     help="A new Encharge tag (no other sync may use it, in any case; the rule of --tag in `syncs create`). A "
     "change in case only moves everyone to the new spelling, through the brake.",
 )
+@click.option(
+    "--adopt-existing-tag/--no-adopt-existing-tag",
+    "adopt",
+    default=None,
+    help="Let the sync take its tag from carriers it never tagged (by hand, a previous owner) when they are not "
+    "in its audience, without approving a plan; --no-adopt-existing-tag takes that back.",
+)
 @filter_options
 @click.option(
     "--dagster-url",
@@ -267,6 +290,7 @@ def syncs_update(
     name: str | None,
     description: str | None,
     tag: str | None,
+    adopt: bool | None,
     filter_json: str | None,
     **filter_flags: tuple[int, ...],
 ) -> None:
@@ -277,10 +301,13 @@ def syncs_update(
     enabled = True if enable else False if disable else None
     cron = schedule_from_options(schedule, daily, weekly, monthly, at)
     changes_filter = filter_json is not None or any(filter_flags.values())
-    if cron is None and enabled is None and name is None and description is None and tag is None and not changes_filter:
+    changes_row = not (
+        cron is None and enabled is None and name is None and description is None and tag is None and not changes_filter
+    )
+    if not changes_row and adopt is None:
         raise InvalidSyncConfigError(
             "nothing to change: give --schedule, --daily/--weekly/--monthly, --enable, --disable, --name, "
-            "--description, --tag, --filter or a filter flag"
+            "--description, --tag, --filter, a filter flag or --adopt-existing-tag"
         )
     webserver = None
     if dagster_url:
@@ -292,15 +319,19 @@ def syncs_update(
     if changes_filter:
         current = store.get_sync(sync_ref).filter_config
         filter_config = filter_from_options(filter_json, filter_flags, current.model_dump() if current else None)
-    sync = store.update_sync(
-        sync_ref,
-        schedule=cron,
-        enabled=enabled,
-        tag_name=tag,
-        name=name,
-        description=description,
-        filter_config=filter_config,
-    )
+    sync = store.get_sync(sync_ref)
+    if changes_row:
+        sync = store.update_sync(
+            sync_ref,
+            schedule=cron,
+            enabled=enabled,
+            tag_name=tag,
+            name=name,
+            description=description,
+            filter_config=filter_config,
+        )
+    if adopt is not None:
+        store.set_adopt_existing(sync, adopt)
     dagster_note = DAGSTER_FOLLOWS
     if webserver is not None and sync.key:
         from marketing_pipeline.defs.names import schedule_name
@@ -319,6 +350,8 @@ def syncs_update(
         emit_json(sync_json(store, sync))
         return
     echo(card(store, sync))
+    if adopt is not None:
+        echo(ownership_line(store, sync))
     echo("\n" + dagster_note)
 
 

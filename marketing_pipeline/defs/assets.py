@@ -24,11 +24,13 @@ from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.sync_step import is_dry_run, sync_step
 from marketing_pipeline.defs.throughput_metadata import APPLY_STEP, throughput_of_run
 from marketing_pipeline.encharge.client import EnchargeClient
+from marketing_pipeline.errors import one_line
 from marketing_pipeline.runs.api_throughput import ApiThroughput, learning_client
 from marketing_pipeline.runs.apply import apply_plan
 from marketing_pipeline.runs.approval import approval_problem, stale_plan_reason
 from marketing_pipeline.runs.encharge_read import read_everyone
 from marketing_pipeline.runs.metrics import step_metrics
+from marketing_pipeline.runs.write_record import WriteRecorder
 from marketing_pipeline.store.audiences import rank_of
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.sync.audience import (
@@ -41,12 +43,14 @@ from marketing_pipeline.sync.audience import (
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
 from marketing_pipeline.sync.owners import shared_addresses, shared_note
+from marketing_pipeline.sync.ownership import adopted_how, ownership_brake
 from marketing_pipeline.sync.pause import paused_while_writing
 from marketing_pipeline.sync.people import people_frame, split_tags, with_found
-from marketing_pipeline.sync.plan import SyncPlan, build_plan, unverified_creates_skipped
+from marketing_pipeline.sync.plan import MOVE_CHANGE, SyncPlan, build_plan, unverified_creates_skipped
 from marketing_pipeline.sync.records import Contact
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
 from marketing_pipeline.sync.tags import spellings_of
+from marketing_pipeline.sync.writes import LINKED, WriteEntry, people_of_contacts, tagged_by_sync
 from marketing_pipeline.sync.written_fields import written_frame
 
 GROUP = "marketing_sync"
@@ -270,10 +274,23 @@ def sync_plan(
         if not is_dry_run(context.run.run_config):
             step.store.record_audience(sync, audience)
         shared = shared_addresses(rank_of(sync), audience, step.store.audience_holders(sync))
-        plan = build_plan(cw_contacts, encharge_people, sync.tag_name, written, shared)
+        # While the sync does not own its tag, whom it tagged decides whom it may untag (`sync.ownership`).
+        entries = step.store.write_entries(sync)
+        owns_tag = step.store.tag_adoption(sync).owns(sync.tag_name)
+        tagged = None if owns_tag else tagged_by_sync(entries, sync.tag_name)
+        followed = people_of_contacts(entries)  # a contact whose address changed stays with its person
+
+        def plan_over(people: pd.DataFrame) -> SyncPlan:
+            return build_plan(
+                cw_contacts, people, sync.tag_name, written, shared, tagged_by_sync=tagged, contact_people=followed
+            )
+
+        plan = plan_over(encharge_people)
         notes = [encharge_people.attrs["listing_note"]] if encharge_people.attrs.get("listing_note") else []
         notes += [cw_contacts.attrs["connectwise_note"]] if cw_contacts.attrs.get("connectwise_note") else []
-        creates = plan.of("create")
+        # New addresses: those to create, and those a person is to be moved to (nobody may have them already).
+        moving = plan.of("update")["changes"].map(lambda c: isinstance(c, str) and c.split(",")[0] == MOVE_CHANGE)
+        creates = pd.concat([plan.of("create"), plan.of("update")[moving]])
         found = refused = 0
         traffic: dict[str, Any] = {"requests": 0, "throttled_responses": 0}
         if len(creates):
@@ -287,7 +304,7 @@ def sync_plan(
             people = with_found(encharge_people, looked_up, set(creates["email"].map(email_key)))
             found = len(set(people["person_id"]) - set(encharge_people["person_id"]))
             if len(people) != len(encharge_people) or found:
-                plan = build_plan(cw_contacts, people, sync.tag_name, written, shared)
+                plan = plan_over(people)
             if found:
                 notes.append(f"{found} people not in the listing were found by lookup and handled as existing")
             refused = len(lookup.refused)
@@ -297,6 +314,11 @@ def sync_plan(
         if note := shared_note(shared):
             notes.append(note)
             context.log.info(note)
+        if plan.ownership.would_lose:
+            notes.append(
+                f"{len(plan.ownership.would_lose)} people this sync never tagged (by hand, or a previous owner of "
+                f"the tag) carry {sync.tag_name!r} and would lose it: the run waits for an operator's decision"
+            )
         reads = {
             "encharge": encharge_people.attrs.get("encharge_read", {}),
             "connectwise": cw_contacts.attrs.get("connectwise_read", {}),
@@ -336,6 +358,8 @@ def sync_plan(
             "skipped": counts.skip,
             "unchanged": counts.unchanged,
             "tagged_before": counts.tagged_before,
+            "not_tagged_by_sync": plan.ownership.not_tagged_by_sync,
+            "would_lose_tag_not_tagged_by_sync": len(plan.ownership.would_lose),
             "found_by_lookup": found,
             "lookup_refused": refused,
             **traffic,
@@ -412,7 +436,11 @@ def encharge_audience(
         now = utcnow()
         window = timedelta(hours=config.removal_window_hours)
         recent = removed_in_window(store.removals_since(sync, now - window), now, window)
-        brake = brake_reason(sync_plan.counts, config.max_removal_fraction, removed_recently=recent, window=window)
+        reasons = (
+            brake_reason(sync_plan.counts, config.max_removal_fraction, removed_recently=recent, window=window),
+            ownership_brake(sync_plan.ownership, sync.tag_name),
+        )
+        brake = "; and ".join(reason for reason in reasons if reason) or None
         approved = False
         if config.approved_plan_hash and not dry_run:
             max_age = timedelta(hours=config.approval_max_age_hours)
@@ -425,16 +453,32 @@ def encharge_audience(
             raise dg.Failure(description=f"sync {sync.label!r}: {brake}", allow_retries=False)
         traffic: dict[str, Any] = {"requests": 0, "throttled_responses": 0}
         stopped = None
+        error: Exception | None = None
+        forced = not dry_run and (config.force or (approved and brake is not None))
         if dry_run:
             results = planned_results(sync_plan)
         else:
-            with _encharge(encharge, step.store) as client:
-                client.transport.observers.append(step.progress.responses(WRITE_PROGRESS))
-                if not config.even_if_paused:
-                    client.before_write = pause_watch(context.instance, store, sync)
-                applied = apply_plan(client, sync_plan)
+            if forced and run is not None:
+                store.mark_forced(run.id)  # the brake's window starts after it, however it ends
+            adopted = adopted_how(
+                sync_plan.ownership, approved_hash=config.approved_plan_hash if approved else None, forced=config.force
+            )
+            if adopted:
+                store.adopt_tag(sync, adopted)  # the operator's decision, made once
+            recorder = WriteRecorder(store, sync, run.id if run is not None else None)
+            try:
+                with _encharge(encharge, step.store) as client:
+                    client.transport.observers.append(step.progress.responses(WRITE_PROGRESS))
+                    if not config.even_if_paused:
+                        client.before_write = pause_watch(context.instance, store, sync)
+                    applied = apply_plan(client, sync_plan, recorder)
+                if applied.stopped is None:  # contacts matched without a write: followed by id from now on
+                    recorder([WriteEntry(LINKED, person, email, contact) for contact, person, email in sync_plan.links])
+            finally:
+                recorder.flush()
             traffic = ApiThroughput.of(client.transport).metadata()
-            results, stopped = applied.results, applied.stopped
+            results, stopped, error = applied.results, applied.stopped, applied.error
+            sync_plan = dataclasses.replace(sync_plan, notes=[*sync_plan.notes, *applied.notes])
             store.record_written(sync, applied.written)
         outcome = SyncOutcome(
             plan=sync_plan.counts,
@@ -442,14 +486,24 @@ def encharge_audience(
             dry_run=dry_run,
             plan_fingerprint=sync_plan.fingerprint,
             brake=brake,
-            forced=not dry_run and (config.force or (approved and brake is not None)),
+            forced=forced,
             duplicates=sync_plan.duplicates,
             shared=sync_plan.shared,
             notes=sync_plan.notes,
             reads=sync_plan.reads,
             stopped=stopped,
+            tag_ownership=sync_plan.ownership.as_details(),
         )
         counts = outcome.counts()
+        if error is not None:
+            # A failure no retry fixed stopped the writes: the record shows what was done, then the step fails.
+            made, left = outcome.changes_made, outcome.not_sent
+            reason = f"the writes stopped part way ({made} change(s) made, {left} not sent): {error}"
+            if run is not None:
+                details = {**outcome.details(), "throughput": throughput_of_run(context, {APPLY_STEP: traffic})}
+                step.ledger.stopped(run, counts=counts, details=details, reason=one_line(reason, limit=480))
+            step.progress.done(outcome.summary())
+            raise error
         if stopped:
             # Paused while it wrote: what was written is recorded, the rest waits for the next run.
             reason = paused_while_writing(sync.label, outcome.changes_made, outcome.not_sent)

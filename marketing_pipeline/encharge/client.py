@@ -10,6 +10,7 @@ case, by several people).
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -47,21 +48,38 @@ PERSON_STATUSES = tuple(status for status in range(400, 500) if status not in (4
 REFUSED = (400, 422)
 
 
-def describe_encharge_error(response: requests.Response) -> ApiError:
-    status = response.status_code
-    message = ""
+# What a 404 says when Encharge itself answers that the person addressed does not exist ("Person not found",
+# "Person with id ... not found"): a JSON error naming the person. Any other 404 (an HTML page from a gateway
+# or a retired route, a JSON "Not Found" that names nobody) says nothing about the person.
+PERSON_NOT_FOUND = re.compile(r"\bperson\b.*\bnot found\b", re.IGNORECASE | re.DOTALL)
+
+
+def error_message(response: requests.Response) -> str:
+    """The message of Encharge's JSON error envelope, "" when the body is not one."""
     try:
         body = response.json()
     except ValueError:
-        body = None
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            message = str(error.get("message") or "")
-        elif isinstance(error, str):
-            message = error
-        elif body.get("message"):
-            message = str(body["message"])
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or "")
+    if isinstance(error, str):
+        return error
+    return str(body.get("message") or "")
+
+
+def person_not_found(response: requests.Response) -> bool:
+    """True only for a 404 whose JSON error names the person as not found: Encharge's own answer."""
+    return response.status_code == 404 and bool(PERSON_NOT_FOUND.search(error_message(response)))
+
+
+def describe_encharge_error(response: requests.Response) -> ApiError:
+    status = response.status_code
+    message = error_message(response)
+    if not message and status == 404:
+        message = "not Encharge's answer about a person (no JSON error naming one): a gateway or a missing route?"
     path = requests.utils.urlparse(response.url).path
     if status == 401:
         detail = f": {message}" if message else ""
@@ -82,14 +100,17 @@ Person = dict[str, Any]
 class WriteOutcome:
     """What a set of writes did, by the caller's key: the keys that succeeded (with Encharge's answer for
     that person, when it gave one), those that failed (with why), those whose person, addressed by id,
-    Encharge no longer has (deleted since it was read: not a failure, and nothing was written), and those never
-    sent because the writes were stopped (`stopped` says why)."""
+    Encharge no longer has (its JSON 404 "person not found": deleted since it was read; not a failure, and
+    nothing was written), and those never sent because the writes were stopped (`stopped` says why: the
+    sync was paused, or `error`, a failure no retry fixed for everyone, a 401 say, stopped them; requests
+    in flight then finished and are in the other lists)."""
 
     succeeded: list[tuple[Key, Person | None]] = field(default_factory=list)
     failed: list[tuple[Key, str]] = field(default_factory=list)
     gone: list[tuple[Key, str]] = field(default_factory=list)
     not_sent: list[Key] = field(default_factory=list)
     stopped: str | None = None
+    error: Exception | None = None
 
     def extend(self, other: WriteOutcome) -> None:
         self.succeeded.extend(other.succeeded)
@@ -97,6 +118,7 @@ class WriteOutcome:
         self.gone.extend(other.gone)
         self.not_sent.extend(other.not_sent)
         self.stopped = self.stopped or other.stopped
+        self.error = self.error or other.error
 
 
 @dataclass
@@ -305,11 +327,12 @@ class EnchargeClient:
 
     # --- writes ----------------------------------------------------------------------------------
 
-    def upsert_people(self, people: Mapping[Key, Person]) -> WriteOutcome:
+    def upsert_people(self, people: Mapping[Key, Person], on_batch: OnBatch | None = None) -> WriteOutcome:
         """`POST /people` in batches. A batch refused with a 4xx about its people (`PERSON_STATUSES`) is
         split until the refused record is alone, so one odd contact never fails its neighbours; a record
-        addressed by id that Encharge answers 404 for alone is gone, not failed. `tags` is refused: it may
-        replace a person's tags."""
+        addressed by id that Encharge answers "person not found" for alone (`person_not_found`) is gone, not
+        failed. `tags` is refused: it may replace a person's tags. `on_batch` hears each batch's outcome as
+        it comes back (the write record)."""
         items = list(people.items())
         for _, record in items:
             if not record.get("email") and not record.get("id"):
@@ -317,7 +340,7 @@ class EnchargeClient:
             if "tags" in record:
                 raise ValueError("tags are never sent in POST /people (they may replace); use add_tag")
         batches = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
-        return self._parallel(batches, self._upsert_batch)
+        return self._parallel(batches, self._upsert_batch, [[key for key, _ in b] for b in batches], on_batch)
 
     def _stop_reason(self) -> str | None:
         return self.before_write() if self.before_write is not None else None
@@ -333,12 +356,15 @@ class EnchargeClient:
             reason = str(describe_encharge_error(response))
             if len(batch) == 1:
                 key, record = batch[0]
-                gone = response.status_code == 404 and bool(record.get("id"))
+                gone = person_not_found(response) and bool(record.get("id"))
                 (outcome.gone if gone else outcome.failed).append((key, reason))
                 return outcome
             middle = len(batch) // 2
-            outcome.extend(self._upsert_batch(batch[:middle]))
-            outcome.extend(self._upsert_batch(batch[middle:]))
+            for half in (batch[:middle], batch[middle:]):
+                if outcome.stopped:  # the first half was stopped (a pause, an error): the second is not sent
+                    outcome.not_sent.extend(key for key, _ in half)
+                    continue
+                outcome.extend(self._attempt(self._upsert_batch, half, [key for key, _ in half]))
             return outcome
         body = self.transport.json(response)
         users: list[Any] = []
@@ -348,22 +374,31 @@ class EnchargeClient:
             elif isinstance(body.get("user"), dict):
                 users = [body["user"]]
         by_email = {str(u.get("email", "")).lower(): u for u in users if isinstance(u, dict)}
+        by_id = {str(u["id"]): u for u in users if isinstance(u, dict) and u.get("id")}
         for key, record in batch:
-            outcome.succeeded.append((key, by_email.get(str(record.get("email", "")).lower())))
+            # By id first: a person asked to move to a new address may come back at the old one.
+            answer = by_id.get(str(record["id"])) if record.get("id") else None
+            outcome.succeeded.append((key, answer or by_email.get(str(record.get("email", "")).lower())))
         return outcome
 
-    def add_tag(self, tag: str | Sequence[str], people: Mapping[Key, Person]) -> WriteOutcome:
+    def add_tag(
+        self, tag: str | Sequence[str], people: Mapping[Key, Person], on_batch: OnBatch | None = None
+    ) -> WriteOutcome:
         """`POST /tags` for each person, by `id` when given, else by `email`. A person refused with a 4xx
-        about them fails alone; one addressed by id that Encharge no longer has (404) is gone."""
-        return self._tag_calls("POST", tag, people, missing_is_ok=False)
+        about them fails alone; one addressed by id that Encharge says it no longer has is gone."""
+        return self._tag_calls("POST", tag, people, on_batch)
 
-    def remove_tag(self, tag: str | Sequence[str], people: Mapping[Key, Person]) -> WriteOutcome:
-        """`DELETE /tags` for each person. A person who no longer exists no longer carries the tag. Several
-        tags (spellings of one) go in one call, comma-separated as Encharge's reference documents."""
-        return self._tag_calls("DELETE", tag, people, missing_is_ok=True)
+    def remove_tag(
+        self, tag: str | Sequence[str], people: Mapping[Key, Person], on_batch: OnBatch | None = None
+    ) -> WriteOutcome:
+        """`DELETE /tags` for each person. Succeeded only when Encharge confirms it (a 2xx); a person it says
+        it no longer has ("person not found", JSON) is gone, which is not a removal of ours; any other 404
+        (an HTML page: a gateway, a retired route) or refusal is that person's failure. Several tags (spellings
+        of one) go in one call, comma-separated as Encharge's reference documents."""
+        return self._tag_calls("DELETE", tag, people, on_batch)
 
     def _tag_calls(
-        self, method: str, tags: str | Sequence[str], people: Mapping[Key, Person], *, missing_is_ok: bool
+        self, method: str, tags: str | Sequence[str], people: Mapping[Key, Person], on_batch: OnBatch | None
     ) -> WriteOutcome:
         names = [tags] if isinstance(tags, str) else list(tags)
         if not names or any("," in name or not name.strip() for name in names):
@@ -381,33 +416,71 @@ class EnchargeClient:
                 method, "tags", json={"tag": tag, **identifier}, ok_statuses=PERSON_STATUSES
             )
             outcome = WriteOutcome()
-            missing = response.status_code == 404
-            if response.ok or (missing and missing_is_ok):
+            if 200 <= response.status_code < 300:
                 outcome.succeeded.append((key, None))
-            elif missing and "id" in identifier:
+            elif person_not_found(response) and (method == "DELETE" or "id" in identifier):
                 outcome.gone.append((key, str(describe_encharge_error(response))))
             else:
                 outcome.failed.append((key, str(describe_encharge_error(response))))
             return outcome
 
-        return self._parallel(list(people.items()), call)
+        items = list(people.items())
+        return self._parallel(items, call, [[key] for key, _ in items], on_batch)
 
-    def _parallel(self, items: Sequence[Any], work: Callable[[Any], WriteOutcome]) -> WriteOutcome:
+    @staticmethod
+    def _attempt(work: Callable[[Any], WriteOutcome], item: Any, keys: list[Key]) -> WriteOutcome:
+        """One batch's outcome; a failure no retry fixed stops the writes instead of losing what was done."""
+        try:
+            return work(item)
+        except Exception as exc:  # kept in the outcome, raised by the caller after recording
+            return WriteOutcome(not_sent=list(keys), stopped=str(exc) or type(exc).__name__, error=exc)
+
+    def _parallel(
+        self,
+        items: Sequence[Any],
+        work: Callable[[Any], WriteOutcome],
+        keys: Sequence[list[Key]],
+        on_batch: OnBatch | None = None,
+    ) -> WriteOutcome:
+        """Each item's writes, concurrently. Once one item fails for everyone (`_attempt`) or the writes are
+        stopped, no new item starts (the rest come back `not_sent`); those in flight finish and are kept.
+        `on_batch` hears each item's outcome as it completes."""
         total = WriteOutcome()
         if not items:
             return total
         lock = threading.Lock()
 
-        def run(item: Any) -> None:
-            result = work(item)
+        def run(index: int) -> None:
+            with lock:
+                halted = total.stopped
+            if halted:
+                result = WriteOutcome(not_sent=list(keys[index]), stopped=halted)
+            else:
+                result = self._attempt(work, items[index], keys[index])
+            if on_batch is not None:
+                result = _heard(on_batch, result)
             with lock:
                 total.extend(result)
 
         if self.write_concurrency == 1 or len(items) == 1:
-            for item in items:
-                run(item)
+            for index in range(len(items)):
+                run(index)
             return total
         with ThreadPoolExecutor(max_workers=min(self.write_concurrency, len(items))) as pool:
-            for future in [pool.submit(run, item) for item in items]:
+            for future in [pool.submit(run, index) for index in range(len(items))]:
                 future.result()
         return total
+
+
+OnBatch = Callable[[WriteOutcome], None]
+
+
+def _heard(on_batch: OnBatch, outcome: WriteOutcome) -> WriteOutcome:
+    """Tell `on_batch` (the write record); when it cannot be told, no further write is sent (what is not
+    recorded cannot be counted), and the outcome carries why."""
+    try:
+        on_batch(outcome)
+    except Exception as exc:  # carried in the outcome, raised by the caller
+        outcome.stopped = outcome.stopped or f"the write record could not be stored: {exc}"
+        outcome.error = outcome.error or exc
+    return outcome

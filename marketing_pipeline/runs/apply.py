@@ -7,8 +7,13 @@ about that person) is recorded with the reason and the rest carry on. A person E
 the next run looks the address up again. Only a failure that no retry can fix for everyone (a 401, a 403,
 an API that stays down) stops the run.
 
-When the client's writes are stopped (its `before_write` hook: the sync was paused), no later phase is
-started: what was written is in the results as usual, and every change not made is `not_sent`, with why.
+When the client's writes are stopped (its `before_write` hook: the sync was paused; or a failure no retry
+fixes for everyone, a 401 or an API that stays down, in the middle of a phase), no later phase is started:
+what was written is in the results as usual, and every change not made is `not_sent`, with why; the error,
+if any, is in `Applied.error` for the caller to raise once the run's record holds what was done.
+
+Every write Encharge confirmed is told to `record` (the write record) as its batch comes back, before the
+next one is counted done, so the record holds it however the run ends.
 
 `tags` is never sent in `POST /people`, for anyone: whether it adds or replaces there is undocumented, so a
 "create" of someone who in fact exists could otherwise wipe their tags. New people get the tag through
@@ -33,7 +38,8 @@ import pandas as pd
 from marketing_pipeline.encharge.client import EnchargeClient, Person, WriteOutcome
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import ActionResult
-from marketing_pipeline.sync.plan import SYNCED_FIELDS, SyncPlan
+from marketing_pipeline.sync.plan import MOVE_CHANGE, SYNCED_FIELDS, SyncPlan
+from marketing_pipeline.sync.writes import MOVE_REFUSED, MOVED, RECORDED_AS, TAG_ADDED, WriteEntry
 from marketing_pipeline.sync.written_fields import WrittenFields
 
 NOT_SENT = "not_sent"  # an action's status when the writes stopped before it was sent
@@ -47,14 +53,86 @@ class Applied:
     results: list[ActionResult] = field(default_factory=list)
     written: list[WrittenFields] = field(default_factory=list)
     stopped: str | None = None
+    error: Exception | None = None  # what stopped the writes, when it was not a pause
+    notes: list[str] = field(default_factory=list)  # what the operator should know of the writes
 
     def call(
-        self, write: Callable[[Mapping[Hashable, Person]], WriteOutcome], people: Mapping[Hashable, Person]
+        self,
+        write: Callable[..., WriteOutcome],
+        people: Mapping[Hashable, Person],
+        on_batch: Callable[[WriteOutcome], None] | None = None,
     ) -> WriteOutcome:
         """One phase's writes, or none once the writes have stopped."""
-        outcome = write(people) if self.stopped is None else unsent(people, self.stopped)
+        outcome = write(people, on_batch) if self.stopped is None else unsent(people, self.stopped)
         self.stopped = self.stopped or outcome.stopped
+        self.error = self.error or outcome.error
         return outcome
+
+
+Record = Callable[[list[WriteEntry]], None]
+
+
+def is_move(row: Any) -> bool:
+    """An update that moves a person to their contact's new address (`sync.plan.follow_moves`)."""
+    return row.action == "update" and isinstance(row.changes, str) and row.changes.split(",")[0] == MOVE_CHANGE
+
+
+def moved_to(row: Any, answer: Person | None) -> bool:
+    """Whether Encharge's answer shows the person at the new address; with no answer, the write was accepted
+    and the next read tells (the plan then treats a person still at the old address as not moved)."""
+    return answer is None or str(answer.get("email") or "").strip().lower() == str(row.email).strip().lower()
+
+
+def recording(
+    record: Record | None, rows: dict[Hashable, Any], action: str, tag: str | None = None
+) -> Callable[[WriteOutcome], None] | None:
+    """What tells the write record about one batch of a phase: each write Encharge confirmed, and each move
+    of a person to a new address Encharge answered without making (refused or ignored)."""
+    if record is None:
+        return None
+
+    def heard(outcome: WriteOutcome) -> None:
+        entries = []
+        for key, answer in outcome.succeeded:
+            row = rows[key]
+            person_id = str(answer["id"]) if answer and answer.get("id") else row.person_id
+            email = str(answer.get("email") or row.email) if answer else row.email
+            kind = action
+            if is_move(row):
+                kind, email = (MOVED, row.email) if moved_to(row, answer) else (MOVE_REFUSED, row.email)
+            entries.append(WriteEntry(kind, person_id, email, _contact(row), tag))
+        for key, _ in outcome.failed:
+            if is_move(rows[key]):
+                entries.append(WriteEntry(MOVE_REFUSED, rows[key].person_id, rows[key].email, _contact(rows[key])))
+        if entries:
+            record(entries)
+
+    return heard
+
+
+KEPT_ADDRESS = (
+    "Encharge kept the person's old address when asked to move them to the contact's new one: the next run "
+    "creates the new address if the person is subscribed, and skips it if they unsubscribed (or Encharge's "
+    "read does not say)"
+)
+
+
+def update_results(rows: dict[Hashable, Any], outcome: WriteOutcome) -> list[ActionResult]:
+    """The update phase's results; a move Encharge answered without making is not an update done."""
+    refused = {key for key, answer in outcome.succeeded if is_move(rows[key]) and not moved_to(rows[key], answer)}
+    kept = WriteOutcome(
+        succeeded=[(key, answer) for key, answer in outcome.succeeded if key not in refused],
+        failed=outcome.failed,
+        gone=outcome.gone,
+        not_sent=outcome.not_sent,
+        stopped=outcome.stopped,
+    )
+    return results(rows, kept) + [result(rows[key], "skipped", KEPT_ADDRESS) for key in refused]
+
+
+def _contact(row: Any) -> int | None:
+    value = row.contact_id
+    return None if value is None or pd.isna(value) else int(value)
 
 
 def unsent(keys: Iterable[Hashable], reason: str) -> WriteOutcome:
@@ -131,18 +209,27 @@ def by_tag(rows: list[tuple[Hashable, Any]]) -> dict[str, list[tuple[Hashable, A
     return groups
 
 
-def apply_plan(client: EnchargeClient, plan: SyncPlan) -> Applied:
+def apply_plan(client: EnchargeClient, plan: SyncPlan, record: Record | None = None) -> Applied:
     rows: dict[Hashable, Any] = {row.Index: row for row in plan.actions.itertuples(index=True)}
     applied = Applied(results=[result(row, "skipped") for _, row in rows_of(rows, "skip")])
 
-    updated = applied.call(client.upsert_people, {key: update_record(row) for key, row in rows_of(rows, "update")})
-    applied.results += results(rows, updated)
+    updating = {key: update_record(row) for key, row in rows_of(rows, "update")}
+    updated = applied.call(client.upsert_people, updating, recording(record, rows, RECORDED_AS["update"]))
+    update_rows = update_results(rows, updated)
+    applied.results += update_rows
     applied.written += [written(rows[key], rows[key].person_id) for key, _ in updated.succeeded]
+    moves = [r for r in update_rows if r.changes and r.changes.split(",")[0] == MOVE_CHANGE]
+    if moved := sum(1 for r in moves if r.status == "ok"):
+        applied.notes.append(f"{moved} person(s) moved to their contact's new address (followed by contact id)")
+    if kept := sum(1 for r in moves if r.status != "ok" and r.status != NOT_SENT):
+        applied.notes.append(f"{kept} person(s) not moved to their contact's new address: {KEPT_ADDRESS}")
 
-    created = applied.call(client.upsert_people, {key: create_record(row) for key, row in rows_of(rows, "create")})
+    creating = {key: create_record(row) for key, row in rows_of(rows, "create")}
+    created = applied.call(client.upsert_people, creating, recording(record, rows, RECORDED_AS["create"]))
     ids = {key: str(user["id"]) for key, user in created.succeeded if user and user.get("id")}
     tagging = {key: {"id": ids[key]} if key in ids else {"email": rows[key].email} for key, _ in created.succeeded}
-    tagged = applied.call(partial(client.add_tag, plan.tag), tagging)
+    tag_rows = {key: row._replace(person_id=ids.get(key)) for key, row in rows.items() if key in tagging}
+    tagged = applied.call(partial(client.add_tag, plan.tag), tagging, recording(record, tag_rows, TAG_ADDED, plan.tag))
     tagging_failed, untagged = dict(tagged.failed + tagged.gone), set(tagged.not_sent)
     for key, _ in created.succeeded:
         row, error = rows[key], tagging_failed.get(key)
@@ -156,10 +243,12 @@ def apply_plan(client: EnchargeClient, plan: SyncPlan) -> Applied:
     applied.results += [result(rows[key], "skipped", f"{GONE}: {error}") for key, error in created.gone]
     applied.results += [result(rows[key], NOT_SENT, created.stopped) for key in created.not_sent]
 
+    # Removals before additions: an Encharge that treats two spellings as one tag ends with the sync's.
     for action, call in (("remove_tag", client.remove_tag), ("add_tag", client.add_tag)):
         for tag, group in by_tag(rows_of(rows, action)).items():
             people = {key: {"id": row.person_id, "email": row.email} for key, row in group}
-            outcome = applied.call(partial(call, tag.split(",")), people)
+            heard = recording(record, rows, RECORDED_AS[action], tag)
+            outcome = applied.call(partial(call, tag.split(",")), people, heard)
             applied.results += results(rows, outcome)
             if action == "add_tag":
                 applied.written += [tag_added(rows[key], tag) for key, _ in outcome.succeeded]

@@ -288,6 +288,12 @@ class EnchargeSandbox(SandboxServer):
         handler = handlers.get(route)
         if handler is None:
             return Response(404, raw=f"Cannot {request.method} {request.path}".encode(), content_type="text/html")
+        if route[1] == "tags" and route[0] in self.modes.tags_html_404:
+            return Response(404, raw=f"Cannot {request.method} {request.path}".encode(), content_type="text/html")
+        if request.method in ("POST", "DELETE"):
+            failing = self.modes.failing_write(f"{route[0]} /{route[1]}")
+            if failing:
+                return _envelope(failing, "This request cannot be completed" if failing != 401 else "invalid token")
         return handler(request, body)
 
     def _account(self, request: Request, _: Any) -> Response:
@@ -416,6 +422,11 @@ class EnchargeSandbox(SandboxServer):
             existing = self.find(person_id=record["id"]) if record.get("id") else None
             if record.get("id") and existing is None:
                 return _envelope(404, f"Person with id {record['id']} not found")
+            moving = existing is not None and bool(record.get("email")) and (
+                str(record["email"]).strip().lower() != (existing.get("email") or "").lower()
+            )
+            if moving and self.modes.upsert_id_email == "refuse":
+                return _envelope(409, f"The email of person {record['id']} cannot be changed")
             refused = self.modes.refused_write(record.get("email"), (existing or {}).get("email"))
             if refused:
                 return _envelope(refused, f"This person cannot be changed: {record.get('email') or record.get('id')}")
@@ -445,7 +456,8 @@ class EnchargeSandbox(SandboxServer):
         for name in PERSON_FIELDS:
             if name in record and name != "email":
                 person[name] = record[name]
-        if record.get("email") and record["email"].strip().lower() != (person.get("email") or "").lower():
+        moving = bool(record.get("email")) and record["email"].strip().lower() != (person.get("email") or "").lower()
+        if moving and not (record.get("id") and self.modes.upsert_id_email == "ignore"):
             person["email"] = record["email"].strip()
             self._reindex()
         if "tags" in record and self.upsert_tags == "replace":  # the worst case: replace, not add

@@ -26,6 +26,7 @@ LISTING_ORDERS = ("created", "activity")
 SORT = ("honour", "ignore", "refuse")
 IGNORE_ANONYMOUS = ("honour", "ignore")
 TAG_CASE = ("sensitive", "keep_first", "lower")
+UPSERT_ID_EMAIL = ("change", "ignore", "refuse")
 
 
 @dataclass
@@ -79,6 +80,17 @@ class EnchargeModes:
     lookup_400: list[str] = field(default_factory=list)
     # {address: status}: every write about that person (an upsert that holds it, a tag call) gets this 4xx.
     refuse_writes: dict[str, int] = field(default_factory=dict)
+    # Tag calls ("POST", "DELETE") answered with an HTML 404 instead of Encharge's answer: a gateway, or a
+    # retired route. Nothing is changed.
+    tags_html_404: list[str] = field(default_factory=list)
+    # [route, n, status] ("DELETE /tags", 5, 401): the n-th request of that route (counted from when this is
+    # set) is answered with that status and Encharge's error envelope, nothing changed: a write failing in
+    # the middle of a phase while others are in flight (a key rotated: 401; a 409 about one person).
+    fail_write_calls: list[list[Any]] = field(default_factory=list)
+    # Whether `POST /people` with a known `id` and another `email` moves that person to the new address:
+    # "change" (it does), "ignore" (it keeps the old address and says so in its answer), "refuse" (a 409).
+    upsert_id_email: str = "change"
+    _write_calls: dict[str, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bucket: TokenBucket | None = field(default=None, repr=False)
 
@@ -110,6 +122,14 @@ class EnchargeModes:
             refusals = {k.strip().lower(): int(v) for k, v in self.refuse_writes.items()}
         return next((refusals[e.strip().lower()] for e in emails if e and e.strip().lower() in refusals), None)
 
+    def failing_write(self, route: str) -> int | None:
+        """The status this request of `route` is to fail with (`fail_write_calls`), if any; counts it."""
+        with self._lock:
+            if not any(str(rule[0]) == route for rule in self.fail_write_calls):
+                return None
+            self._write_calls[route] = count = self._write_calls.get(route, 0) + 1
+            return next((int(r[2]) for r in self.fail_write_calls if str(r[0]) == route and int(r[1]) == count), None)
+
     def take_deletion(self, offset: int) -> str | None:
         with self._lock:
             if self.delete_after_page and int(self.delete_after_page[0]) == offset:
@@ -129,6 +149,7 @@ class EnchargeModes:
                     "sort": SORT,
                     "ignore_anonymous": IGNORE_ANONYMOUS,
                     "tag_case": TAG_CASE,
+                    "upsert_id_email": UPSERT_ID_EMAIL,
                 }
                 if name in choices and value not in choices[name]:
                     raise ValueError(f"{name} must be one of {choices[name]}")
@@ -140,6 +161,8 @@ class EnchargeModes:
                     raise ValueError("refuse_writes maps addresses to 4xx statuses")
                 if name.startswith("hidden_limit_") and not float(value) >= 0:
                     raise ValueError(f"{name} must be 0 or more")
+                if name == "fail_write_calls":
+                    self._write_calls = {}
                 setattr(self, name, value)
             if {"hidden_limit_per_second", "hidden_limit_burst"} & set(settings):
                 self._rebuild_bucket()

@@ -23,10 +23,11 @@ def setting_up(url: str) -> Iterator[None]:
         yield
 
 
-def upgrade_database(url: str) -> None:
-    """Migrate to the newest revision; callers that may run concurrently hold `setting_up(url)`."""
+def upgrade_database(url: str, revision: str = "head") -> None:
+    """Migrate to the newest revision (or to `revision`: an older install, in tests); callers that may run
+    concurrently hold `setting_up(url)`."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with connect(url, create=True) as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)

@@ -1,6 +1,6 @@
 """The marketing store at one database URL: the syncs, the run records, the memory of written fields, the
-learned rates and the daemon's Dagster instance, each kept in its own module; `SyncStore` is all of them
-over one URL."""
+write record and tag ownership, the learned rates and the daemon's Dagster instance, each kept in its own
+module; `SyncStore` is all of them over one URL."""
 
 from __future__ import annotations
 
@@ -11,13 +11,20 @@ from marketing_pipeline.store.rates import ApiRateStore
 from marketing_pipeline.store.runs import RUNS_PAGE_MAX, RunRecordsStore
 from marketing_pipeline.store.storable import utcnow
 from marketing_pipeline.store.syncs import SyncRowsStore
+from marketing_pipeline.store.writes import TagAdoption, WriteRecordStore
 from marketing_pipeline.store.written_store import WrittenFieldsStore
 
-__all__ = ["RUNS_PAGE_MAX", "SyncStore", "open_store", "utcnow"]
+__all__ = ["RUNS_PAGE_MAX", "SyncStore", "TagAdoption", "open_store", "utcnow"]
 
 
 class SyncStore(
-    SyncRowsStore, RunRecordsStore, WrittenFieldsStore, AudiencesStore, ApiRateStore, DagsterInstancesStore
+    SyncRowsStore,
+    RunRecordsStore,
+    WrittenFieldsStore,
+    WriteRecordStore,
+    AudiencesStore,
+    ApiRateStore,
+    DagsterInstancesStore,
 ):
     """The marketing store at one database URL."""
 

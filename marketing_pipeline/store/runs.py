@@ -28,7 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from marketing_pipeline.errors import SyncAlreadyRunningError, UnknownRunError
 from marketing_pipeline.store.database import connect
 from marketing_pipeline.store.models import Sync, SyncRun
-from marketing_pipeline.store.schema import marketing_sync_run, marketing_sync_run_link, marketing_sync_running
+from marketing_pipeline.store.schema import (
+    marketing_sync_run,
+    marketing_sync_run_link,
+    marketing_sync_running,
+    marketing_sync_write,
+)
 from marketing_pipeline.store.storable import NOT_A_NAME, storable_details, storable_message, utcnow
 from marketing_pipeline.sync.domain import TRIGGERS, SyncCounts, Trigger
 from marketing_pipeline.sync.safety import PastRemovals
@@ -291,18 +296,39 @@ class RunRecordsStore:
         return _run_from_row(row) if row else None
 
     def removals_since(self, sync: Sync, since: datetime) -> list[PastRemovals]:
-        """The tag removals of this sync's completed, real (not dry) runs that finished since `since`."""
-        query = (
-            select(run.c.completedAt, run.c.contactsRemoved, run.c.details["forced"].as_boolean())
-            .select_from(run.outerjoin(link, link.c.runId == run.c.id))
-            .where(run.c.syncId == sync.id)
-            .where(run.c.status == "completed")
-            .where(REAL)
-            .where(run.c.completedAt >= since)
-        )
+        """The sync's tag removals since `since`, per run, as the write record holds them whatever became of
+        the run (a failed run's removals count); plus, for runs from before the write record (migration
+        0006), the removals their completed, real (not dry) records counted."""
+        recorded = self.removals_recorded_since(sync, since)  # type: ignore[attr-defined]
+        run_ids = [run_id for run_id, _, _ in recorded if run_id is not None]
+        forced: dict[str, bool] = {}
         with connect(self.url) as conn:
-            rows = conn.execute(query).all()
-        return [PastRemovals(finished_at=at, removed=removed, forced=bool(forced)) for at, removed, forced in rows]
+            if run_ids:
+                rows = conn.execute(select(run.c.id, run.c.details["forced"].as_boolean()).where(run.c.id.in_(run_ids)))
+                forced = {run_id: bool(flag) for run_id, flag in rows}
+            written = select(marketing_sync_write.c.runId).where(marketing_sync_write.c.runId.is_not(None))
+            legacy = conn.execute(
+                select(run.c.completedAt, run.c.contactsRemoved, run.c.details["forced"].as_boolean())
+                .select_from(run.outerjoin(link, link.c.runId == run.c.id))
+                .where(run.c.syncId == sync.id)
+                .where(run.c.status == "completed")
+                .where(REAL)
+                .where(run.c.completedAt >= since)
+                .where(run.c.contactsRemoved > 0)
+                .where(run.c.id.not_in(written.where(marketing_sync_write.c.action == "tag_removed")))
+            ).all()
+        past = [PastRemovals(at, removed, forced.get(run_id or "", False)) for run_id, at, removed in recorded]
+        return past + [PastRemovals(finished_at=at, removed=removed, forced=bool(f)) for at, removed, f in legacy]
+
+    def mark_forced(self, run_id: str) -> None:
+        """Note in a run's details, before it writes, that it overrides the brake: the brake's window starts
+        after it even when the run does not complete."""
+        with connect(self.url) as conn:
+            current = conn.execute(select(run.c.details).where(run.c.id == run_id)).scalar()
+            recorded = current if isinstance(current, dict) else {}
+            conn.execute(
+                update(run).where(run.c.id == run_id).values(details=storable_details({**recorded, "forced": True}))
+            )
 
     def dry_run_with_plan(self, sync: Sync, plan_hash: str, since: datetime) -> SyncRun | None:
         """The latest completed dry run of this sync since `since` that showed the plan with this hash."""

@@ -205,10 +205,53 @@ marketing_dagster_daemon = Table(
     schema=OUR_SCHEMA,
 )
 
+# The write record: every write a sync made to Encharge, as it was made (issue 22), whatever became of the
+# run. Per sync (deleting the sync deletes it); its run reference outlives a run row the app deletes (SET
+# NULL), so the evidence of what the sync did stays. `id` orders the entries as they were written.
+marketing_sync_write = Table(
+    "MarketingSyncWrite",
+    metadata,
+    Column("id", Integer, nullable=False, autoincrement=True),
+    Column("syncId", Text, nullable=False),
+    Column("runId", Text),
+    Column("action", Text, nullable=False),  # created, updated, moved, move_refused, tag_added, tag_removed
+    Column("personId", Text),
+    Column("email", Text),
+    Column("contactId", Integer),  # the ConnectWise contact, where the write was for one
+    Column("tag", Text),  # the tag of a tag write
+    Column("writtenAt", Timestamp3, nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("id", name="MarketingSyncWrite_pkey"),
+    _follows("MarketingSync", "syncId", "MarketingSyncWrite_syncId_fkey"),
+    ForeignKeyConstraint(
+        ["runId"],
+        ["MarketingSyncRun.id"],
+        name="MarketingSyncWrite_runId_fkey",
+        ondelete="SET NULL",
+        onupdate="CASCADE",
+    ),
+    schema=OUR_SCHEMA,
+)
+Index("MarketingSyncWrite_syncId_writtenAt_idx", marketing_sync_write.c.syncId, marketing_sync_write.c.writtenAt)
+Index("MarketingSyncWrite_runId_idx", marketing_sync_write.c.runId)
+
+# Whether a sync owns its tag: may take it from carriers it did not tag (issue 22). `adoptExisting` is the
+# operator's setting (`syncs update --adopt-existing-tag`); `adoptedTag`/`adoptedAt`/`adoptedHow` record
+# the run (or migration) that took ownership of that tag. A changed tag needs adopting again.
+marketing_sync_tag_adoption = Table(
+    "MarketingSyncTagAdoption",
+    metadata,
+    Column("syncId", Text, nullable=False),
+    Column("adoptExisting", Boolean, nullable=False, server_default=text("false")),
+    Column("adoptedTag", Text),
+    Column("adoptedAt", Timestamp3),
+    Column("adoptedHow", Text),
+    PrimaryKeyConstraint("syncId", name="MarketingSyncTagAdoption_pkey"),
+    _follows("MarketingSync", "syncId", "MarketingSyncTagAdoption_syncId_fkey"),
+    schema=OUR_SCHEMA,
+)
+
 # A new table of ours goes here, with `schema=OUR_SCHEMA` and `_follows` for its references into Prisma's
 # tables, and its migration creates it with `schema=our_schema(bind)` (in SQLite's one file no schema, or
-# SQLAlchemy leaves its foreign keys out). A per-sync record of writes (sync, person id, address, action,
-# time, run) would follow `MarketingSync` like the memory above; if it is to be evidence of what the sync
-# did, its reference to the run should outlive a run row the app deletes (ON DELETE SET NULL).
+# SQLAlchemy leaves its foreign keys out).
 
 PRISMA_TABLES = (marketing_sync.name, marketing_sync_run.name)

@@ -49,7 +49,8 @@ class SyncOutcome:
     audiences hold too, each with the sync that owns their fields (`sync.owners`); `notes` what else the operator
     should know about the reads (people counted but not listed, people found by lookup); `reads` the reads'
     own figures by API (`encharge`: people read, counts before and after, people listed twice, short pages;
-    `connectwise`: records that changed while it was read); `stopped` why the writes stopped before the plan
+    `connectwise`: records that changed while it was read); `tag_ownership` the tag's carriers the sync
+    did not tag, while it does not own its tag; `stopped` why the writes stopped before the plan
     was through (the sync was paused), None when they did not."""
 
     plan: PlanCounts
@@ -63,6 +64,7 @@ class SyncOutcome:
     notes: list[str] = field(default_factory=list)
     reads: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None
+    tag_ownership: dict[str, Any] | None = None  # `Ownership.as_details()`: while the sync does not own its tag
 
     @property
     def failures(self) -> list[ActionResult]:
@@ -126,6 +128,7 @@ class SyncOutcome:
             "reads": self.reads,
             "contacts": failures + kept,
             "truncated": len(others) - len(kept),
+            "tagOwnership": self.tag_ownership,
         }
 
 

@@ -15,8 +15,9 @@ import pandas as pd
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.frames import with_none
 
-PEOPLE_COLUMNS = ["person_id", "email", "email_key", "first_name", "last_name", "company", "tags"]
+PEOPLE_COLUMNS = ["person_id", "email", "email_key", "first_name", "last_name", "company", "tags", "subscribed"]
 TEXT_COLUMNS = ["email", "email_key", "first_name", "last_name", "company"]
+OBJECT_COLUMNS = [*TEXT_COLUMNS, "subscribed"]  # held with None, never NaN
 
 
 def split_tags(tags: Any) -> frozenset[str]:
@@ -50,10 +51,11 @@ def people_frame(people: Iterable[dict[str, Any]]) -> pd.DataFrame:
                 "last_name": _text(person.get("lastName")),
                 "company": _text(person.get("company")),
                 "tags": join_tags(split_tags(person.get("tags"))),
+                "subscribed": _subscribed(person.get("unsubscribed")),
             }
         )
     frame = pd.DataFrame(rows, columns=PEOPLE_COLUMNS).drop_duplicates("person_id", ignore_index=True)
-    return with_none(frame, TEXT_COLUMNS)
+    return with_none(frame, OBJECT_COLUMNS)
 
 
 def with_found(people: pd.DataFrame, found: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
@@ -64,7 +66,7 @@ def with_found(people: pd.DataFrame, found: pd.DataFrame, keys: Iterable[str]) -
     if found.empty:
         return people
     rest = people[~people["person_id"].isin(set(found["person_id"]))]
-    return with_none(pd.concat([rest, found], ignore_index=True), TEXT_COLUMNS)
+    return with_none(pd.concat([rest, found], ignore_index=True), [c for c in OBJECT_COLUMNS if c in people])
 
 
 def duplicate_people(people: pd.DataFrame) -> list[dict[str, Any]]:
@@ -75,6 +77,11 @@ def duplicate_people(people: pd.DataFrame) -> list[dict[str, Any]]:
         {"email": key, "personIds": list(group["person_id"]), "emails": list(group["email"])}
         for key, group in shared.groupby("email_key", sort=True)
     ]
+
+
+def _subscribed(unsubscribed: Any) -> bool | None:
+    """True or False only where the read says (`unsubscribed`, a boolean); None where it is silent."""
+    return (not unsubscribed) if isinstance(unsubscribed, bool) else None
 
 
 def _text(value: Any) -> str | None:

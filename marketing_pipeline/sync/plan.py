@@ -8,6 +8,9 @@
 4. updates: a matched person is updated only in the fields (first name, last name, company) whose
    ConnectWise value is non-empty and differs from Encharge's, or, where Encharge's read is silent about
    the field, from what the sync last wrote there (`sync.written`);
+   a contact the write record shows was synced to a person (`sync.writes.people_of_contacts`), whose address
+   changed in ConnectWise to one nobody in Encharge has, is followed to that person: the update moves the
+   person to the new address (`changes` starts with "email") instead of creating someone new;
 5. tag additions: a matched person without the tag gets it;
 6. removals: a person carrying the tag whose address is not in the audience loses the tag, nothing else;
    every person carrying it, by person id, when several share the address up to case.
@@ -48,8 +51,10 @@ import pandas as pd
 
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.owners import Shared
+from marketing_pipeline.sync.ownership import Ownership, ownership
 from marketing_pipeline.sync.people import duplicate_people, split_tags
 from marketing_pipeline.sync.tags import spellings_of, tag_key
+from marketing_pipeline.sync.writes import ContactPerson
 from marketing_pipeline.sync.written_fields import WRITTEN_COLUMNS, written_frame
 
 ACTIONS = ("create", "update", "add_tag", "remove_tag", "skip")
@@ -117,6 +122,10 @@ class SyncPlan:
     reads: dict[str, Any] = field(default_factory=dict)  # the reads' own figures, by API, for the run details
     computed_in_run: str | None = None
     computed_at: datetime | None = None
+    ownership: Ownership = field(default_factory=Ownership)  # the carriers the sync did not tag (`sync.ownership`)
+    # (contact id, person id, address) of contacts matched to a person that the write record does not tie
+    # them to yet, and for whom the plan writes nothing: recorded as `linked` when the plan is applied.
+    links: list[tuple[int, str, str]] = field(default_factory=list)
 
     def of(self, action: str) -> pd.DataFrame:
         return self.actions[self.actions["action"] == action]
@@ -199,6 +208,95 @@ def match_people(audience: pd.DataFrame, people: pd.DataFrame, written: pd.DataF
     return matched.merge(memory, on="email_key", how="left").set_axis(matched.index)
 
 
+MOVE_CHANGE = "email"  # what `changes` starts with for an update that moves a person to a contact's new address
+
+
+def follow_moves(
+    matched: pd.DataFrame, people: pd.DataFrame, contact_people: Mapping[int, ContactPerson]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contacts no person matches by address, followed by their ConnectWise contact id to the person the
+    sync last wrote for them: (the matched frame with those contacts matched to that person, `moved_from`
+    holding the person's old address; the contacts skipped instead, with why).
+
+    Followed only on evidence: the person is in the read, at an address that is not the contact's and that
+    no other audience contact has, and matched to no other contact. Where Encharge kept the old address when
+    the sync last asked to move that person to this one (`move_refused_to`), the contact is created at its
+    new address only when the read shows the person subscribed; otherwise it is skipped with the reason,
+    so nobody who unsubscribed is ever subscribed again under a new address."""
+    matched = matched.assign(moved_from=None)
+    skipped = matched.iloc[:0]
+    if not contact_people:
+        return matched, skipped
+    by_id = people.drop_duplicates("person_id").set_index("person_id")
+    audience_keys = set(matched["email_key"])
+    taken = set(matched["person_id"].dropna())
+    skip_rows = []
+    for index, row in matched[matched["person_id"].isna()].iterrows():
+        known = contact_people.get(int(row["contact_id"]))
+        if known is None or known.person_id not in by_id.index or known.person_id in taken:
+            continue
+        person = by_id.loc[known.person_id]
+        if (
+            person["email_key"] is None
+            or person["email_key"] == row["email_key"]
+            or person["email_key"] in audience_keys
+        ):
+            continue
+        # Asked before and not done: Encharge refused or ignored the move, or (the record shows the person at
+        # this very address, yet the read does not) it answered without making it. Asking again would write
+        # every run for nothing.
+        refused = known.move_refused_to or known.email
+        if refused is not None and email_key(refused) == row["email_key"]:
+            subscribed = person.get("subscribed")
+            if subscribed is True:
+                continue  # created at the new address, subscribed as the person is; the old one follows the rules
+            state = "unsubscribed" if subscribed is False else "may have unsubscribed (Encharge's read does not say)"
+            skip_rows.append(
+                (
+                    index,
+                    f"the address changed in ConnectWise (was {person['email']}); Encharge would not move person "
+                    f"{known.person_id} to it, and they {state}: not created at the new address, so nobody who "
+                    "unsubscribed is subscribed again",
+                )
+            )
+            continue
+        taken.add(known.person_id)
+        matched.loc[index, "person_id"] = known.person_id
+        matched.loc[index, "email_enc"] = person["email"]
+        for column, _ in SYNCED_FIELDS:
+            matched.loc[index, f"{column}_enc"] = person[column]
+        matched.loc[index, "has_tag"] = bool(person["has_tag"])
+        matched.at[index, "spellings"] = person["spellings"]
+        matched.loc[index, "moved_from"] = person["email"]
+    if skip_rows:
+        rows = matched.loc[[index for index, _ in skip_rows]]
+        skipped = _actions(
+            rows,
+            "skip",
+            contact_id=rows["contact_id"],
+            email=rows["email"],
+            first_name=rows["first_name"],
+            last_name=rows["last_name"],
+            company=rows["company"],
+            reason=pd.Series(dict(skip_rows)),
+        )
+        matched = matched.drop(index=[index for index, _ in skip_rows])
+    return matched, skipped
+
+
+def new_links(
+    existing: pd.DataFrame, written_for: set[int], contact_people: Mapping[int, ContactPerson]
+) -> list[tuple[int, str, str]]:
+    """Matched contacts the plan writes nothing for whose person the write record does not name yet."""
+    links = []
+    for row in existing.itertuples(index=False):
+        contact, person = int(row.contact_id), str(row.person_id)
+        known = contact_people.get(contact)
+        if contact not in written_for and (known is None or known.person_id != person):
+            links.append((contact, person, str(row.email_enc)))
+    return links
+
+
 def creates(unmatched: pd.DataFrame, tag: str) -> pd.DataFrame:
     return _actions(
         unmatched,
@@ -227,18 +325,22 @@ def changed_fields(matched: pd.DataFrame) -> pd.DataFrame:
 
 
 def updates(matched: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
-    """Only the differing fields are set; the others stay empty, so the upsert leaves them alone."""
-    needs = changed.any(axis=1)
-    rows, flags = matched[needs], changed[needs]
+    """Only the differing fields are set; the others stay empty, so the upsert leaves them alone. A person
+    followed to a contact's new address (`follow_moves`) is updated with that address, `changes` first
+    naming "email"."""
+    moved = matched["moved_from"].notna() if "moved_from" in matched else pd.Series(False, index=matched.index)
+    needs = changed.any(axis=1) | moved
+    rows, flags, moving = matched[needs], changed[needs], moved[needs]
     names = (
         flags.apply(lambda row: ",".join(field for column, field in SYNCED_FIELDS if row[column]), axis=1)
         if len(rows)
         else pd.Series(dtype=object)
     )
+    names = names.where(~moving, (MOVE_CHANGE + "," + names).str.rstrip(","))
     return _actions(
         rows,
         "update",
-        email=rows["email_enc"],
+        email=rows["email"].where(moving, rows["email_enc"]),
         person_id=rows["person_id"],
         contact_id=rows["contact_id"],
         **{column: rows[column].where(flags[column], None) for column, _ in SYNCED_FIELDS},
@@ -288,9 +390,11 @@ def _quoted(spellings: tuple[str, ...]) -> str:
     return " and ".join(repr(t) for t in spellings)
 
 
-def removals(people: pd.DataFrame, audience: pd.DataFrame) -> pd.DataFrame:
-    """People carrying the tag (any spelling) whose address left the audience lose every spelling."""
-    leaving = people[people["has_tag"] & ~people["email_key"].isin(set(audience["email_key"]))]
+def removals(people: pd.DataFrame, audience: pd.DataFrame, followed: set[str] | None = None) -> pd.DataFrame:
+    """People carrying the tag (any spelling) whose address left the audience lose every spelling; not those
+    followed to a contact's new address (the same contact, known at a new address: nobody left)."""
+    gone = people["has_tag"] & ~people["email_key"].isin(set(audience["email_key"]))
+    leaving = people[gone & ~people["person_id"].isin(followed or set())]
     return _actions(
         leaving,
         "remove_tag",
@@ -310,11 +414,17 @@ def build_plan(
     tag: str,
     written: pd.DataFrame | None = None,
     shared: Mapping[str, Shared] | None = None,
+    *,
+    tagged_by_sync: set[str] | None = None,
+    contact_people: Mapping[int, ContactPerson] | None = None,
 ) -> SyncPlan:
     """The plan for one sync. `contacts` as from `audience.contact_frame`, `people` as from
     `people.people_frame`, `tag` the sync's Encharge tag, `written` what the sync last wrote (as from
-    `written.written_frame`; none when omitted), `shared` the audience addresses other syncs hold too, each
-    with the sync that owns its fields (`owners.shared_addresses`; none when omitted)."""
+    `written.written_frame`; none when omitted), `tagged_by_sync` whom the write record shows the sync tagged
+    while it does not own its tag (None when it does: `sync.ownership`), `contact_people` the person each
+    contact was last synced to (`sync.writes.people_of_contacts`; none when omitted), `shared` the audience
+    addresses other syncs hold too, each with the sync that owns its fields (`owners.shared_addresses`; none
+    when omitted)."""
     key = tag_key(tag)
 
     def carried(tags: Any) -> tuple[str, ...]:
@@ -328,7 +438,7 @@ def build_plan(
     shared = shared or {}
 
     audience, skipped = skips(contacts)
-    matched = match_people(audience, people, memory)
+    matched, not_followed = follow_moves(match_people(audience, people, memory), people, contact_people or {})
     existing = matched[matched["person_id"].notna()]
     existing = existing.assign(
         # Encharge shows another spelling only, where the sync added its own: Encharge rewrote it.
@@ -344,16 +454,19 @@ def build_plan(
         owned = existing["email_key"].map(lambda k: k in shared and not shared[k].mine).astype(bool)
         changed = changed.mul(~owned, axis=0).astype(bool)
     moves = spelling_moves(existing, tag)
+    leaving = removals(people, audience, set(existing.loc[existing["moved_from"].notna(), "person_id"]))
     parts = [
         creates(matched[matched["person_id"].isna()], tag),
         updates(existing, changed),
         tag_additions(existing, tag),
         moves,
-        removals(people, audience),
+        leaving,
         skipped,
+        not_followed,
     ]
 
     actions = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=ACTION_COLUMNS)], ignore_index=True)
+    links = new_links(existing, set(actions["contact_id"].dropna().astype(int)), contact_people or {})
     actions = actions[ACTION_COLUMNS].astype(object)
     steady = ~changed.any(axis=1) & existing["carried"].astype(bool) & ~existing.index.isin(moves.index)
     return SyncPlan(
@@ -364,19 +477,24 @@ def build_plan(
         actions=actions.where(actions.notna(), None),
         duplicates=duplicate_people(people),
         shared=[shared[address].as_detail(address) for address in sorted(set(audience["email_key"]) & set(shared))],
+        ownership=ownership(people[people["has_tag"]], leaving, tagged_by_sync),
+        links=links,
     )
 
 
 def unverified_creates_skipped(plan: SyncPlan, refused: Mapping[str, str]) -> SyncPlan:
-    """The plan with every create whose address Encharge refused to look up (`refused`: the address as
-    asked -> why) turned into a skip with the reason: whether that person exists is unknown, and a create
-    must rest on a lookup that found nobody."""
+    """The plan with every create (and move to a new address) whose address Encharge refused to look up
+    (`refused`: the address as asked -> why) turned into a skip with the reason: whether that person exists
+    is unknown, and a create must rest on a lookup that found nobody."""
     why = {email_key(email): reason for email, reason in refused.items()}
     if not why:
         return plan
     actions = plan.actions.copy()
     keys = actions["email"].map(lambda email: email_key(email) if isinstance(email, str) else None)
-    unverified = (actions["action"] == "create") & keys.isin(set(why))
+    moves = (actions["action"] == "update") & actions["changes"].map(
+        lambda c: isinstance(c, str) and c.split(",")[0] == MOVE_CHANGE
+    )
+    unverified = ((actions["action"] == "create") | moves) & keys.isin(set(why))
     actions.loc[unverified, "reason"] = keys[unverified].map(
         lambda key: (
             f"Encharge refused to look this address up ({why[key]}), so whether the person exists is "

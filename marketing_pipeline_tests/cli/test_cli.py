@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from marketing_pipeline.cli import main
 from marketing_pipeline.sandbox.launch import Sandboxes
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def cli(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, sandbox
         return result
 
     invoke("init")
+    adopt_first_sync(store_url)
     return invoke
 
 

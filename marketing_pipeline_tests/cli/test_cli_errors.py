@@ -17,7 +17,7 @@ from marketing_pipeline.cli import main
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.schema import marketing_sync
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 
 CLASS_NAMES = ("Error:", "Exception", "dagster._", "Failure:", "Traceback", "sqlalchemy.", "psycopg2.")
 
@@ -38,6 +38,7 @@ def env(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, sandbo
     for name, value in sandboxes.env().items():
         monkeypatch.setenv(name, value)
     assert CliRunner().invoke(main, ["init"]).exit_code == 0
+    adopt_first_sync(sqlite_url)
     return sandboxes
 
 

@@ -18,7 +18,7 @@ from marketing_pipeline.launch.trigger import trigger_sync
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 from marketing_pipeline_tests.support.alerts import WebhookListener
 
 pytestmark = pytest.mark.slow  # a real dagster-daemon process
@@ -52,6 +52,7 @@ def test_the_daemon_alerts_once_for_a_cli_run(
         monkeypatch.setenv(name, value)
     ensure_dagster_home(postgres=False)  # the repository's dagster.yaml: queued runs, run monitoring, ...
     initialise_store(sqlite_url)
+    adopt_first_sync(sqlite_url)  # an existing install: the first sync owns its tag
     store = SyncStore(sqlite_url)
     daemon = subprocess.Popen(
         [str(DAEMON), "run", "-w", str(REPO / "workspace.yaml")],

@@ -14,7 +14,7 @@ from marketing_pipeline.launch.trigger import trigger_sync
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 
 pytestmark = pytest.mark.slow  # a PostgreSQL-backed Dagster instance
 
@@ -30,6 +30,7 @@ def test_sync_job_on_the_production_instance_config(
     for name, value in sandboxes.env().items():
         monkeypatch.setenv(name, value)
     initialise_store(marketing_db)
+    adopt_first_sync(marketing_db)  # an existing install: the first sync owns its tag
     store = SyncStore(marketing_db)
 
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:

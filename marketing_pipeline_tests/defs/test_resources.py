@@ -18,7 +18,7 @@ from marketing_pipeline.launch.partition_registry import register_sync_partition
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 from marketing_pipeline_tests.support.listener import listening
 from marketing_pipeline_tests.support.pipeline import step_failure
 
@@ -47,6 +47,7 @@ def deployment(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MARKETING_DATABASE_URL", sqlite_url)
     initialise_store(sqlite_url)
+    adopt_first_sync(sqlite_url)
     store = SyncStore(sqlite_url)
     register_sync_partitions(instance, store)
     secrets = [env["CW_PUBLIC_KEY"], env["CW_PRIVATE_KEY"], env["ENCHARGE_REST_API_KEY"], env["CW_CLIENT_ID"]]

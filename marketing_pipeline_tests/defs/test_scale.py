@@ -18,6 +18,7 @@ from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import FIRST_SYNC
 from marketing_pipeline.sync.domain import FilterConfig
+from marketing_pipeline_tests.support import adopt_first_sync
 from marketing_pipeline_tests.support.pipeline import Pipeline, pipeline_resources
 
 pytestmark = pytest.mark.slow  # 5,000 contacts
@@ -37,6 +38,7 @@ def at_scale(sqlite_url: str, instance: dg.DagsterInstance) -> Iterator[Pipeline
         for i in range(PEOPLE - AUDIENCE)
     ]
     initialise_store(sqlite_url)
+    adopt_first_sync(sqlite_url)  # an existing install: the first sync owns its tag
     store = SyncStore(sqlite_url)
     register_sync_partitions(instance, store)
     with ConnectWiseSandbox(data.companies, data.contacts, indexed=True) as cw, EnchargeSandbox(readers) as en:

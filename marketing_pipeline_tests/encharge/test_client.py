@@ -101,12 +101,40 @@ def test_tags_are_added_and_removed_and_other_tags_survive(sandboxes: Sandboxes)
         assert server.tags_of("person1@example.com") == {"vip", "webinar", TAG}
 
 
-def test_tagging_an_unknown_person_fails_alone_and_untagging_one_is_fine(sandboxes: Sandboxes) -> None:
+def test_tagging_an_unknown_person_fails_alone_and_untagging_one_is_gone_not_removed(sandboxes: Sandboxes) -> None:
     with client_for(sandboxes.encharge) as client:
         added = client.add_tag(TAG, {1: {"email": "ghost@example.com"}})
         assert added.succeeded == [] and "HTTP 404" in added.failed[0][1] and "Person not found" in added.failed[0][1]
         removed = client.remove_tag(TAG, {1: {"email": "ghost@example.com"}})
-        assert len(removed.succeeded) == 1 and removed.failed == []
+        # Encharge's own "person not found": nobody to untag, which is not a removal of ours nor an error.
+        assert removed.succeeded == [] and removed.failed == [] and "Person not found" in removed.gone[0][1]
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_an_html_404_on_a_tag_call_is_that_persons_error_not_a_confirmation(sandboxes: Sandboxes, method: str) -> None:
+    person = next(iter(sandboxes.encharge.people.values()))
+    sandboxes.encharge.modes.tags_html_404 = [method]  # a gateway, or a retired route, answers instead
+    with client_for(sandboxes.encharge) as client:
+        call = client.add_tag if method == "POST" else client.remove_tag
+        outcome = call(TAG, {1: {"id": person["id"], "email": person["email"]}})
+    assert outcome.succeeded == [] and outcome.gone == []
+    assert "HTTP 404" in outcome.failed[0][1] and "no JSON error naming one" in outcome.failed[0][1]
+
+
+def test_a_failure_no_retry_fixes_stops_the_phase_and_keeps_what_was_done(sandboxes: Sandboxes) -> None:
+    people = [p for p in sandboxes.encharge.people.values() if TAG in p["tags"]][:12]
+    sandboxes.encharge.modes.fail_write_calls = [["DELETE /tags", 5, 401]]  # the key rotated at the fifth removal
+    heard: list[int] = []
+    with client_for(sandboxes.encharge) as client:
+        client.write_concurrency = 3
+        outcome = client.remove_tag(TAG, {i: {"id": p["id"]} for i, p in enumerate(people)}, heard.append)
+    assert isinstance(outcome.error, ApiAuthError) and "401" in (outcome.stopped or "")
+    removed = [p for p in people if TAG not in sandboxes.encharge.people[p["id"]]["tags"]]
+    # What Encharge confirmed is in the outcome, and was heard batch by batch; nothing was sent after the error
+    # but what was already in flight.
+    assert sorted(key for key, _ in outcome.succeeded) == sorted(people.index(p) for p in removed)
+    assert 4 <= len(removed) <= 4 + 3 and len(outcome.not_sent) == 12 - len(removed)  # 3 at a time
+    assert len(heard) == 12
 
 
 def test_tags_must_be_single_tags(sandboxes: Sandboxes) -> None:
@@ -380,8 +408,9 @@ def test_an_unexpected_4xx_on_one_write_fails_that_person_alone(status: int) -> 
 def test_a_refused_key_stops_the_writes_for_everyone(status: int) -> None:
     with EnchargeSandbox(people(3)) as server, client_for(server) as client:
         server.modes.refuse_writes = {"person1@example.com": status}
-        with pytest.raises(ApiAuthError):
-            client.add_tag(TAG, {i: {"id": f"id-{i:05d}"} for i in range(3)})
+        outcome = client.add_tag(TAG, {i: {"id": f"id-{i:05d}"} for i in range(3)})
+        # Not one person's failure: the writes stop, and the error is kept for the caller to raise.
+        assert isinstance(outcome.error, ApiAuthError) and outcome.failed == [] and 1 in outcome.not_sent
 
 
 def test_a_person_deleted_since_the_read_is_gone_not_failed() -> None:

@@ -19,7 +19,7 @@ from marketing_pipeline.launch.partition_registry import register_sync_partition
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 from marketing_pipeline_tests.support.dagster_processes import (
     DAEMON,
     INSTANCE_YAML,
@@ -43,6 +43,7 @@ def served(tmp_path: Path, sqlite_url: str, sandboxes: Sandboxes) -> dict:
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
     initialise_store(sqlite_url)
+    adopt_first_sync(sqlite_url)  # an existing install: the first sync owns its tag
     with dg.DagsterInstance.from_config(str(home)) as instance:
         register_sync_partitions(instance, SyncStore(sqlite_url))
     env = {**os.environ, **sandboxes.env(), "DAGSTER_HOME": str(home), "MARKETING_DATABASE_URL": sqlite_url}

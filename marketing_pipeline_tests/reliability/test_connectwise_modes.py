@@ -21,6 +21,7 @@ from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
+from marketing_pipeline_tests.support import adopt_first_sync
 from marketing_pipeline_tests.support.convergence import assert_converged
 from marketing_pipeline_tests.support.pipeline import Pipeline, asset_metadata, pipeline_resources, step_failure
 
@@ -127,6 +128,7 @@ def large() -> Dataset:
 def at_scale(large: Dataset, sqlite_url: str, instance: dg.DagsterInstance) -> Iterator[Pipeline]:
     data = copy.deepcopy(large)
     initialise_store(sqlite_url)
+    adopt_first_sync(sqlite_url)  # an existing install: the first sync owns its tag
     store = SyncStore(sqlite_url)
     register_sync_partitions(instance, store)
     with ConnectWiseSandbox(data.companies, data.contacts) as cw, EnchargeSandbox([]) as en:

@@ -18,7 +18,7 @@ import pytest
 
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 from marketing_pipeline_tests.support.convergence import assert_converged
 
 pytestmark = pytest.mark.slow  # real CLI processes, SIGKILL
@@ -46,6 +46,7 @@ def cli_env(pg_database: Callable[[], str], sandboxes: Sandboxes, tmp_path: Path
     # DAGSTER_POSTGRES_URL is set), migrates our tables and creates Dagster's in its database.
     init = subprocess.run([CLI, "init"], env=env, capture_output=True, text=True, timeout=120)
     assert init.returncode == 0, init.stderr
+    adopt_first_sync(marketing_db)
     return {"env": env, "home": home, "store": SyncStore(marketing_db)}
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 from marketing_pipeline_tests.support.convergence import assert_converged
 
 pytestmark = pytest.mark.slow  # real CLI processes
@@ -46,6 +46,7 @@ def two_homes(pg_database: Callable[[], str], sandboxes: Sandboxes, tmp_path: Pa
         envs[name] = {**base, "DAGSTER_HOME": str(home)}
         init = subprocess.run([CLI, "init"], env=envs[name], capture_output=True, text=True, timeout=120)
         assert init.returncode == 0, init.stderr
+    adopt_first_sync(marketing_db)
     return {"env": envs, "store": SyncStore(marketing_db)}
 
 

@@ -26,7 +26,7 @@ from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.server import Fault
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 
 pytestmark = pytest.mark.slow  # every error path, with timeouts
 
@@ -106,6 +106,7 @@ def world(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> I
         EnchargeSandbox(data.people, token=TOKEN) as en,
     ):
         initialise_store(sqlite_url)
+        adopt_first_sync(sqlite_url)
         monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
         monkeypatch.setenv("MARKETING_DATABASE_URL", sqlite_url)
         for name, value in {**cw.env(), **en.env()}.items():
@@ -226,6 +227,8 @@ def test_a_database_password_in_the_url_never_shows(
             ):
                 result = runner.invoke(main, args)
                 texts += [result.stdout, result.stderr]
+                if args == ["init"] and url == up:
+                    adopt_first_sync(url)
             assert launch(home).success is (url == up)  # down: the step fails, naming the database
         code_server = subprocess.run(
             [str(DG), "check", "defs"],

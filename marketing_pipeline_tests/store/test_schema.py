@@ -34,6 +34,8 @@ OUR_TABLES = [
     "MarketingSyncKey",
     "MarketingSyncRunLink",
     "MarketingSyncRunning",
+    "MarketingSyncTagAdoption",
+    "MarketingSyncWrite",
     "MarketingSyncWrittenFields",
     VERSION_TABLE,
 ]

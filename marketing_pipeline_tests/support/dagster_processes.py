@@ -18,6 +18,7 @@ import requests
 from marketing_pipeline.launch.partition_registry import register_sync_partitions
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.seed import initialise_store
+from marketing_pipeline_tests.support import adopt_first_sync
 
 REPO = Path(__file__).resolve().parents[2]
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
@@ -40,6 +41,7 @@ def dagster_home_with_store(
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
     initialise_store(store_url)
+    adopt_first_sync(store_url)
     store = SyncStore(store_url)
     if prepare is not None:
         prepare(store)

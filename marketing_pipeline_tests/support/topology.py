@@ -20,7 +20,7 @@ import yaml
 
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 from marketing_pipeline_tests.support.dagster_processes import free_port, wait_for, wait_until_serving
 
 BIN = Path(sys.executable).parent
@@ -72,6 +72,7 @@ def initialised_deployment(dagster_db: str, marketing_db: str, boxes: Sandboxes,
         [str(BIN / "marketing-pipeline"), "init"], env=env, capture_output=True, text=True, timeout=180
     )
     assert init.returncode == 0, init.stderr
+    adopt_first_sync(marketing_db)
     return Deployment(env=env, home=home, store=SyncStore(marketing_db))
 
 

@@ -210,6 +210,7 @@ def test_people_without_an_id_are_ignored_and_other_fields_tolerated() -> None:
             "last_name": None,
             "company": None,
             "tags": "t",
+            "subscribed": None,  # the read does not say
         }
     ]
 

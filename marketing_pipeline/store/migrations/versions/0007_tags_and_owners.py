@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from marketing_pipeline.store.database import our_schema
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
