@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from marketing_pipeline.defs.assets import GROUP
+from marketing_pipeline.defs.asset_common import GROUP
 from marketing_pipeline.defs.sync_step import SYNC_RUN_TAGS
 
 marketing_sync_job = dg.define_asset_job(
