@@ -9,132 +9,37 @@ case, by several people).
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import threading
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
-
+from marketing_pipeline.encharge.answers import (
+    PERSON_STATUSES,
+    REFUSED,
+    SERVICE,
+    Key,
+    Lookup,
+    OnBatch,
+    Person,
+    WriteOutcome,
+    describe_encharge_error,
+    person_not_found,
+)
+from marketing_pipeline.encharge.paged_read import MAX_PAGE_SIZE, PagedRead
 from marketing_pipeline.errors import ApiAuthError, ApiError
 from marketing_pipeline.settings import DEFAULTS
-from marketing_pipeline.sync.listing_quality import ListingProgress, ListingRead, assess
 from marketing_pipeline.transport.http import HttpTransport, RetrySettings
 from marketing_pipeline.transport.rate import RateControl
 
-SERVICE = "Encharge"
-MAX_PAGE_SIZE = 100
 # Encharge documents no cap on people per `GET /people` lookup; 20 is the smallest limit any public client
 # sets, and the URL is kept short whatever the addresses are.
 DEFAULT_LOOKUP_BATCH = 20
 MAX_LOOKUP_URL = 2000
-# What steadies a read of everyone where Encharge honours it (its OpenAPI lists `sort`, `order` and
-# `ignoreAnonymous` on GET /people/all, without saying what they accept or what the default order is):
-# oldest first, so people who sign up during the read join the end instead of shifting every page; and
-# no anonymous visitors, who have no address to match. Refused parameters are dropped, in this order.
-STEADY_LISTING: tuple[tuple[str, dict[str, str]], ...] = (
-    ("sort=createdAt, order=asc", {"sort": "createdAt", "order": "asc"}),
-    ("ignoreAnonymous=true", {"ignoreAnonymous": "true"}),
-)
-# A write refused with one of these is that person's failure (or, for 404, their absence), not the run's:
-# every 4xx but a bad key (401), a key without permission (403), a proxy's login (407) and a throttle (429).
-PERSON_STATUSES = tuple(status for status in range(400, 500) if status not in (401, 403, 407, 429))
-# A request refused for what it asks: a listing parameter Encharge does not take, an address a lookup
-# will not look up (a batch is split until that address is alone).
-REFUSED = (400, 422)
 
 
-# What a 404 says when Encharge itself answers that the person addressed does not exist ("Person not found",
-# "Person with id ... not found"): a JSON error naming the person. Any other 404 (an HTML page from a gateway
-# or a retired route, a JSON "Not Found" that names nobody) says nothing about the person.
-PERSON_NOT_FOUND = re.compile(r"\bperson\b.*\bnot found\b", re.IGNORECASE | re.DOTALL)
-
-
-def error_message(response: requests.Response) -> str:
-    """The message of Encharge's JSON error envelope, "" when the body is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    if not isinstance(body, dict):
-        return ""
-    error = body.get("error")
-    if isinstance(error, dict):
-        return str(error.get("message") or "")
-    if isinstance(error, str):
-        return error
-    return str(body.get("message") or "")
-
-
-def person_not_found(response: requests.Response) -> bool:
-    """True only for a 404 whose JSON error names the person as not found: Encharge's own answer."""
-    return response.status_code == 404 and bool(PERSON_NOT_FOUND.search(error_message(response)))
-
-
-def describe_encharge_error(response: requests.Response) -> ApiError:
-    status = response.status_code
-    message = error_message(response)
-    if not message and status == 404:
-        message = "not Encharge's answer about a person (no JSON error naming one): a gateway or a missing route?"
-    path = requests.utils.urlparse(response.url).path
-    if status == 401:
-        detail = f": {message}" if message else ""
-        return ApiAuthError(
-            f"{SERVICE} rejected the API key (HTTP 401{detail}): check ENCHARGE_REST_API_KEY", status=status
-        )
-    if status == 403:
-        return ApiAuthError(f"{SERVICE} refused {path} (HTTP 403): the API key lacks permission", status=status)
-    suffix = f": {message}" if message else ""
-    return ApiError(f"{SERVICE} answered HTTP {status} on {response.request.method} {path}{suffix}", status)
-
-
-Key = Hashable  # the caller's handle on one write, returned with its outcome
-Person = dict[str, Any]
-
-
-@dataclass
-class WriteOutcome:
-    """What a set of writes did, by the caller's key: the keys that succeeded (with Encharge's answer for
-    that person, when it gave one), those that failed (with why), those whose person, addressed by id,
-    Encharge no longer has (its JSON 404 "person not found": deleted since it was read; not a failure, and
-    nothing was written), and those never sent because the writes were stopped (`stopped` says why: the
-    sync was paused, or `error`, a failure no retry fixed for everyone, a 401 say, stopped them; requests
-    in flight then finished and are in the other lists)."""
-
-    succeeded: list[tuple[Key, Person | None]] = field(default_factory=list)
-    failed: list[tuple[Key, str]] = field(default_factory=list)
-    gone: list[tuple[Key, str]] = field(default_factory=list)
-    not_sent: list[Key] = field(default_factory=list)
-    stopped: str | None = None
-    error: Exception | None = None
-
-    def extend(self, other: WriteOutcome) -> None:
-        self.succeeded.extend(other.succeeded)
-        self.failed.extend(other.failed)
-        self.gone.extend(other.gone)
-        self.not_sent.extend(other.not_sent)
-        self.stopped = self.stopped or other.stopped
-        self.error = self.error or other.error
-
-
-@dataclass
-class Lookup:
-    """What `GET /people` found for a set of addresses: the people (archived included), and the addresses
-    Encharge refused to look up, each alone, with why (so nobody can say whether that person exists)."""
-
-    found: list[Person] = field(default_factory=list)
-    refused: dict[str, str] = field(default_factory=dict)
-
-    def extend(self, other: Lookup) -> None:
-        self.found.extend(other.found)
-        self.refused.update(other.refused)
-
-
-class EnchargeClient:
+class EnchargeClient(PagedRead):
     def __init__(
         self,
         *,
@@ -188,78 +93,7 @@ class EnchargeClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    # --- reads -----------------------------------------------------------------------------------
-
-    def account_info(self) -> dict[str, Any]:
-        body = self.transport.json(self.transport.request("GET", "accounts/info"))
-        if not isinstance(body, dict):
-            raise ApiError(f"{SERVICE}: GET /accounts/info did not return an object")
-        return body
-
-    def _page(self, offset: int, params: Mapping[str, str]) -> list[dict[str, Any]]:
-        response = self.transport.request(
-            "GET", "people/all", params={"limit": self.page_size, "offset": offset, **params}
-        )
-        body = self.transport.json(response)
-        people = body.get("people") if isinstance(body, dict) else None
-        if not isinstance(people, list) or not all(isinstance(p, dict) for p in people):
-            raise ApiError(f'{SERVICE}: GET /people/all (offset {offset}) did not return {{"people": [...]}}')
-        return people
-
-    def people_estimate(self) -> int | None:
-        """`peopleCount` from `GET /accounts/info`, or None if the account will not say."""
-        try:
-            count = self.account_info().get("peopleCount")
-        except ApiError as exc:
-            if exc.status == 401:  # a bad key fails everything; a key without account scope (403) does not
-                raise
-            return None
-        return count if isinstance(count, int) and count >= 0 else None
-
-    def read_listing(self, *, steady: bool = True) -> ListingRead:
-        """One read of everyone (`GET /people/all`, every offset to the end), for `sync.listing` to judge.
-
-        With `steady`, it asks for the order and filter that keep a live account's pages still
-        (`STEADY_LISTING`); a parameter Encharge refuses (400 or 422) is dropped and the read starts again
-        without it, and the read says so. `peopleCount` (`GET /accounts/info`) before the read says how many
-        pages to read concurrently from the start; after it, how the account grew while it was read.
-        """
-        wanted = list(STEADY_LISTING) if steady else []
-        dropped: list[str] = []
-        while True:
-            params = {name: value for _, group in wanted for name, value in group.items()}
-            try:
-                read = self._read_pages(params)
-            except ApiError as exc:
-                if exc.status not in REFUSED or not wanted:
-                    raise
-                said, _ = wanted.pop(0)
-                dropped.append(f"Encharge refused {said} (HTTP {exc.status}); read without it")
-                continue
-            return dataclasses.replace(read, dropped=dropped)
-
-    def _read_pages(self, params: Mapping[str, str]) -> ListingRead:
-        progress = ListingProgress(self.page_size, self.people_estimate(), self.read_concurrency)
-        with ThreadPoolExecutor(max_workers=self.read_concurrency) as pool:
-            in_flight: dict[Future[list[dict[str, Any]]], int] = {}
-            while True:
-                for offset in progress.next_offsets(set(in_flight.values())):
-                    progress.asking(offset)
-                    in_flight[pool.submit(self._page, offset, params)] = offset
-                if not in_flight:
-                    break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    offset = in_flight.pop(future)
-                    progress.record(offset, future.result())
-        sort = f"{params['sort']} {params.get('order', 'asc')}" if "sort" in params else None
-        return progress.result(
-            self.people_estimate(), sort=sort, ignore_anonymous=params.get("ignoreAnonymous") == "true"
-        )
-
-    def all_people(self) -> list[dict[str, Any]]:
-        """Everyone in one read, each once (the pipeline reads through `runs.listing`, which judges the read)."""
-        return assess(self.read_listing()).people
+    # --- lookups ---------------------------------------------------------------------------------
 
     def lookup(self, emails: Sequence[str]) -> Lookup:
         """The people with these addresses, archived people included (`GET /people?people[i][email]=...`).
@@ -470,9 +304,6 @@ class EnchargeClient:
             for future in [pool.submit(run, index) for index in range(len(items))]:
                 future.result()
         return total
-
-
-OnBatch = Callable[[WriteOutcome], None]
 
 
 def _heard(on_batch: OnBatch, outcome: WriteOutcome) -> WriteOutcome:

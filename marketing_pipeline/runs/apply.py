@@ -35,10 +35,12 @@ from typing import Any
 
 import pandas as pd
 
-from marketing_pipeline.encharge.client import EnchargeClient, Person, WriteOutcome
+from marketing_pipeline.encharge.answers import Person, WriteOutcome
+from marketing_pipeline.encharge.client import EnchargeClient
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import ActionResult
-from marketing_pipeline.sync.plan import MOVE_CHANGE, SYNCED_FIELDS, SyncPlan
+from marketing_pipeline.sync.plan import MOVE_CHANGE
+from marketing_pipeline.sync.plan_types import SYNCED_FIELDS, SyncPlan
 from marketing_pipeline.sync.writes import MOVE_REFUSED, MOVED, RECORDED_AS, TAG_ADDED, WriteEntry
 from marketing_pipeline.sync.written_fields import WrittenFields
 
@@ -73,7 +75,7 @@ Record = Callable[[list[WriteEntry]], None]
 
 
 def is_move(row: Any) -> bool:
-    """An update that moves a person to their contact's new address (`sync.plan.follow_moves`)."""
+    """An update that moves a person to their contact's new address (`sync.matching.follow_moves`)."""
     return row.action == "update" and isinstance(row.changes, str) and row.changes.split(",")[0] == MOVE_CHANGE
 
 

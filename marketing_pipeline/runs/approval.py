@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline.sync.plan import SyncPlan
+from marketing_pipeline.sync.plan_types import SyncPlan
 
 DEFAULT_APPROVAL_MAX_AGE = timedelta(hours=24)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marketing_pipeline.sync.domain import SyncCounts
-from marketing_pipeline.sync.plan import PlanCounts, SyncPlan
+from marketing_pipeline.sync.plan_types import PlanCounts, SyncPlan
 
 DETAILS_LIMIT = 10_000  # per-contact rows kept in a run record; failures are always kept
 SHARED_LIMIT = 1_000  # people shared with other syncs listed in a run record (the notes give the count)

@@ -3,7 +3,7 @@
 `build_plan` reads as its steps, each a rule of the original specification made exact:
 1. skips: a contact with no usable email is skipped with the reason; two contacts with one address
    (matched case-insensitively) are one person, the lower contact id wins and the other is a duplicate;
-2. matching: each remaining contact is matched to the Encharge person with its address;
+2. matching (`sync.matching`): each remaining contact is matched to the Encharge person with its address;
 3. creates: a contact no person matches becomes a new person with the tag;
 4. updates: a matched person is updated only in the fields (first name, last name, company) whose
    ConnectWise value is non-empty and differs from Encharge's, or, where Encharge's read is silent about
@@ -39,127 +39,20 @@ values, not "a tag removal only on evidence"), and it must stay pure and exhaust
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
 from marketing_pipeline.sync.emails import email_key
+from marketing_pipeline.sync.matching import follow_moves, match_people, new_links
 from marketing_pipeline.sync.owners import Shared
-from marketing_pipeline.sync.ownership import Ownership, ownership
+from marketing_pipeline.sync.ownership import ownership
 from marketing_pipeline.sync.people import duplicate_people, split_tags
+from marketing_pipeline.sync.plan_types import ACTION_COLUMNS, SYNCED_FIELDS, SyncPlan, action_rows
 from marketing_pipeline.sync.tags import spellings_of, tag_key
 from marketing_pipeline.sync.writes import ContactPerson
-from marketing_pipeline.sync.written_fields import WRITTEN_COLUMNS, written_frame
-
-ACTIONS = ("create", "update", "add_tag", "remove_tag", "skip")
-ACTION_COLUMNS = [
-    "action",
-    "email",
-    "person_id",
-    "contact_id",
-    "first_name",
-    "last_name",
-    "company",
-    "changes",
-    "tag",
-    "reason",
-]
-# (ConnectWise column, Encharge field name)
-SYNCED_FIELDS = (("first_name", "firstName"), ("last_name", "lastName"), ("company", "company"))
-MATCHED_PERSON_COLUMNS = [
-    "email_key",
-    "person_id",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "has_tag",
-    "spellings",
-]
-
-
-@dataclass(frozen=True)
-class PlanCounts:
-    contacts_total: int
-    create: int
-    update: int
-    add_tag: int
-    remove_tag: int
-    skip: int
-    unchanged: int
-    tagged_before: int
-
-    @property
-    def writes(self) -> int:
-        return self.create + self.update + self.add_tag + self.remove_tag
-
-    @property
-    def audience(self) -> int:
-        """Distinct people the audience will hold: contacts minus skipped."""
-        return self.contacts_total - self.skip
-
-
-@dataclass(frozen=True)
-class SyncPlan:
-    """`actions` holds one row per action; its index (0..n-1) is each action's key, which the apply step
-    carries through every write and back to its result. `computed_in_run` and `computed_at` say where the
-    plan comes from, so that a plan from another run is never applied blind."""
-
-    tag: str
-    contacts_total: int
-    tagged_before: int
-    unchanged: int
-    actions: pd.DataFrame
-    duplicates: list[dict[str, Any]] = field(default_factory=list)
-    shared: list[dict[str, Any]] = field(default_factory=list)  # people in other syncs' audiences too
-    notes: list[str] = field(default_factory=list)  # what the reads behind the plan were like, for the operator
-    reads: dict[str, Any] = field(default_factory=dict)  # the reads' own figures, by API, for the run details
-    computed_in_run: str | None = None
-    computed_at: datetime | None = None
-    ownership: Ownership = field(default_factory=Ownership)  # the carriers the sync did not tag (`sync.ownership`)
-    # (contact id, person id, address) of contacts matched to a person that the write record does not tie
-    # them to yet, and for whom the plan writes nothing: recorded as `linked` when the plan is applied.
-    links: list[tuple[int, str, str]] = field(default_factory=list)
-
-    def of(self, action: str) -> pd.DataFrame:
-        return self.actions[self.actions["action"] == action]
-
-    @cached_property
-    def counts(self) -> PlanCounts:
-        by_action = self.actions["action"].value_counts()
-        return PlanCounts(
-            contacts_total=self.contacts_total,
-            unchanged=self.unchanged,
-            tagged_before=self.tagged_before,
-            **{action: int(by_action.get(action, 0)) for action in ACTIONS},
-        )
-
-    @cached_property
-    def fingerprint(self) -> str:
-        """A stable hash of what the plan would write (skips included), for comparing runs."""
-        ordered = self.actions.sort_values(["action", "email", "person_id", "contact_id"], na_position="first")
-        payload = json.dumps(
-            [self.tag, ordered.astype(object).where(ordered.notna(), None).values.tolist()],
-            default=str,
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def _actions(rows: pd.DataFrame, action: str, **columns: object) -> pd.DataFrame:
-    """Action rows for `rows`: the named columns set (a Series or a constant), the others empty."""
-    out = pd.DataFrame(index=rows.index)
-    out["action"] = action
-    for name in ACTION_COLUMNS[1:]:
-        value = columns.get(name)
-        out[name] = value if value is not None else None
-    return out
+from marketing_pipeline.sync.written_fields import written_frame
 
 
 def skips(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -172,7 +65,7 @@ def skips(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     duplicates = usable[duplicated]
     first_by_key = audience.set_index("email_key")["contact_id"]
     skipped = [
-        _actions(
+        action_rows(
             unusable,
             "skip",
             contact_id=unusable["contact_id"],
@@ -181,7 +74,7 @@ def skips(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             company=unusable["company"],
             reason=unusable["email_problem"],
         ),
-        _actions(
+        action_rows(
             duplicates,
             "skip",
             contact_id=duplicates["contact_id"],
@@ -192,113 +85,14 @@ def skips(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             reason="duplicate email: same address as contact " + duplicates["email_key"].map(first_by_key).astype(str),
         ),
     ]
-    return audience, pd.concat([s for s in skipped if len(s)] or [_actions(contacts.iloc[:0], "skip")])
-
-
-def match_people(audience: pd.DataFrame, people: pd.DataFrame, written: pd.DataFrame) -> pd.DataFrame:
-    """The audience, each contact with the Encharge person at its address (`person_id` None when there is
-    none; the person's own fields suffixed `_enc`) and what the sync last wrote there (suffixed
-    `_written`). Where Encharge holds several people with one address, the one with the tag is matched,
-    then the lowest id."""
-    addressed = people[people["email_key"].notna()]
-    addressed = addressed.sort_values(["has_tag", "person_id"], ascending=[False, True])
-    addressed = addressed.drop_duplicates("email_key", keep="first")
-    matched = audience.merge(addressed[MATCHED_PERSON_COLUMNS], on="email_key", how="left", suffixes=("", "_enc"))
-    memory = written.rename(columns={c: f"{c}_written" for c in WRITTEN_COLUMNS if c != "email_key"})
-    return matched.merge(memory, on="email_key", how="left").set_axis(matched.index)
+    return audience, pd.concat([s for s in skipped if len(s)] or [action_rows(contacts.iloc[:0], "skip")])
 
 
 MOVE_CHANGE = "email"  # what `changes` starts with for an update that moves a person to a contact's new address
 
 
-def follow_moves(
-    matched: pd.DataFrame, people: pd.DataFrame, contact_people: Mapping[int, ContactPerson]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Contacts no person matches by address, followed by their ConnectWise contact id to the person the
-    sync last wrote for them: (the matched frame with those contacts matched to that person, `moved_from`
-    holding the person's old address; the contacts skipped instead, with why).
-
-    Followed only on evidence: the person is in the read, at an address that is not the contact's and that
-    no other audience contact has, and matched to no other contact. Where Encharge kept the old address when
-    the sync last asked to move that person to this one (`move_refused_to`), the contact is created at its
-    new address only when the read shows the person subscribed; otherwise it is skipped with the reason,
-    so nobody who unsubscribed is ever subscribed again under a new address."""
-    matched = matched.assign(moved_from=None)
-    skipped = matched.iloc[:0]
-    if not contact_people:
-        return matched, skipped
-    by_id = people.drop_duplicates("person_id").set_index("person_id")
-    audience_keys = set(matched["email_key"])
-    taken = set(matched["person_id"].dropna())
-    skip_rows = []
-    for index, row in matched[matched["person_id"].isna()].iterrows():
-        known = contact_people.get(int(row["contact_id"]))
-        if known is None or known.person_id not in by_id.index or known.person_id in taken:
-            continue
-        person = by_id.loc[known.person_id]
-        if (
-            person["email_key"] is None
-            or person["email_key"] == row["email_key"]
-            or person["email_key"] in audience_keys
-        ):
-            continue
-        # Asked before and not done: Encharge refused or ignored the move, or (the record shows the person at
-        # this very address, yet the read does not) it answered without making it. Asking again would write
-        # every run for nothing.
-        refused = known.move_refused_to or known.email
-        if refused is not None and email_key(refused) == row["email_key"]:
-            subscribed = person.get("subscribed")
-            if subscribed is True:
-                continue  # created at the new address, subscribed as the person is; the old one follows the rules
-            state = "unsubscribed" if subscribed is False else "may have unsubscribed (Encharge's read does not say)"
-            skip_rows.append(
-                (
-                    index,
-                    f"the address changed in ConnectWise (was {person['email']}); Encharge would not move person "
-                    f"{known.person_id} to it, and they {state}: not created at the new address, so nobody who "
-                    "unsubscribed is subscribed again",
-                )
-            )
-            continue
-        taken.add(known.person_id)
-        matched.loc[index, "person_id"] = known.person_id
-        matched.loc[index, "email_enc"] = person["email"]
-        for column, _ in SYNCED_FIELDS:
-            matched.loc[index, f"{column}_enc"] = person[column]
-        matched.loc[index, "has_tag"] = bool(person["has_tag"])
-        matched.at[index, "spellings"] = person["spellings"]
-        matched.loc[index, "moved_from"] = person["email"]
-    if skip_rows:
-        rows = matched.loc[[index for index, _ in skip_rows]]
-        skipped = _actions(
-            rows,
-            "skip",
-            contact_id=rows["contact_id"],
-            email=rows["email"],
-            first_name=rows["first_name"],
-            last_name=rows["last_name"],
-            company=rows["company"],
-            reason=pd.Series(dict(skip_rows)),
-        )
-        matched = matched.drop(index=[index for index, _ in skip_rows])
-    return matched, skipped
-
-
-def new_links(
-    existing: pd.DataFrame, written_for: set[int], contact_people: Mapping[int, ContactPerson]
-) -> list[tuple[int, str, str]]:
-    """Matched contacts the plan writes nothing for whose person the write record does not name yet."""
-    links = []
-    for row in existing.itertuples(index=False):
-        contact, person = int(row.contact_id), str(row.person_id)
-        known = contact_people.get(contact)
-        if contact not in written_for and (known is None or known.person_id != person):
-            links.append((contact, person, str(row.email_enc)))
-    return links
-
-
 def creates(unmatched: pd.DataFrame, tag: str) -> pd.DataFrame:
-    return _actions(
+    return action_rows(
         unmatched,
         "create",
         email=unmatched["email"],
@@ -337,7 +131,7 @@ def updates(matched: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
         else pd.Series(dtype=object)
     )
     names = names.where(~moving, (MOVE_CHANGE + "," + names).str.rstrip(","))
-    return _actions(
+    return action_rows(
         rows,
         "update",
         email=rows["email"].where(moving, rows["email_enc"]),
@@ -352,7 +146,7 @@ def updates(matched: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
 def tag_additions(matched: pd.DataFrame, tag: str) -> pd.DataFrame:
     """Members without the sync's spelling of the tag (and not taken as carrying it) get it."""
     untagged = matched[~matched["carried"]]
-    return _actions(
+    return action_rows(
         untagged,
         "add_tag",
         email=untagged["email_enc"],
@@ -375,7 +169,7 @@ def spelling_moves(matched: pd.DataFrame, tag: str) -> pd.DataFrame:
         else f"the sync's tag is now spelled {tag!r}: {_quoted(old)} is taken off and {tag!r} added"
         for old, carried in zip(others, moving["spellings"], strict=True)
     ]
-    return _actions(
+    return action_rows(
         moving,
         "remove_tag",
         email=moving["email_enc"],
@@ -395,7 +189,7 @@ def removals(people: pd.DataFrame, audience: pd.DataFrame, followed: set[str] | 
     followed to a contact's new address (the same contact, known at a new address: nobody left)."""
     gone = people["has_tag"] & ~people["email_key"].isin(set(audience["email_key"]))
     leaving = people[gone & ~people["person_id"].isin(followed or set())]
-    return _actions(
+    return action_rows(
         leaving,
         "remove_tag",
         email=leaving["email"],

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from marketing_pipeline.sync.plan import PlanCounts
+from marketing_pipeline.sync.plan_types import PlanCounts
 
 DEFAULT_MAX_REMOVAL_FRACTION = 0.2
 DEFAULT_WINDOW = timedelta(hours=24)

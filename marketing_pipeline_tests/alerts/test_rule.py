@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from marketing_pipeline.alerts.rule import RunFacts, decide, previous_state, state_of
-from marketing_pipeline.sync.plan import PlanCounts
+from marketing_pipeline.sync.plan_types import PlanCounts
 from marketing_pipeline.sync.safety import brake_reason
 
 # The brake's own words, as the apply step fails with them.

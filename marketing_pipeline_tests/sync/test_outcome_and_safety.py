@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from marketing_pipeline.sync.domain import SyncCounts
 from marketing_pipeline.sync.outcome import ActionResult, SyncOutcome, summary_line
-from marketing_pipeline.sync.plan import PlanCounts
+from marketing_pipeline.sync.plan_types import PlanCounts
 from marketing_pipeline.sync.safety import PastRemovals, brake_reason, removed_in_window
 
 
