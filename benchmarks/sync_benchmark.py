@@ -39,7 +39,7 @@ from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
 from marketing_pipeline.sandbox.dataset import TAG, apply_churn, expected_audience, generate, new_person
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
 from marketing_pipeline.sandbox.names import FIRST, LAST
-from marketing_pipeline.settings import DEFAULT_CW_MAX_REQUESTS_PER_SECOND
+from marketing_pipeline.settings import DEFAULTS
 from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 from marketing_pipeline.sync.domain import FilterConfig
 
@@ -255,7 +255,7 @@ class Bench:
         # Each read, then (after it) its one query of what changed while it ran.
         cw_seconds = lat * (math.ceil(company_requests / conc) + 1 + math.ceil(contact_requests / conc) + 1)
         # ConnectWise documents about 1,000 requests a minute: the client keeps under its ceiling.
-        cw_seconds = max(cw_seconds, cw_pages / DEFAULT_CW_MAX_REQUESTS_PER_SECOND)
+        cw_seconds = max(cw_seconds, cw_pages / DEFAULTS.cw_max_requests_per_second)
         people = figures["people_before"]
         plan = meta["sync_plan"]
         # Every address the listing does not have is looked up before it is created (GET /people, batched).

@@ -283,16 +283,23 @@ class EnchargeClient(PagedRead):
         if not items:
             return total
         lock = threading.Lock()
+        halt: list[str] = []  # why no new item may start: set the moment an item stops, before it is heard
 
         def run(index: int) -> None:
             with lock:
-                halted = total.stopped
+                halted = halt[0] if halt else None
             if halted:
                 result = WriteOutcome(not_sent=list(keys[index]), stopped=halted)
             else:
                 result = self._attempt(work, items[index], keys[index])
+                if result.stopped:
+                    with lock:
+                        halt.append(result.stopped)
             if on_batch is not None:
                 result = _heard(on_batch, result)
+                if result.stopped:
+                    with lock:
+                        halt.append(result.stopped)
             with lock:
                 total.extend(result)
 

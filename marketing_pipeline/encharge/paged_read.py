@@ -58,7 +58,7 @@ class PagedRead:
         return count if isinstance(count, int) and count >= 0 else None
 
     def read_listing(self, *, steady: bool = True) -> ListingRead:
-        """One read of everyone (`GET /people/all`, every offset to the end), for `sync.listing` to judge.
+        """One read of everyone (`GET /people/all`, every offset to the end), for `sync.listing_quality` to judge.
 
         With `steady`, it asks for the order and filter that keep a live account's pages still
         (`STEADY_LISTING`); a parameter Encharge refuses (400 or 422) is dropped and the read starts again

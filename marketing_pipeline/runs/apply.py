@@ -23,7 +23,7 @@ added and removed by person id, so every one of several people sharing an addres
 Removals go before additions: a person moved from another spelling of the tag to the sync's (`sync.plan`)
 loses the old spelling first, so an Encharge that treats both spellings as one tag does not take the new
 one off again. Each row names the spellings it adds or removes (`tag`); the spelling added is remembered
-(`sync.written`).
+(`sync.written_fields`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ NOT_SENT = "not_sent"  # an action's status when the writes stopped before it wa
 
 @dataclass
 class Applied:
-    """Each action's result, the synced fields written (for `sync.written`'s memory), and why the writes
+    """Each action's result, the synced fields written (for `sync.written_fields`' memory), and why the writes
     stopped before the plan was through (None when they did not)."""
 
     results: list[ActionResult] = field(default_factory=list)

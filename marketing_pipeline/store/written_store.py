@@ -1,4 +1,4 @@
-"""The memory of what each sync last wrote to each person's synced fields (`sync.written`), in the table
+"""The memory of what each sync last wrote to each person's synced fields (`sync.written_fields`), in the table
 `MarketingSyncWrittenFields`."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 3. creates: a contact no person matches becomes a new person with the tag;
 4. updates: a matched person is updated only in the fields (first name, last name, company) whose
    ConnectWise value is non-empty and differs from Encharge's, or, where Encharge's read is silent about
-   the field, from what the sync last wrote there (`sync.written`);
+   the field, from what the sync last wrote there (`sync.written_fields`);
    a contact the write record shows was synced to a person (`sync.writes.people_of_contacts`), whose address
    changed in ConnectWise to one nobody in Encharge has, is followed to that person: the update moves the
    person to the new address (`changes` starts with "email") instead of creating someone new;
