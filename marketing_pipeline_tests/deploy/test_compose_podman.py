@@ -25,7 +25,7 @@ from marketing_pipeline.sandbox.connectwise_api import API_ROOT
 from marketing_pipeline.sandbox.launch import running_sandboxes, sandbox_env
 from marketing_pipeline.store.database import dispose_engine
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline_tests.support import SYNC_KEY
+from marketing_pipeline_tests.support import SYNC_KEY, adopt_first_sync
 from marketing_pipeline_tests.support.containers import (
     ComposeProject,
     HealthPump,
@@ -118,6 +118,10 @@ def test_a_sync_runs_in_its_own_container_on_the_compose_stack(tmp_path: Path, e
                 with timings.phase("compose up: init done, code server healthy"), HealthPump(project.unhealthy_ids):
                     project.command("up", "--detach", "--no-build", "--pull", "never")
                 assert project.container_of("init")["ExitCode"] == 0
+                # The operator's decision on the tag's carriers the new sync never tagged (issue 22 finding 4:
+                # `syncs update --adopt-existing-tag`, or approving the dry run's plan), made in the stack's store.
+                store_url = f"postgresql://marketing:{password}@{project.address_of('postgres')}:5432/marketing"
+                adopt_first_sync(store_url)
                 webserver = project.address_of("webserver")
                 with timings.phase("webservers answering"):
                     for service in ("webserver", "webserver-readonly"):
@@ -168,7 +172,6 @@ def test_a_sync_runs_in_its_own_container_on_the_compose_stack(tmp_path: Path, e
             assert tags["dagster/image"] == image
 
             # ... and its record, in the Compose project's own PostgreSQL.
-            store_url = f"postgresql://marketing:{password}@{project.address_of('postgres')}:5432/marketing"
             row = SyncStore(store_url).get_run(run_id)
             assert (row.status, row.contacts_total, row.contacts_created) == ("completed", 86, 12)
         except BaseException:

