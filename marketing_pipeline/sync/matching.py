@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from marketing_pipeline.sync.emails import email_key
-from marketing_pipeline.sync.plan_types import SYNCED_FIELDS, action_rows
+from marketing_pipeline.sync.plan_types import SYNCED_FIELDS, contact_skips
 from marketing_pipeline.sync.writes import ContactPerson
 from marketing_pipeline.sync.written_fields import WRITTEN_COLUMNS
 
@@ -97,16 +97,7 @@ def follow_moves(
         matched.loc[index, "moved_from"] = person["email"]
     if skip_rows:
         rows = matched.loc[[index for index, _ in skip_rows]]
-        skipped = action_rows(
-            rows,
-            "skip",
-            contact_id=rows["contact_id"],
-            email=rows["email"],
-            first_name=rows["first_name"],
-            last_name=rows["last_name"],
-            company=rows["company"],
-            reason=pd.Series(dict(skip_rows)),
-        )
+        skipped = contact_skips(rows, pd.Series(dict(skip_rows)))
         matched = matched.drop(index=[index for index, _ in skip_rows])
     return matched, skipped
 

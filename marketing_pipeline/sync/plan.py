@@ -49,7 +49,7 @@ from marketing_pipeline.sync.matching import follow_moves, match_people, new_lin
 from marketing_pipeline.sync.owners import Shared
 from marketing_pipeline.sync.ownership import ownership
 from marketing_pipeline.sync.people import duplicate_people, split_tags
-from marketing_pipeline.sync.plan_types import ACTION_COLUMNS, SYNCED_FIELDS, SyncPlan, action_rows
+from marketing_pipeline.sync.plan_types import ACTION_COLUMNS, SYNCED_FIELDS, SyncPlan, action_rows, contact_skips
 from marketing_pipeline.sync.tags import spellings_of, tag_key
 from marketing_pipeline.sync.writes import ContactPerson
 from marketing_pipeline.sync.written_fields import written_frame
@@ -65,24 +65,10 @@ def skips(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     duplicates = usable[duplicated]
     first_by_key = audience.set_index("email_key")["contact_id"]
     skipped = [
-        action_rows(
-            unusable,
-            "skip",
-            contact_id=unusable["contact_id"],
-            first_name=unusable["first_name"],
-            last_name=unusable["last_name"],
-            company=unusable["company"],
-            reason=unusable["email_problem"],
-        ),
-        action_rows(
+        contact_skips(unusable, unusable["email_problem"], with_email=False),
+        contact_skips(
             duplicates,
-            "skip",
-            contact_id=duplicates["contact_id"],
-            email=duplicates["email"],
-            first_name=duplicates["first_name"],
-            last_name=duplicates["last_name"],
-            company=duplicates["company"],
-            reason="duplicate email: same address as contact " + duplicates["email_key"].map(first_by_key).astype(str),
+            "duplicate email: same address as contact " + duplicates["email_key"].map(first_by_key).astype(str),
         ),
     ]
     return audience, pd.concat([s for s in skipped if len(s)] or [action_rows(contacts.iloc[:0], "skip")])

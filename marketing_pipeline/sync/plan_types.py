@@ -108,3 +108,17 @@ def action_rows(rows: pd.DataFrame, action: str, **columns: object) -> pd.DataFr
         value = columns.get(name)
         out[name] = value if value is not None else None
     return out
+
+
+def contact_skips(rows: pd.DataFrame, reason: object, *, with_email: bool = True) -> pd.DataFrame:
+    """Skip rows for contacts (`rows` with ConnectWise's columns): who they are, and why they are skipped."""
+    return action_rows(
+        rows,
+        "skip",
+        contact_id=rows["contact_id"],
+        email=rows["email"] if with_email else None,
+        first_name=rows["first_name"],
+        last_name=rows["last_name"],
+        company=rows["company"],
+        reason=reason,
+    )
