@@ -14,7 +14,13 @@ from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.schema import marketing_sync
 from marketing_pipeline.sync.tags import same_tag
 from marketing_pipeline_tests.support import SYNC_KEY
-from marketing_pipeline_tests.support.pipeline import Pipeline, asset_metadata, audience_metadata, step_failure
+from marketing_pipeline_tests.support.pipeline import (
+    Pipeline,
+    asset_metadata,
+    audience_metadata,
+    members_leave,
+    step_failure,
+)
 
 RENAMED = "Managed-Client-Newsletter"  # the first sync's tag, renamed in case only
 
@@ -27,22 +33,6 @@ def spellings(pipeline: Pipeline) -> dict[str, tuple[str, ...]]:
         if carried:
             out[(person.get("email") or "").lower()] = carried
     return out
-
-
-def leave(pipeline: Pipeline, count: int) -> list[str]:
-    """`count` audience members leave ConnectWise (go inactive); their addresses."""
-    data = pipeline.boxes.dataset
-    members = [
-        c
-        for c in data.contacts
-        if c["id"] in data.manifest.passing_contact_ids
-        and c["id"] not in data.manifest.skipped
-        and not c["inactiveFlag"]
-        and "Lee" not in c["lastName"]  # not the address two contacts share
-    ]
-    for contact in members[:count]:
-        contact["inactiveFlag"] = True
-    return [(first_email(c) or "").strip().lower() for c in members[:count]]
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -72,7 +62,7 @@ def test_a_case_only_rename_moves_people_through_the_brake_and_converges(pipelin
     boxes.encharge.clear_log()
     assert pipeline.run().success and pipeline.writes() == 0  # converged
 
-    gone = leave(pipeline, 3)
+    gone = members_leave(pipeline, 3)
     assert pipeline.run().success
     after = spellings(pipeline)
     assert not set(gone) & set(after)  # the leavers lost whichever spelling they carried
@@ -88,7 +78,7 @@ def test_leavers_carrying_both_spellings_lose_both_and_members_keep_one(pipeline
     members = sorted(spellings(pipeline))[:4]
     for email in members:  # a marketer tagged them by hand in another case: Encharge keeps both
         boxes.encharge.find(email=email)["tags"].append(RENAMED)  # type: ignore[index]
-    gone = set(leave(pipeline, 40)) & set(members)
+    gone = set(members_leave(pipeline, 40)) & set(members)
     assert gone and set(members) - gone
     assert pipeline.run(force=True).success
     after = spellings(pipeline)

@@ -18,23 +18,7 @@ from marketing_pipeline.store.repository import utcnow
 from marketing_pipeline.store.schema import marketing_sync
 from marketing_pipeline.store.seed import FIRST_SYNC
 from marketing_pipeline_tests.support import SYNC_KEY
-from marketing_pipeline_tests.support.pipeline import Pipeline, audience_metadata, step_failure
-
-
-def leave(pipeline: Pipeline, count: int) -> list[str]:
-    """`count` tagged audience members leave ConnectWise (go inactive); their addresses."""
-    data = pipeline.boxes.dataset
-    members = [
-        c
-        for c in reversed(data.contacts)
-        if c["id"] in data.manifest.passing_contact_ids
-        and c["id"] not in data.manifest.skipped
-        and not c["inactiveFlag"]
-        and "Lee" not in c["lastName"]  # not the address two contacts share
-    ]
-    for contact in members[:count]:
-        contact["inactiveFlag"] = True
-    return [(first_email(c) or "").strip().lower() for c in members[:count]]
+from marketing_pipeline_tests.support.pipeline import Pipeline, audience_metadata, members_leave, step_failure
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -77,7 +61,7 @@ def test_review_then_apply_by_plan_hash(pipeline: Pipeline) -> None:
     assert audience_metadata(approved)["plan_hash"] == reviewed
     assert pipeline.last_run().contacts_created == len(pipeline.boxes.dataset.manifest.creates)
     # Something changed since the review: the reviewed hash no longer applies.
-    leave(pipeline, 1)
+    members_leave(pipeline, 1, newest_first=True)
     changed = pipeline.run(approved_plan_hash=reviewed)
     assert not changed.success and "changed since it was reviewed" in step_failure(changed)
 
@@ -85,11 +69,11 @@ def test_review_then_apply_by_plan_hash(pipeline: Pipeline) -> None:
 def test_the_brake_covers_removals_over_24_hours_and_a_dry_run_says_so(pipeline: Pipeline) -> None:
     assert pipeline.run().success  # 3 former members lose the tag; 83 carry it
     tagged = len(pipeline.boxes.dataset.manifest.audience)
-    leave(pipeline, 12)
+    members_leave(pipeline, 12, newest_first=True)
     assert pipeline.run().success  # 12 of 83 (14%); with the 3 before, 15 of 86 (17%) in 24 hours
     assert pipeline.last_run().contacts_removed == 12
 
-    leaving = leave(pipeline, 4)  # 4 of 71 (6%) alone, but 19 of 86 (22%) in 24 hours
+    leaving = members_leave(pipeline, 4, newest_first=True)  # 4 of 71 (6%) alone, but 19 of 86 (22%) in 24 hours
     dry = pipeline.run(dry_run=True)
     assert dry.success
     summary = pipeline.last_run().details["summary"]
@@ -108,7 +92,7 @@ def test_the_brake_covers_removals_over_24_hours_and_a_dry_run_says_so(pipeline:
     assert all(TAG not in pipeline.boxes.encharge.tags_of(e) for e in leaving)
     assert tagged - 16 == sum(TAG in p["tags"] for p in pipeline.boxes.encharge.people.values())
 
-    leave(pipeline, 1)  # the window starts after the operator's decision
+    members_leave(pipeline, 1, newest_first=True)  # the window starts after the operator's decision
     assert pipeline.run().success and pipeline.last_run().contacts_removed == 1
 
 

@@ -11,6 +11,7 @@ from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from marketing_pipeline.defs.assets import SYNC_ASSETS
 from marketing_pipeline.defs.resources import ConnectWiseResource, EnchargeResource, MarketingStoreResource
+from marketing_pipeline.sandbox.dataset import first_email
 from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.models import SyncRun
 from marketing_pipeline.store.repository import SyncStore
@@ -99,3 +100,21 @@ def step_failure(result: dg.ExecuteInProcessResult) -> str:
     """The message of the run's first failed step."""
     failure = next(e for e in result.all_events if e.is_step_failure)
     return failure.step_failure_data.error.message
+
+
+def members_leave(pipeline: Pipeline, count: int, *, newest_first: bool = False) -> list[str]:
+    """`count` audience members leave ConnectWise (go inactive), the lowest contact ids first (the highest
+    with `newest_first`); their addresses. Never one of the two contacts that share an address."""
+    data = pipeline.boxes.dataset
+    contacts = reversed(data.contacts) if newest_first else data.contacts
+    members = [
+        c
+        for c in contacts
+        if c["id"] in data.manifest.passing_contact_ids
+        and c["id"] not in data.manifest.skipped
+        and not c["inactiveFlag"]
+        and "Lee" not in c["lastName"]  # not the address two contacts share
+    ]
+    for contact in members[:count]:
+        contact["inactiveFlag"] = True
+    return [(first_email(c) or "").strip().lower() for c in members[:count]]
