@@ -16,9 +16,8 @@ from marketing_pipeline.sandbox.launch import Sandboxes
 from marketing_pipeline.store.database import get_engine
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.schema import marketing_sync_tag_adoption
-from marketing_pipeline_tests.defs.test_safety import leave
 from marketing_pipeline_tests.support import SYNC_KEY
-from marketing_pipeline_tests.support.pipeline import Pipeline, audience_metadata, step_failure
+from marketing_pipeline_tests.support.pipeline import Pipeline, audience_metadata, members_leave, step_failure
 
 PARTNERS = [f"partner{i}@partners.example.org" for i in range(12)]
 
@@ -67,7 +66,7 @@ def test_the_first_run_never_takes_the_tag_from_people_it_did_not_tag_unless_app
 
     # From now on the specification's rule holds: whoever carries the tag outside the audience loses it.
     hand_tag(pipeline, ["latecomer@partners.example.org"])
-    leaving = leave(pipeline, 1)
+    leaving = members_leave(pipeline, 1, newest_first=True)
     assert pipeline.run().success and pipeline.last_run().contacts_removed == 2
     assert TAG not in pipeline.boxes.encharge.tags_of(leaving[0])
 

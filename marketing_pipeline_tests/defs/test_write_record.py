@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from marketing_pipeline.sandbox.dataset import TAG
 from marketing_pipeline.sync.writes import CREATED, LINKED, TAG_ADDED, TAG_REMOVED
-from marketing_pipeline_tests.defs.test_safety import leave
-from marketing_pipeline_tests.support.pipeline import Pipeline, checks, step_failure
+from marketing_pipeline_tests.support.pipeline import Pipeline, checks, members_leave, step_failure
 
 
 def carriers(pipeline: Pipeline) -> set[str]:
@@ -42,7 +41,7 @@ def test_a_failed_runs_removals_count_in_its_record_and_towards_the_brake(pipeli
     assert pipeline.run().success and pipeline.last_run().contacts_removed == 0
     tagged = len(carriers(pipeline))
 
-    leaving = leave(pipeline, 16)  # 16 of 83: 19%, under the 20% limit
+    leaving = members_leave(pipeline, 16, newest_first=True)  # 16 of 83: 19%, under the 20% limit
     encharge.modes.fail_write_calls = [["DELETE /tags", 5, 401]]  # the key is rotated at the fifth removal
     before = carriers(pipeline)
     failed = pipeline.run()
@@ -57,7 +56,8 @@ def test_a_failed_runs_removals_count_in_its_record_and_towards_the_brake(pipeli
     assert {e.person_id for e in entries if e.action == TAG_REMOVED} == removed
 
     encharge.modes.fail_write_calls = []  # the new key is in place
-    leave(pipeline, 3)  # what is left of the 16, and 3 more: under 20% of those carrying the tag now
+    # What is left of the 16, and 3 more: under 20% of those carrying the tag now.
+    members_leave(pipeline, 3, newest_first=True)
     encharge.clear_log()
     braked = pipeline.run()
     assert not braked.success and pipeline.writes() == 0
