@@ -422,8 +422,10 @@ class EnchargeSandbox(SandboxServer):
             existing = self.find(person_id=record["id"]) if record.get("id") else None
             if record.get("id") and existing is None:
                 return _envelope(404, f"Person with id {record['id']} not found")
-            moving = existing is not None and bool(record.get("email")) and (
-                str(record["email"]).strip().lower() != (existing.get("email") or "").lower()
+            moving = (
+                existing is not None
+                and bool(record.get("email"))
+                and (str(record["email"]).strip().lower() != (existing.get("email") or "").lower())
             )
             if moving and self.modes.upsert_id_email == "refuse":
                 return _envelope(409, f"The email of person {record['id']} cannot be changed")
