@@ -38,7 +38,7 @@ from marketing_pipeline.connectwise.bounds import fewest_requests, stream_sizes
 from marketing_pipeline.sandbox.connectwise_api import ConnectWiseSandbox
 from marketing_pipeline.sandbox.dataset import TAG, apply_churn, expected_audience, generate, new_person
 from marketing_pipeline.sandbox.encharge_api import EnchargeSandbox
-from marketing_pipeline.sandbox.names import FIRST, LAST
+from marketing_pipeline.sandbox.person_names import FIRST, LAST
 from marketing_pipeline.settings import DEFAULTS
 from marketing_pipeline.store.seed import FIRST_SYNC, initialise_store
 from marketing_pipeline.sync.domain import FilterConfig

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from marketing_pipeline.defs.names import LOCATION
+from marketing_pipeline.defs.dagster_names import LOCATION
 
 # pyproject.toml's [tool.dg.project], stated here too: an installed package (the container image) has no
 # pyproject.toml beside it, where `dg.load_from_defs_folder` would read them.

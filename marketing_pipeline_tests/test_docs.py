@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from marketing_pipeline import settings
-from marketing_pipeline.defs.names import schedule_name
+from marketing_pipeline.defs.dagster_names import schedule_name
 from marketing_pipeline.store.schema import OUR_SCHEMA, PRISMA_TABLES, VERSION_TABLE, metadata
 from marketing_pipeline.store.seed import FIRST_SYNC
 

@@ -271,7 +271,7 @@ def check_dagster() -> list[Finding]:
 
 
 def _webserver_finding() -> Finding:
-    from marketing_pipeline.defs.names import LOCATION
+    from marketing_pipeline.defs.dagster_names import LOCATION
     from marketing_pipeline.launch.webserver import DagsterWebserver
 
     url = settings.value(settings.DAGSTER_WEBSERVER_URL)

@@ -100,7 +100,7 @@ def init(paused: bool) -> None:
 
 def first_sync_state(sync: Sync, *, created: bool, paused_asked: bool) -> str:
     """Whether the first sync's schedule will write, and how to change that, in one line."""
-    from marketing_pipeline.defs.names import schedule_name
+    from marketing_pipeline.defs.dagster_names import schedule_name
 
     upcoming = next_run(sync)
     cron = f"{sync.schedule}, {settings.schedule_timezone()}" + (f", next {when(upcoming)}" if upcoming else "")

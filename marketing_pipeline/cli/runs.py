@@ -19,7 +19,7 @@ MAX_OFFSET = 1_000_000_000
 
 
 def _home() -> Path:
-    from marketing_pipeline.launch.instances import dagster_home_in_use
+    from marketing_pipeline.launch.instance_identity import dagster_home_in_use
 
     return dagster_home_in_use()
 
@@ -66,7 +66,7 @@ def _dagster_view(run: SyncRun, home: Path) -> str | None:
         return None
     from marketing_pipeline.defs.sync_step import InstanceRuns
     from marketing_pipeline.errors import MarketingPipelineError
-    from marketing_pipeline.launch.instances import existing_instance
+    from marketing_pipeline.launch.instance_identity import existing_instance
     from marketing_pipeline.runs.ledger import launched_from
 
     try:
@@ -113,7 +113,7 @@ def runs_release(run_id: str, as_json: bool) -> None:
     Dagster instance of $DAGSTER_HOME knows the run to be alive; the record is marked failed, saying who
     released it. A claim nobody releases frees itself 6 hours after its run started."""
     from marketing_pipeline.defs.sync_step import ledger_for
-    from marketing_pipeline.launch.instances import deployment_check, existing_instance, identity_of
+    from marketing_pipeline.launch.instance_identity import deployment_check, existing_instance, identity_of
 
     store = open_store()
     run = store.get_run(run_id)

@@ -233,7 +233,7 @@ def syncs_update(
         store.set_adopt_existing(sync, adopt)
     dagster_note = DAGSTER_FOLLOWS
     if webserver is not None and sync.key:
-        from marketing_pipeline.defs.names import schedule_name
+        from marketing_pipeline.defs.dagster_names import schedule_name
 
         try:
             state = webserver.apply_sync_change(schedule_name(sync.key))

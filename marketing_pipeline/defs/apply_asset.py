@@ -19,14 +19,14 @@ from marketing_pipeline.runs.api_throughput import ApiThroughput
 from marketing_pipeline.runs.apply import apply_plan
 from marketing_pipeline.runs.approval import approval_problem, stale_plan_reason
 from marketing_pipeline.runs.metrics import step_metrics
-from marketing_pipeline.runs.write_record import WriteRecorder
+from marketing_pipeline.runs.write_recorder import WriteRecorder
 from marketing_pipeline.store.repository import utcnow
 from marketing_pipeline.sync.outcome import SyncOutcome, planned_results
 from marketing_pipeline.sync.ownership import adopted_how, ownership_brake
 from marketing_pipeline.sync.pause import paused_while_writing
 from marketing_pipeline.sync.plan import SyncPlan
 from marketing_pipeline.sync.safety import DEFAULT_MAX_REMOVAL_FRACTION, brake_reason, removed_in_window
-from marketing_pipeline.sync.writes import LINKED, WriteEntry
+from marketing_pipeline.sync.write_record import LINKED, WriteEntry
 
 # Writes as the apply step's progress counts them: people in each accepted batch, one per tag call.
 WRITE_PROGRESS = {"POST /people": "people upserted", "POST /tags": "tags added", "DELETE /tags": "tags removed"}

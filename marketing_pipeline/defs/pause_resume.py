@@ -16,7 +16,7 @@ from datetime import datetime
 
 import dagster as dg
 
-from marketing_pipeline.defs.names import LOCATION, schedule_name
+from marketing_pipeline.defs.dagster_names import LOCATION, schedule_name
 from marketing_pipeline.errors import MarketingPipelineError, one_line
 from marketing_pipeline.launch.dagster_internals import Toggle, schedule_toggle, set_schedule_toggle
 from marketing_pipeline.runs.pause_watch import PauseWatch

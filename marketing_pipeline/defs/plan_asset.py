@@ -19,7 +19,7 @@ from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.owners import shared_addresses, shared_note
 from marketing_pipeline.sync.people import people_frame, with_found
 from marketing_pipeline.sync.plan import MOVE_CHANGE, SyncPlan, build_plan, unverified_creates_skipped
-from marketing_pipeline.sync.writes import people_of_contacts, tagged_by_sync
+from marketing_pipeline.sync.write_record import people_of_contacts, tagged_by_sync
 from marketing_pipeline.sync.written_fields import written_frame
 
 COLLAPSE_RATIO = 0.5

@@ -20,8 +20,8 @@ from pathlib import Path
 import dagster as dg
 
 from marketing_pipeline import settings
+from marketing_pipeline.defs.dagster_names import schedule_name
 from marketing_pipeline.defs.jobs import marketing_sync_job
-from marketing_pipeline.defs.names import schedule_name
 from marketing_pipeline.defs.pause_resume import paused_at_tick
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.defs.sync_step import TRIGGER_TAG

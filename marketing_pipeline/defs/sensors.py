@@ -8,7 +8,7 @@ from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.defs.sync_partitions import SYNC_PARTITIONS
 from marketing_pipeline.defs.sync_step import ledger_for
 from marketing_pipeline.errors import MarketingPipelineError, one_line
-from marketing_pipeline.launch.instances import record_daemon
+from marketing_pipeline.launch.instance_identity import record_daemon
 from marketing_pipeline.transport.redact import scrub
 
 

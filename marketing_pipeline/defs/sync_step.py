@@ -16,7 +16,7 @@ import dagster as dg
 from marketing_pipeline.defs.pause_resume import sync_is_paused
 from marketing_pipeline.defs.resources import MarketingStoreResource
 from marketing_pipeline.errors import ApiAuthError, ApiError, MarketingPipelineError, one_line
-from marketing_pipeline.launch.instances import identity_of
+from marketing_pipeline.launch.instance_identity import identity_of
 from marketing_pipeline.runs.ledger import RunSeen, RunStart, SyncRunLedger
 from marketing_pipeline.runs.step_progress import StepProgress
 from marketing_pipeline.store.models import Sync, SyncRun

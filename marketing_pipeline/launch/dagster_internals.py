@@ -31,7 +31,7 @@ from dagster._core.scheduler.instigation import (
 # The run-event consumer's cursor keys and events: the daemon names them nowhere public.
 from dagster._daemon.auto_run_reexecution.event_log_consumer import DAGSTER_EVENT_TYPES, _create_cursor_key
 
-from marketing_pipeline.defs.names import LOCATION, REPOSITORY
+from marketing_pipeline.defs.dagster_names import LOCATION, REPOSITORY
 
 
 @dataclass(frozen=True)

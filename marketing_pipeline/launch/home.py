@@ -150,7 +150,7 @@ def settle_daemon_cursors() -> list[str]:
     import dagster as dg
 
     from marketing_pipeline.launch.dagster_internals import settle_run_event_cursors
-    from marketing_pipeline.launch.instances import identity_of
+    from marketing_pipeline.launch.instance_identity import identity_of
 
     with dg.DagsterInstance.get() as instance:
         identity_of(instance)

@@ -21,7 +21,7 @@ from marketing_pipeline.defs.sync_step import DRY_RUN_TAG, TRIGGER_TAG, ledger_f
 from marketing_pipeline.errors import MarketingPipelineError, one_line
 from marketing_pipeline.launch.dagster_internals import listen_to_run
 from marketing_pipeline.launch.home import ensure_dagster_home
-from marketing_pipeline.launch.instances import deployment_check, identity_of
+from marketing_pipeline.launch.instance_identity import deployment_check, identity_of
 from marketing_pipeline.launch.partition_registry import register_sync_partitions
 from marketing_pipeline.launch.run_events import ProgressView, run_listener
 from marketing_pipeline.store.models import Sync, SyncRun

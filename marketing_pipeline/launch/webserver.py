@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError, ReloadRepositoryLocationStatus
 
-from marketing_pipeline.defs.names import LOCATION, REPOSITORY
+from marketing_pipeline.defs.dagster_names import LOCATION, REPOSITORY
 from marketing_pipeline.errors import ConfigurationError, MarketingPipelineError
 from marketing_pipeline.transport.redact import redact_url, scrub, url_secrets
 

@@ -41,7 +41,7 @@ from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.outcome import ActionResult
 from marketing_pipeline.sync.plan import MOVE_CHANGE
 from marketing_pipeline.sync.plan_types import SYNCED_FIELDS, SyncPlan
-from marketing_pipeline.sync.writes import MOVE_REFUSED, MOVED, RECORDED_AS, TAG_ADDED, WriteEntry
+from marketing_pipeline.sync.write_record import MOVE_REFUSED, MOVED, RECORDED_AS, TAG_ADDED, WriteEntry
 from marketing_pipeline.sync.written_fields import WrittenFields
 
 NOT_SENT = "not_sent"  # an action's status when the writes stopped before it was sent

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from marketing_pipeline.sandbox.names import FIRST, LAST, WORDS, address_spelling
+from marketing_pipeline.sandbox.person_names import FIRST, LAST, WORDS, address_spelling
 
 TAG = "managed-client-newsletter"
 COMPANY_TYPES = {48: "Fully Managed", 35: "Owner", 5: "Partner", 47: "Break/Fix", 12: "Prospect"}

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from marketing_pipeline import settings
 from marketing_pipeline.store.audiences import AudiencesStore
-from marketing_pipeline.store.instances import DagsterInstancesStore
+from marketing_pipeline.store.daemon_instances import DagsterInstancesStore
 from marketing_pipeline.store.rates import ApiRateStore
-from marketing_pipeline.store.runs import RUNS_PAGE_MAX, RunRecordsStore
+from marketing_pipeline.store.run_rows import RUNS_PAGE_MAX, RunRecordsStore
 from marketing_pipeline.store.storable import utcnow
-from marketing_pipeline.store.syncs import SyncRowsStore
-from marketing_pipeline.store.writes import TagAdoption, WriteRecordStore
+from marketing_pipeline.store.sync_rows import SyncRowsStore
+from marketing_pipeline.store.write_rows import TagAdoption, WriteRecordStore
 from marketing_pipeline.store.written_store import WrittenFieldsStore
 
 __all__ = ["RUNS_PAGE_MAX", "SyncStore", "TagAdoption", "open_store", "utcnow"]

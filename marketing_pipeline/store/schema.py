@@ -130,7 +130,7 @@ marketing_sync_run_link = Table(
 Index("MarketingSyncRunLink_dagsterRunId_key", marketing_sync_run_link.c.dagsterRunId, unique=True)
 
 # The database's half of "two runs of one sync never overlap": the one run each sync is running, claimed
-# in the transaction that inserts its `running` row and released in the one that ends it (store/runs.py
+# in the transaction that inserts its `running` row and released in the one that ends it (store/run_rows.py
 # is the only writer of both). One row per sync at most, by the primary key.
 marketing_sync_running = Table(
     "MarketingSyncRunning",

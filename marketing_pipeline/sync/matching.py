@@ -10,7 +10,7 @@ import pandas as pd
 
 from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.plan_types import SYNCED_FIELDS, contact_skips
-from marketing_pipeline.sync.writes import ContactPerson
+from marketing_pipeline.sync.write_record import ContactPerson
 from marketing_pipeline.sync.written_fields import WRITTEN_COLUMNS
 
 MATCHED_PERSON_COLUMNS = [

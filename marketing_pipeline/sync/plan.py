@@ -8,7 +8,7 @@
 4. updates: a matched person is updated only in the fields (first name, last name, company) whose
    ConnectWise value is non-empty and differs from Encharge's, or, where Encharge's read is silent about
    the field, from what the sync last wrote there (`sync.written_fields`);
-   a contact the write record shows was synced to a person (`sync.writes.people_of_contacts`), whose address
+   a contact the write record shows was synced to a person (`sync.write_record.people_of_contacts`), whose address
    changed in ConnectWise to one nobody in Encharge has, is followed to that person: the update moves the
    person to the new address (`changes` starts with "email") instead of creating someone new;
 5. tag additions: a matched person without the tag gets it;
@@ -51,7 +51,7 @@ from marketing_pipeline.sync.ownership import ownership
 from marketing_pipeline.sync.people import duplicate_people, split_tags
 from marketing_pipeline.sync.plan_types import ACTION_COLUMNS, SYNCED_FIELDS, SyncPlan, action_rows, contact_skips
 from marketing_pipeline.sync.tags import spellings_of, tag_key
-from marketing_pipeline.sync.writes import ContactPerson
+from marketing_pipeline.sync.write_record import ContactPerson
 from marketing_pipeline.sync.written_fields import written_frame
 
 
@@ -202,7 +202,7 @@ def build_plan(
     `people.people_frame`, `tag` the sync's Encharge tag, `written` what the sync last wrote (as from
     `written.written_frame`; none when omitted), `tagged_by_sync` whom the write record shows the sync tagged
     while it does not own its tag (None when it does: `sync.ownership`), `contact_people` the person each
-    contact was last synced to (`sync.writes.people_of_contacts`; none when omitted), `shared` the audience
+    contact was last synced to (`sync.write_record.people_of_contacts`; none when omitted), `shared` the audience
     addresses other syncs hold too, each with the sync that owns its fields (`owners.shared_addresses`; none
     when omitted)."""
     key = tag_key(tag)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from marketing_pipeline.sandbox.dataset import TAG, first_email
-from marketing_pipeline.sync.writes import MOVE_REFUSED, MOVED
+from marketing_pipeline.sync.write_record import MOVE_REFUSED, MOVED
 from marketing_pipeline_tests.support.pipeline import Pipeline
 
 NEW = "rebranded@newname.example.com"

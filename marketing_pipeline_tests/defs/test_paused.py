@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from marketing_pipeline.defs.names import schedule_name
+from marketing_pipeline.defs.dagster_names import schedule_name
 from marketing_pipeline.runs import pause_watch
 from marketing_pipeline.sandbox.dataset import TAG
 from marketing_pipeline.store.repository import SyncStore

@@ -4,7 +4,7 @@ count towards the brake and show in its record, and a removal counts only when E
 from __future__ import annotations
 
 from marketing_pipeline.sandbox.dataset import TAG
-from marketing_pipeline.sync.writes import CREATED, LINKED, TAG_ADDED, TAG_REMOVED
+from marketing_pipeline.sync.write_record import CREATED, LINKED, TAG_ADDED, TAG_REMOVED
 from marketing_pipeline_tests.support.pipeline import Pipeline, checks, members_leave, step_failure
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from marketing_pipeline.sandbox.dataset import TAG, first_email, generate
-from marketing_pipeline.sandbox.names import address_spelling
+from marketing_pipeline.sandbox.person_names import address_spelling
 
 
 def test_deterministic() -> None:

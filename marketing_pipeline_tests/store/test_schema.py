@@ -153,4 +153,4 @@ def test_only_the_run_records_module_writes_runs_and_claims() -> None:
                 importers.add(path.relative_to(package).as_posix())
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and RAW_WRITE.search(node.value):
                 importers.add(path.relative_to(package).as_posix())
-    assert importers == {"store/runs.py"}
+    assert importers == {"store/run_rows.py"}

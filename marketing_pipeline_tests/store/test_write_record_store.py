@@ -13,7 +13,7 @@ from marketing_pipeline.store.migrate import upgrade_database
 from marketing_pipeline.store.repository import SyncStore, utcnow
 from marketing_pipeline.store.schema import marketing_sync_run
 from marketing_pipeline.sync.safety import removed_in_window
-from marketing_pipeline.sync.writes import TAG_ADDED, TAG_REMOVED, WriteEntry, tagged_by_sync
+from marketing_pipeline.sync.write_record import TAG_ADDED, TAG_REMOVED, WriteEntry, tagged_by_sync
 
 FILTER = '{"companyTypes":[48],"companyStatuses":[1,19],"contactTypes":[1,2,21]}'
 SYNCS = [("ran", "ran-tag"), ("dry-only", "dry-tag"), ("never", "never-tag"), ("app-ran", "app-tag")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marketing_pipeline.sync.ownership import Ownership, adopted_how, ownership_brake
 from marketing_pipeline.sync.plan import build_plan
-from marketing_pipeline.sync.writes import (
+from marketing_pipeline.sync.write_record import (
     CREATED,
     LINKED,
     MOVE_REFUSED,

@@ -17,7 +17,7 @@ from marketing_pipeline.store.keys import assign_missing_keys, insert_key, with_
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.schema import marketing_sync, marketing_sync_key
 from marketing_pipeline.store.storable import NOT_A_NAME, utcnow
-from marketing_pipeline.store.tags import clash_of, require_free_tag, tag_clash, tag_key
+from marketing_pipeline.store.tag_claims import clash_of, require_free_tag, tag_clash, tag_key
 from marketing_pipeline.sync.domain import FilterConfig, parse_filter_config, validate_tag_name
 from marketing_pipeline.sync.schedule import cron_problem, validate_cron
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.repository import SyncStore
-from marketing_pipeline.sync.writes import WriteEntry
+from marketing_pipeline.sync.write_record import WriteEntry
 
 FLUSH_EVERY = 100
 FLUSH_SECONDS = 1.0

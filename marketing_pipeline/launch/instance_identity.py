@@ -21,7 +21,7 @@ import dagster as dg
 from marketing_pipeline import settings
 from marketing_pipeline.errors import ConfigurationError, MarketingPipelineError
 from marketing_pipeline.launch.dagster_internals import run_storage_id
-from marketing_pipeline.store.instances import DaemonSighting
+from marketing_pipeline.store.daemon_instances import DaemonSighting
 from marketing_pipeline.store.repository import SyncStore
 from marketing_pipeline.store.storable import utcnow
 from marketing_pipeline.sync.clock import readable_age

@@ -1,5 +1,5 @@
 """The write record (`MarketingSyncWrite`: every write a sync made to Encharge, as it was made) and each
-sync's ownership of its tag (`MarketingSyncTagAdoption`). The rules over them are in `sync.writes` and
+sync's ownership of its tag (`MarketingSyncTagAdoption`). The rules over them are in `sync.write_record` and
 `sync.ownership`; this module only reads and writes the rows."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.schema import marketing_sync_tag_adoption, marketing_sync_write
 from marketing_pipeline.store.storable import utcnow
 from marketing_pipeline.sync.tags import tag_key
-from marketing_pipeline.sync.writes import TAG_REMOVED, WriteEntry
+from marketing_pipeline.sync.write_record import TAG_REMOVED, WriteEntry
 
 WRITE_CHUNK = 1000
 
