@@ -63,13 +63,16 @@ class MarketingAlertsResource(dg.ConfigurableResource):
 
 
 def build_alerts_resource() -> MarketingAlertsResource:
+    # Where alerts go is shown in the UI's resource view as it is (recipients, sender, mail server, login);
+    # the webhook URL and the password (secrets) and the webserver URL (it may carry a password) are EnvVar.
+    shown = settings.value_or_default
     return MarketingAlertsResource(
         webhook_url=from_env(settings.MARKETING_ALERT_WEBHOOK_URL),
-        email_to=from_env(settings.MARKETING_ALERT_EMAIL_TO),
-        email_from=from_env(settings.MARKETING_ALERT_EMAIL_FROM),
-        smtp_host=from_env(settings.SMTP_HOST),
-        smtp_port=from_env(settings.SMTP_PORT),
-        smtp_user=from_env(settings.SMTP_USER),
+        email_to=shown(settings.MARKETING_ALERT_EMAIL_TO),
+        email_from=shown(settings.MARKETING_ALERT_EMAIL_FROM),
+        smtp_host=shown(settings.SMTP_HOST),
+        smtp_port=shown(settings.SMTP_PORT),
+        smtp_user=shown(settings.SMTP_USER),
         smtp_password=from_env(settings.SMTP_PASSWORD),
         webserver_url=from_env(settings.DAGSTER_WEBSERVER_URL),
     )

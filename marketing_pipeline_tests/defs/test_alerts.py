@@ -311,3 +311,28 @@ def test_a_failing_channel_never_fails_the_sync(pipeline: Pipeline, alerts: Aler
     assert webhook.error == "webhook at 127.0.0.1: HTTP 500 invalid_token" and email.ok
     assert result.run is not None and result.run.status == "failed"  # the sync's own result, untouched
     assert len(alerts.mailbox.messages) == 1
+
+
+def test_the_ui_shows_where_alerts_go_but_never_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resource view lists recipients, sender, mail server and login as they are; the webhook URL (it
+    carries a token), the SMTP password and the webserver URL (it may carry a password) only by name."""
+    environment = {
+        "MARKETING_ALERT_WEBHOOK_URL": "https://hooks.example.com/services/T0/B0/token",
+        "MARKETING_ALERT_EMAIL_TO": "ops@example.com",
+        "MARKETING_ALERT_EMAIL_FROM": "sync@example.com",
+        "SMTP_HOST": "mail.example.com",
+        "SMTP_PORT": "2525",
+        "SMTP_USER": "alerts",
+        "SMTP_PASSWORD": "hunter2",
+        "DAGSTER_WEBSERVER_URL": "http://admin:pw@dagster.example.com:3000",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    resource = build_alerts_resource()
+    by_name = {"webhook_url", "smtp_password", "webserver_url"}
+    for field, value in resource.model_dump().items():
+        if field in by_name:
+            assert isinstance(value, dg.EnvVar) and value in environment, field
+        else:
+            assert not isinstance(value, dg.EnvVar) and value in environment.values(), field
+    assert resource.email_to == "ops@example.com" and resource.smtp_port == "2525"
