@@ -107,9 +107,11 @@ def new_links(
 ) -> list[tuple[int, str, str]]:
     """Matched contacts the plan writes nothing for whose person the write record does not name yet."""
     links = []
-    for row in existing.itertuples(index=False):
-        contact, person = int(row.contact_id), str(row.person_id)
+    # Column by column, not itertuples: a row at a time through pandas was most of the plan's time at 100,000.
+    columns = (existing[name].tolist() for name in ("contact_id", "person_id", "email_enc"))
+    for contact_id, person_id, email in zip(*columns, strict=True):
+        contact, person = int(contact_id), str(person_id)
         known = contact_people.get(contact)
         if contact not in written_for and (known is None or known.person_id != person):
-            links.append((contact, person, str(row.email_enc)))
+            links.append((contact, person, str(email)))
     return links
