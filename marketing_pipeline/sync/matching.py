@@ -107,7 +107,7 @@ def new_links(
 ) -> list[tuple[int, str, str]]:
     """Matched contacts the plan writes nothing for whose person the write record does not name yet."""
     links = []
-    # Column by column, not itertuples: a row at a time through pandas was most of the plan's time at 100,000.
+    # Column by column, not itertuples: a row at a time through pandas was the plan's largest cost at 100,000.
     columns = (existing[name].tolist() for name in ("contact_id", "person_id", "email_enc"))
     for contact_id, person_id, email in zip(*columns, strict=True):
         contact, person = int(contact_id), str(person_id)
