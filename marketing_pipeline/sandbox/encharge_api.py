@@ -435,6 +435,8 @@ class EnchargeSandbox(SandboxServer):
         with self._lock:
             users = [self.render(self._apply(record)) for record in records]
             self._save()
+        if self.modes.upsert_answer == "bare":
+            return Response(200, {})
         return Response(200, {"user": users[0]} if single else {"users": users})
 
     def _apply(self, record: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ SORT = ("honour", "ignore", "refuse")
 IGNORE_ANONYMOUS = ("honour", "ignore")
 TAG_CASE = ("sensitive", "keep_first", "lower")
 UPSERT_ID_EMAIL = ("change", "ignore", "refuse")
+UPSERT_ANSWER = ("people", "bare")
 
 
 @dataclass
@@ -90,6 +91,10 @@ class EnchargeModes:
     # Whether `POST /people` with a known `id` and another `email` moves that person to the new address:
     # "change" (it does), "ignore" (it keeps the old address and says so in its answer), "refuse" (a 409).
     upsert_id_email: str = "change"
+    # What `POST /people` answers: "people" (`{"users": [...]}`, or `{"user": {...}}` for one object, as the
+    # OpenAPI and WP Fusion read it) or "bare" (200 with an empty object: no ids, so whoever was created is
+    # tagged by address and recorded without an id).
+    upsert_answer: str = "people"
     _write_calls: dict[str, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bucket: TokenBucket | None = field(default=None, repr=False)
@@ -150,6 +155,7 @@ class EnchargeModes:
                     "ignore_anonymous": IGNORE_ANONYMOUS,
                     "tag_case": TAG_CASE,
                     "upsert_id_email": UPSERT_ID_EMAIL,
+                    "upsert_answer": UPSERT_ANSWER,
                 }
                 if name in choices and value not in choices[name]:
                     raise ValueError(f"{name} must be one of {choices[name]}")

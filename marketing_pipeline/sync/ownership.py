@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from marketing_pipeline.sync.write_record import TaggedBySync
+
 SHOWN = 5  # carriers named in the brake's message (all of them are in the plan and the run details)
 
 
@@ -34,13 +36,18 @@ class Ownership:
         return {"carriersNotTaggedBySync": self.not_tagged_by_sync, "wouldLoseTheTag": self.would_lose}
 
 
-def ownership(carriers: pd.DataFrame, removals: pd.DataFrame, tagged_by_sync: set[str] | None) -> Ownership:
+def ownership(carriers: pd.DataFrame, removals: pd.DataFrame, tagged_by_sync: TaggedBySync | None) -> Ownership:
     """`carriers`: the people carrying the tag (`person_id`, `email`); `removals`: the plan's removal rows;
     `tagged_by_sync`: whom the write record shows the sync tagged, None when the sync owns its tag."""
     if tagged_by_sync is None:
         return Ownership()
-    not_ours = carriers[~carriers["person_id"].isin(tagged_by_sync)]
-    losing = removals[~removals["person_id"].isin(tagged_by_sync)].sort_values(["email", "person_id"])
+
+    def ours(rows: pd.DataFrame) -> pd.Series:
+        covered = [tagged_by_sync.covers(p, e) for p, e in zip(rows["person_id"], rows["email"], strict=True)]
+        return pd.Series(covered, index=rows.index, dtype=bool)
+
+    not_ours = carriers[~ours(carriers)]
+    losing = removals[~ours(removals)].sort_values(["email", "person_id"])
     return Ownership(
         owned=False,
         not_tagged_by_sync=len(not_ours),

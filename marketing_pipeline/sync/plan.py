@@ -51,7 +51,7 @@ from marketing_pipeline.sync.ownership import ownership
 from marketing_pipeline.sync.people import duplicate_people, split_tags
 from marketing_pipeline.sync.plan_types import ACTION_COLUMNS, SYNCED_FIELDS, SyncPlan, action_rows, contact_skips
 from marketing_pipeline.sync.tags import spellings_of, tag_key
-from marketing_pipeline.sync.write_record import ContactPerson
+from marketing_pipeline.sync.write_record import ContactPerson, TaggedBySync
 from marketing_pipeline.sync.written_fields import written_frame
 
 
@@ -195,7 +195,7 @@ def build_plan(
     written: pd.DataFrame | None = None,
     shared: Mapping[str, Shared] | None = None,
     *,
-    tagged_by_sync: set[str] | None = None,
+    tagged_by_sync: TaggedBySync | None = None,
     contact_people: Mapping[int, ContactPerson] | None = None,
 ) -> SyncPlan:
     """The plan for one sync. `contacts` as from `audience.contact_frame`, `people` as from

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from marketing_pipeline.sync.emails import email_key
 from marketing_pipeline.sync.tags import tag_key
 
 CREATED = "created"
@@ -44,17 +45,41 @@ class WriteEntry:
     run_id: str | None = None  # the MarketingSyncRun that made it; None once the app deleted that row
 
 
-def tagged_by_sync(entries: Iterable[WriteEntry], tag: str) -> set[str]:
-    """The people (ids) the sync put `tag` on and has not taken it from since: a person whose last write
-    of that tag (in any spelling; a removal may name several, comma-separated) is an addition. `entries` in
-    the order they were written."""
-    last: dict[str, str] = {}
+@dataclass(frozen=True)
+class TaggedBySync:
+    """Whom the sync put its tag on and has not taken it from since: people by id, and by address those
+    it tagged by address because Encharge's answer to their creation named no id (`covers`)."""
+
+    ids: frozenset[str] = frozenset()
+    addresses: frozenset[str] = frozenset()
+
+    def covers(self, person_id: str | None, email: str | None) -> bool:
+        return (person_id is not None and person_id in self.ids) or (
+            email is not None and email_key(email) in self.addresses
+        )
+
+
+def tagged_by_sync(entries: Iterable[WriteEntry], tag: str) -> TaggedBySync:
+    """Whom the sync put `tag` on and has not taken it from since: a person whose last write of that tag
+    (in any spelling; a removal may name several, comma-separated) is an addition. A tag added by address
+    (no id known) counts for that address until a later write of the tag there says otherwise. `entries`
+    in the order they were written."""
+    by_id: dict[str, str] = {}
+    by_address: dict[str, str] = {}
     wanted = tag_key(tag)
     for entry in entries:
         named = {tag_key(name) for name in (entry.tag or "").split(",")}
-        if entry.person_id and entry.action in (TAG_ADDED, TAG_REMOVED) and wanted in named:
-            last[entry.person_id] = entry.action
-    return {person for person, action in last.items() if action == TAG_ADDED}
+        if entry.action not in (TAG_ADDED, TAG_REMOVED) or wanted not in named:
+            continue
+        if entry.person_id:
+            by_id[entry.person_id] = entry.action
+        address = email_key(entry.email) if entry.email else None
+        if address and (not entry.person_id or address in by_address):
+            by_address[address] = entry.action
+    return TaggedBySync(
+        ids=frozenset(p for p, action in by_id.items() if action == TAG_ADDED),
+        addresses=frozenset(a for a, action in by_address.items() if action == TAG_ADDED),
+    )
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,14 @@ def leave_by_email(pipeline: Pipeline, email: str) -> None:
             contact["inactiveFlag"] = True
 
 
-def test_people_the_sync_tagged_lose_it_without_a_decision_and_hand_tagged_ones_wait(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("upsert_answer", ["people", "bare"])
+def test_people_the_sync_tagged_lose_it_without_a_decision_and_hand_tagged_ones_wait(
+    pipeline: Pipeline, upsert_answer: str
+) -> None:
+    """Also where Encharge's answer to a create names no id ("bare"): the new person is tagged by address,
+    and the write record's address says the sync tagged them."""
     never_run(pipeline)
+    pipeline.boxes.encharge.modes.configure({"upsert_answer": upsert_answer})
     manifest = pipeline.boxes.dataset.manifest
     for email in manifest.tag_removals:  # nobody outside the audience carries the tag yet
         pipeline.boxes.encharge.find(email=email)["tags"].remove(TAG)

@@ -110,6 +110,11 @@ def upsert_tags(mode: str) -> Callable[[Sandboxes], Setup]:
     return setup
 
 
+def upsert_answer_bare(boxes: Sandboxes) -> Setup:
+    boxes.encharge.modes.upsert_answer = "bare"  # no ids back: the new people are tagged by address
+    return Setup()
+
+
 def lookup_404(boxes: Sandboxes) -> Setup:
     boxes.encharge.modes.lookup_404 = True
     return archived(True)(boxes)
@@ -161,6 +166,7 @@ MODES: dict[str, Callable[[Sandboxes], Setup]] = {
     "tags on upsert replace": upsert_tags("replace"),
     "tags on upsert ignored": upsert_tags("ignore"),
     "lookups answer 404": lookup_404,
+    "creates answered without people": upsert_answer_bare,
     "sign-ups while reading": live(),
     "sign-ups, ignoreAnonymous not honoured": live(ignore_anonymous="ignore"),
     "ordered by activity, sort honoured": live(listing_order="activity", activity_per_page=1),

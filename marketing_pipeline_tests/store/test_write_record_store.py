@@ -90,7 +90,7 @@ def test_the_brake_counts_what_the_record_holds_whatever_became_of_the_run(store
     past = store.removals_since(sync, now - timedelta(hours=24))
     assert sorted((p.removed, p.forced) for p in past) == [(2, False), (3, False)]
     assert removed_in_window(past, now) == 5
-    assert tagged_by_sync(store.write_entries(sync), "RAN-TAG") == {"p9"}
+    assert tagged_by_sync(store.write_entries(sync), "RAN-TAG").ids == {"p9"}
 
     # The app deletes the run's row: the record of what the sync did stays, no longer tied to a run.
     with get_engine(store_url).begin() as conn:

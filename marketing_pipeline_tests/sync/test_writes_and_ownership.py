@@ -13,6 +13,7 @@ from marketing_pipeline.sync.write_record import (
     TAG_ADDED,
     TAG_REMOVED,
     ContactPerson,
+    TaggedBySync,
     WriteEntry,
     people_of_contacts,
     tagged_by_sync,
@@ -29,7 +30,23 @@ def test_whom_the_sync_tagged_is_whose_last_write_of_the_tag_is_an_addition() ->
         WriteEntry(CREATED, "d", "d@x.com", 4),  # created, never tagged (the tag call failed)
         WriteEntry(TAG_ADDED, "e", "e@x.com", 5, f" {TAG.upper()} "),  # the same tag, as tags compare
     ]
-    assert tagged_by_sync(entries, TAG) == {"a", "e"}
+    assert tagged_by_sync(entries, TAG) == TaggedBySync(ids=frozenset({"a", "e"}))
+
+
+def test_a_tag_added_by_address_counts_for_that_address_until_a_later_write_there_says_otherwise() -> None:
+    """A person whose creation Encharge answered without an id is tagged by address: the record has no id."""
+    entries = [
+        WriteEntry(TAG_ADDED, None, "New@x.com", 1, TAG),
+        WriteEntry(TAG_ADDED, None, "gone@x.com", 2, TAG),
+        WriteEntry(TAG_REMOVED, "p7", "GONE@x.com", None, TAG),  # untagged since, by id once it was read
+        WriteEntry(TAG_ADDED, None, "other@x.com", 3, "other-tag"),
+    ]
+    tagged = tagged_by_sync(entries, TAG)
+    assert tagged == TaggedBySync(ids=frozenset(), addresses=frozenset({"new@x.com"}))
+    assert tagged.covers("p1", " NEW@x.com") and not tagged.covers("p7", "gone@x.com")
+    assert not tagged.covers(None, None) and not tagged.covers("p3", "other@x.com")
+    # A write by id to an address the sync never tagged by address leaves the addresses alone.
+    assert tagged_by_sync([WriteEntry(TAG_REMOVED, "p1", "a@x.com", None, TAG)], TAG).addresses == frozenset()
 
 
 def test_each_contact_is_followed_to_the_person_its_latest_entry_names() -> None:
@@ -75,11 +92,13 @@ def test_a_plan_untags_only_whom_the_sync_tagged_until_it_owns_the_tag() -> None
         {"email": "hand@x.com", "tags": TAG},  # p2: tagged by hand
     )
     audience = contacts((1, "stay@x.com", "S", "T", "Co"))
-    plan = build_plan(audience, everyone, TAG, tagged_by_sync={"p1"})
+    plan = build_plan(audience, everyone, TAG, tagged_by_sync=TaggedBySync(ids=frozenset({"p1"})))
     assert {r["person_id"] for r in actions(plan, "remove_tag")} == {"p1", "p2"}  # the plan itself is unchanged
     assert plan.ownership.would_lose == [{"email": "hand@x.com", "personId": "p2"}]
     assert plan.ownership.not_tagged_by_sync == 2  # p0 stays: no decision needed for them
     assert build_plan(audience, everyone, TAG).ownership.owned  # None: the sync owns its tag
+    by_address = TaggedBySync(ids=frozenset({"p1"}), addresses=frozenset({"hand@x.com"}))
+    assert build_plan(audience, everyone, TAG, tagged_by_sync=by_address).ownership.would_lose == []
 
 
 def test_a_contact_whose_address_changed_moves_its_person_instead_of_creating_one() -> None:
