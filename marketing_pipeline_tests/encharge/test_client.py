@@ -223,7 +223,9 @@ def test_a_short_page_in_the_middle_is_read_on_from_where_it_stopped() -> None:
         server.modes.short_pages.append(100)
         quality = assess(client.read_listing())
         assert quality.people_read == 250 and quality.short_pages == 1 and quality.not_covered == 0
-        assert server.request_count("GET", "/people/all") == 4  # the three pages and the rest of the short one
+        # The three pages and the rest of the short one; and one look past the end when that rest (a full
+        # page) comes back before the last page does, which is timing (5 of 80 reads here).
+        assert server.request_count("GET", "/people/all") in (4, 5)
 
 
 def test_an_empty_first_page_is_asked_for_again() -> None:
