@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from marketing_pipeline.store.database import connect
+from marketing_pipeline.store.database import connect, upsert_into
 from marketing_pipeline.store.schema import marketing_dagster_daemon
 from marketing_pipeline.store.storable import storable_text
 
@@ -34,8 +33,7 @@ class DagsterInstancesStore:
         t = marketing_dagster_daemon
         values = {"runStorageId": run_storage_id, "dagsterHome": storable_text(dagster_home), "host": host}
         with connect(self.url) as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(t).values(**values)
+            statement = upsert_into(conn, t).values(**values)
             conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=[t.c.runStorageId],

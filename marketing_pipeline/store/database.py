@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, ProgrammingError
 
@@ -88,6 +89,12 @@ def get_engine(url: str) -> Engine:
             engine = engine.execution_options(schema_translate_map={OUR_SCHEMA: None})
         _engines[url] = engine
         return engine
+
+
+def upsert_into(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can take `on_conflict_do_update`: SQLAlchemy has one per dialect, none portable."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def our_schema(conn: Connection) -> str | None:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from marketing_pipeline.store.database import connect
+from marketing_pipeline.store.database import connect, upsert_into
 from marketing_pipeline.store.schema import marketing_api_rate
 from marketing_pipeline.transport.rate import LearnedRate
 
@@ -40,8 +39,7 @@ class ApiRateStore:
             return
         t = marketing_api_rate
         with connect(self.url) as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(t).values(
+            statement = upsert_into(conn, t).values(
                 api=api, requestsPerSecond=float(learned.per_second), limitSeen=learned.limit_seen
             )
             conn.execute(

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from marketing_pipeline.store.database import connect
+from marketing_pipeline.store.database import connect, upsert_into
 from marketing_pipeline.store.models import Sync
 from marketing_pipeline.store.schema import marketing_sync_written
 from marketing_pipeline.sync.written_fields import WrittenFields, merged
@@ -50,8 +49,7 @@ class WrittenFieldsStore:
             for r in latest.values()
         ]
         with connect(self.url) as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(t)
+            statement = upsert_into(conn, t)
             keep = {
                 name: func.coalesce(statement.excluded[name], t.c[name])
                 for name in ("personId", "firstName", "lastName", "company", "tagName")
